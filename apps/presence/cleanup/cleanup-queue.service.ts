@@ -1,0 +1,94 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Queue, Worker, type Job } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { createRedis, redisKeys } from '#libs/redis/index.js';
+import { CLEANUP_QUEUE, cleanupJobId, cleanupJobName, type CleanupJobData } from '#libs/contracts/index.js';
+
+export type CleanupProcessor = (data: CleanupJobData) => Promise<{ outcome: string }>;
+
+/**
+ * The BullMQ side of cleanups: one delayed job per scheduled cleanup, visible on the board.
+ * BullMQ's own delay wakes a worker only at Redis's timer resolution (tens of ms with hz 10), so
+ * the replica that scheduled a job also arms an in-process timer that promotes it at runAt; if
+ * that replica dies, the job still runs on BullMQ's clock.
+ */
+@Injectable()
+export class CleanupQueueService implements OnApplicationShutdown {
+  private readonly logger = new Logger('CleanupQueue');
+  readonly queue: Queue<CleanupJobData>;
+  private worker?: Worker<CleanupJobData>;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly prefix: string;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.prefix = redisKeys(config.redisPrefix).bullPrefix;
+    this.queue = new Queue<CleanupJobData>(CLEANUP_QUEUE, {
+      connection: createRedis(config.redisUrl, `presence:${config.instanceId}:queue`),
+      prefix: this.prefix,
+    });
+    this.queue.on('error', (err) => this.logger.warn(`queue: ${err.message}`));
+  }
+
+  startWorker(processor: CleanupProcessor) {
+    this.worker = new Worker<CleanupJobData>(CLEANUP_QUEUE, (job: Job<CleanupJobData>) => processor(job.data), {
+      connection: createRedis(this.config.redisUrl, `presence:${this.config.instanceId}:worker`),
+      prefix: this.prefix,
+      concurrency: 200,
+    });
+    this.worker.on('error', (err) => this.logger.warn(`worker: ${err.message}`));
+    this.worker.on('failed', (job, err) => this.logger.error(`cleanup ${job?.id} failed: ${err.message}`));
+  }
+
+  /** Idempotent: the job id carries the epoch, so a repeated schedule adds nothing. */
+  async schedule(data: CleanupJobData): Promise<void> {
+    const runAt = Date.parse(data.runAt);
+    const id = cleanupJobId(data.userId, data.epoch);
+    await this.queue.add(cleanupJobName(data.userId), data, {
+      jobId: id,
+      delay: Math.max(0, runAt - Date.now()),
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 200 },
+      removeOnComplete: { age: 24 * 3600, count: 1000 },
+      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+    });
+    this.arm(id, runAt);
+  }
+
+  /** The fast path of a return; the epoch check in the cleanup is what makes it safe. */
+  async cancel(userId: string, epoch: number): Promise<void> {
+    const id = cleanupJobId(userId, epoch);
+    this.disarm(id);
+    await this.queue.remove(id).catch((err: Error) => this.logger.debug(`remove ${id}: ${err.message}`));
+  }
+
+  private arm(id: string, runAt: number) {
+    this.disarm(id);
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      void this.promote(id);
+    }, Math.max(0, runAt - Date.now()));
+    timer.unref();
+    this.timers.set(id, timer);
+  }
+
+  private disarm(id: string) {
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+  }
+
+  private async promote(id: string) {
+    try {
+      const job = await this.queue.getJob(id);
+      if (job && (await job.isDelayed())) await job.promote();
+    } catch {
+      // Already running or gone: BullMQ got there first, which is fine.
+    }
+  }
+
+  async onApplicationShutdown() {
+    for (const t of this.timers.values()) clearTimeout(t);
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,64 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { REDIS } from '#libs/redis/index.js';
+import { Metrics } from '#libs/observability/metrics.js';
+import { Readiness } from '#libs/runtime/readiness.js';
+import { errorText } from '#libs/nats/nats.service.js';
+import { PresenceService } from './presence.service.js';
+import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
+import { PresenceStateRepository } from './state/presence-state.repository.js';
+import { GatewayLivenessService } from './gateway-liveness.service.js';
+
+/** Starts the cleanup worker and the periodic safety nets; wires health and stats gauges. */
+@Injectable()
+export class PresenceLifecycleService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Presence');
+  private timer?: NodeJS.Timeout;
+  private ticking = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly presence: PresenceService,
+    private readonly queue: CleanupQueueService,
+    private readonly state: PresenceStateRepository,
+    private readonly liveness: GatewayLivenessService,
+    private readonly readiness: Readiness,
+    metrics: Metrics,
+  ) {
+    readiness.register('redis', () => redis.status === 'ready');
+    const stat = (pick: (s: Awaited<ReturnType<PresenceStateRepository['stats']>>) => number) => async () =>
+      redis.status === 'ready' ? pick(await state.stats()) : 0;
+    metrics.gauge('presence_users_online', 'Users with at least one session', stat((s) => s.users));
+    metrics.gauge('presence_sessions', 'Live dashboard sessions', stat((s) => s.sessions));
+    metrics.gauge('presence_cleanups_pending', 'Cleanups scheduled and not yet run', stat((s) => s.pendingCleanups));
+    metrics.gauge('presence_managers', 'Managers registered by the stream workers', stat((s) => s.managers));
+  }
+
+  async onApplicationBootstrap() {
+    this.queue.startWorker((data) => this.presence.runCleanup(data));
+    const period = Math.max(250, Math.min(1000, Math.floor(this.config.gatewayTtlMs / 4)));
+    this.timer = setInterval(() => void this.tick(), period);
+    this.readiness.markReady();
+  }
+
+  private async tick() {
+    if (this.ticking || this.redis.status !== 'ready') return;
+    this.ticking = true;
+    try {
+      await this.liveness.checkDataLoss();
+      await this.liveness.expireDeadGateways();
+      const n = await this.presence.sweepOverdue();
+      if (n > 0) this.logger.warn(`re-queued ${n} overdue cleanup(s)`);
+    } catch (err) {
+      this.logger.error(`periodic check failed: ${errorText(err)}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  async onApplicationShutdown() {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

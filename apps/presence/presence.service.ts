@@ -1,0 +1,143 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, cleanupTimeoutFor, type AppConfig } from '#libs/config/index.js';
+import {
+  CleanupSubjects,
+  UserSubjects,
+  nowIso,
+  type CleanupJobData,
+  type LeaveReason,
+  type SessionJoined,
+  type SessionLeft,
+  type SessionUpdated,
+} from '#libs/contracts/index.js';
+import { NatsService } from '#libs/nats/nats.service.js';
+import { Metrics } from '#libs/observability/metrics.js';
+import { PresenceStateRepository } from './state/presence-state.repository.js';
+import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
+
+/** What presence needs from the outside world; narrow so unit tests can fake it. */
+export interface PresencePorts {
+  state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'dueCleanups' | 'adoptOrphan'>;
+  queue: Pick<CleanupQueueService, 'schedule' | 'cancel'>;
+  publish: (subject: string, payload: object) => void;
+}
+
+/**
+ * Turns session events into user transitions. The state repository decides each transition
+ * atomically; this service acts on its answer (events out, cleanup jobs in or out). Every
+ * handler is idempotent, so a redelivered or duplicated event changes nothing.
+ */
+@Injectable()
+export class PresenceService {
+  private readonly logger = new Logger('PresenceManager');
+  private readonly ports: PresencePorts;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+    state: PresenceStateRepository,
+    queue: CleanupQueueService,
+    nats: NatsService,
+  ) {
+    this.ports = { state, queue, publish: (s, p) => nats.publish(s, p) };
+  }
+
+  /** For unit tests: the same logic over fakes. */
+  static withPorts(config: AppConfig, metrics: Metrics, ports: PresencePorts): PresenceService {
+    const svc = Object.create(PresenceService.prototype) as PresenceService;
+    Object.assign(svc, { config, metrics, ports, logger: new Logger('PresenceManager') });
+    return svc;
+  }
+
+  async joined(e: SessionJoined): Promise<void> {
+    const out = await this.ports.state.join(e.userId, {
+      sessionId: e.sessionId,
+      page: e.page,
+      joinedAt: e.at,
+      gatewayId: e.gatewayId,
+      status: e.status ?? 'visible',
+    });
+    this.metrics.sessionEvents.inc({ kind: 'joined', outcome: out.kind });
+    switch (out.kind) {
+      case 'online':
+        this.logger.log(`join: ${e.userId} (first session ${e.sessionId}): online`);
+        this.metrics.transitions.inc({ transition: 'online' });
+        this.ports.publish(UserSubjects.online(e.userId), { userId: e.userId, at: nowIso() });
+        return;
+      case 'cancelled':
+        this.logger.log(`join: ${e.userId} came back (session ${e.sessionId}): cleanup cancelled`);
+        this.metrics.transitions.inc({ transition: 'cleanup_cancelled' });
+        await this.ports.queue.cancel(e.userId, out.cancelledEpoch);
+        this.ports.publish(CleanupSubjects.cancelled(e.userId), { userId: e.userId, at: nowIso() });
+        return;
+      case 'capped':
+        this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: over ${this.config.maxSessionsPerUser} sessions`);
+        return;
+      case 'ignored':
+        this.logger.debug(`join: ${e.userId} session ${e.sessionId} already left; ignored`);
+        return;
+      default:
+        this.logger.debug(`join: ${e.userId} session ${e.sessionId} (${out.kind})`);
+    }
+  }
+
+  async left(e: SessionLeft): Promise<void> {
+    const timeout = cleanupTimeoutFor(this.config, e.reason);
+    // The grace runs from when the session ended at the gateway, but a clock ahead of ours must
+    // not push the cleanup past one timeout from now.
+    const runAt = Math.min(Date.parse(e.at) + timeout, Date.now() + timeout);
+    const out = await this.ports.state.leave(e.userId, e.sessionId, runAt, e.reason);
+    this.metrics.sessionEvents.inc({ kind: 'left', outcome: out.kind });
+    if (out.kind !== 'scheduled') {
+      this.logger.debug(`leave: ${e.userId} session ${e.sessionId} (${e.reason}, ${out.kind})`);
+      return;
+    }
+    await this.scheduleCleanup(e.userId, out.epoch, out.runAt, e.reason);
+  }
+
+  async updated(e: SessionUpdated): Promise<void> {
+    const out = await this.ports.state.update(e.userId, e.sessionId, e.status);
+    this.metrics.sessionEvents.inc({ kind: 'updated', outcome: out });
+  }
+
+  private async scheduleCleanup(userId: string, epoch: number, runAt: number, reason: LeaveReason) {
+    const data: CleanupJobData = { userId, epoch, runAt: nowIso(runAt), reason };
+    this.logger.log(`leave: ${userId} has no session left (${reason}): cleanup at ${data.runAt}`);
+    this.metrics.transitions.inc({ transition: 'cleanup_scheduled' });
+    await this.ports.queue.schedule(data);
+    this.ports.publish(CleanupSubjects.scheduled(userId), { userId, runAt: data.runAt, at: nowIso(), reason });
+  }
+
+  /** The cleanup job: goes offline only if nothing moved since it was scheduled. */
+  async runCleanup(data: CleanupJobData): Promise<{ outcome: string }> {
+    const out = await this.ports.state.cleanup(data.userId, data.epoch);
+    if (out.kind !== 'offline') {
+      this.logger.debug(`cleanup: ${data.userId} epoch ${data.epoch} is stale (user came back)`);
+      return { outcome: 'stale: the user came back' };
+    }
+    const lateness = Date.now() - Date.parse(data.runAt);
+    this.metrics.cleanupLateness.observe(Math.max(0, lateness) / 1000);
+    this.metrics.transitions.inc({ transition: 'offline' });
+    this.logger.log(`cleanup: ${data.userId} offline (${data.reason}, ${lateness} ms after its time)`);
+    this.ports.publish(UserSubjects.offline(data.userId), { userId: data.userId, at: nowIso(), reason: data.reason });
+    return { outcome: 'offline' };
+  }
+
+  /**
+   * Safety net for a cleanup whose job was lost (a crash between the state change and the add,
+   * or Redis losing BullMQ's data): re-add every overdue one; an add of a job that exists is a no-op.
+   */
+  async sweepOverdue(graceMs = 1000): Promise<number> {
+    const due = await this.ports.state.dueCleanups(Date.now() - graceMs);
+    for (const d of due) {
+      await this.ports.queue.schedule({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason });
+    }
+    return due.length;
+  }
+
+  /** A manager runs for a user the state has never heard of: give them a grace period. */
+  async adoptOrphan(userId: string): Promise<void> {
+    const out = await this.ports.state.adoptOrphan(userId, Date.now() + this.config.cleanupTimeoutMs);
+    if (out.kind === 'scheduled') await this.scheduleCleanup(userId, out.epoch, out.runAt, 'closed');
+  }
+}

@@ -1,0 +1,181 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Redis, Result } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
+import {
+  SESSION_STATUSES,
+  type LeaveReason,
+  type PresenceMap,
+  type PresenceStats,
+  type SessionMeta,
+  type SessionStatus,
+  type UserPresence,
+} from '#libs/contracts/index.js';
+import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, UPDATE } from './scripts.js';
+
+export type JoinOutcome =
+  | { kind: 'online'; epoch: number }
+  | { kind: 'cancelled'; cancelledEpoch: number }
+  | { kind: 'none' | 'duplicate' | 'ignored' | 'capped' };
+export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number } | { kind: 'none' | 'unknown' };
+export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' };
+
+/** How long a departed session id is remembered, so its late or repeated join is ignored. */
+const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    plJoin(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
+    plLeave(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
+    plUpdate(...args: (string | number)[]): Result<[string], Context>;
+    plCleanup(...args: (string | number)[]): Result<[string, number?], Context>;
+    plAdopt(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
+  }
+}
+
+/** Presence state in Redis. Presence is its only writer; every transition is one script. */
+@Injectable()
+export class PresenceStateRepository {
+  readonly keys: RedisKeys;
+
+  constructor(
+    @Inject(REDIS) readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.keys = redisKeys(config.redisPrefix);
+    redis.defineCommand('plJoin', { numberOfKeys: 9, lua: JOIN });
+    redis.defineCommand('plLeave', { numberOfKeys: 7, lua: LEAVE });
+    redis.defineCommand('plUpdate', { numberOfKeys: 2, lua: UPDATE });
+    redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
+    redis.defineCommand('plAdopt', { numberOfKeys: 4, lua: ADOPT_ORPHAN });
+  }
+
+  private userKeys(userId: string, sessionId: string) {
+    const k = this.keys;
+    return [k.sessions(userId), k.state(userId), k.tombstone(userId, sessionId), k.active, k.grace, k.online, k.stats];
+  }
+
+  async join(userId: string, meta: SessionMeta): Promise<JoinOutcome> {
+    const r = await this.redis.plJoin(
+      ...this.userKeys(userId, meta.sessionId),
+      this.keys.gatewaySessions(meta.gatewayId),
+      this.keys.gateways,
+      meta.sessionId,
+      JSON.stringify(meta),
+      meta.status,
+      userId,
+      this.config.maxSessionsPerUser,
+      Date.now(),
+      meta.gatewayId,
+    );
+    if (r[0] === 'online') return { kind: 'online', epoch: Number(r[1]) };
+    if (r[0] === 'cancelled') return { kind: 'cancelled', cancelledEpoch: Number(r[1]) };
+    return { kind: r[0] as 'none' };
+  }
+
+  async leave(userId: string, sessionId: string, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
+    const r = await this.redis.plLeave(...this.userKeys(userId, sessionId), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, this.config.redisPrefix);
+    if (r[0] === 'scheduled') return { kind: 'scheduled', epoch: Number(r[1]), runAt: Number(r[2]) };
+    return { kind: r[0] as 'none' };
+  }
+
+  async update(userId: string, sessionId: string, status: SessionStatus): Promise<'updated' | 'none' | 'unknown'> {
+    const r = await this.redis.plUpdate(this.keys.sessions(userId), this.keys.stats, sessionId, status);
+    return r[0] as 'updated';
+  }
+
+  async cleanup(userId: string, epoch: number): Promise<CleanupOutcome> {
+    const k = this.keys;
+    const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active, k.grace, userId, epoch);
+    return r[0] === 'offline' ? { kind: 'offline' } : { kind: 'stale' };
+  }
+
+  async adoptOrphan(userId: string, runAt: number): Promise<LeaveOutcome> {
+    const k = this.keys;
+    const r = await this.redis.plAdopt(k.sessions(userId), k.state(userId), k.active, k.grace, userId, runAt);
+    if (r[0] === 'scheduled') return { kind: 'scheduled', epoch: Number(r[1]), runAt: Number(r[2]) };
+    return { kind: 'none' };
+  }
+
+  async isActive(userId: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.active, userId)) === 1;
+  }
+
+  /** Users whose cleanup time is at or before `beforeMs`, with their epoch. */
+  async dueCleanups(beforeMs: number, limit = 500): Promise<Array<{ userId: string; epoch: number; runAt: number; reason: LeaveReason }>> {
+    const users = await this.redis.zrangebyscore(this.keys.grace, '-inf', beforeMs, 'LIMIT', 0, limit);
+    if (users.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const u of users) pipe.hmget(this.keys.state(u), 'epoch', 'cleanupAt', 'reason');
+    const rows = (await pipe.exec()) ?? [];
+    return users.flatMap((userId, i) => {
+      const [err, v] = rows[i] ?? [];
+      const [epoch, cleanupAt, reason] = (v as (string | null)[]) ?? [];
+      if (err || !epoch || !cleanupAt) return [];
+      return [{ userId, epoch: Number(epoch), runAt: Number(cleanupAt), reason: (reason ?? 'closed') as LeaveReason }];
+    });
+  }
+
+  async user(userId: string): Promise<UserPresence> {
+    const [sessions, cleanupAt, manager] = await Promise.all([
+      this.redis.hvals(this.keys.sessions(userId)),
+      this.redis.hget(this.keys.state(userId), 'cleanupAt'),
+      this.redis.hget(this.keys.managers, userId),
+    ]);
+    const status = cleanupAt ? await this.redis.hget(this.keys.state(userId), 'status') : null;
+    return {
+      userId,
+      metas: sortMetas(sessions.map((s) => JSON.parse(s) as SessionMeta)),
+      cleanupAt: status === 'grace' && cleanupAt ? new Date(Number(cleanupAt)).toISOString() : null,
+      manager: manager ? (JSON.parse(manager) as UserPresence['manager']) : null,
+    };
+  }
+
+  async all(): Promise<PresenceMap> {
+    const users: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.sscan(this.keys.online, cursor, 'COUNT', 1000);
+      users.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    const map: PresenceMap = {};
+    for (let i = 0; i < users.length; i += 500) {
+      const chunk = users.slice(i, i + 500);
+      const pipe = this.redis.pipeline();
+      for (const u of chunk) pipe.hvals(this.keys.sessions(u));
+      const rows = (await pipe.exec()) ?? [];
+      chunk.forEach((u, j) => {
+        const metas = ((rows[j]?.[1] as string[]) ?? []).map((s) => JSON.parse(s) as SessionMeta);
+        if (metas.length > 0) map[u] = { metas: sortMetas(metas) };
+      });
+    }
+    return map;
+  }
+
+  async stats(): Promise<PresenceStats> {
+    const [[, users], [, stats], [, pending], [, managers]] = ((await this.redis
+      .multi()
+      .scard(this.keys.online)
+      .hgetall(this.keys.stats)
+      .zcard(this.keys.grace)
+      .hlen(this.keys.managers)
+      .exec()) ?? []) as [unknown, unknown][];
+    const s = (stats ?? {}) as Record<string, string>;
+    const byStatus = Object.fromEntries(SESSION_STATUSES.map((st) => [st, Number(s[`status:${st}`] ?? 0)])) as PresenceStats['byStatus'];
+    return { users: Number(users), sessions: Number(s.sessions ?? 0), byStatus, pendingCleanups: Number(pending), managers: Number(managers) };
+  }
+
+  /** Sessions a gateway holds according to the state: "userId sessionId" pairs. */
+  async gatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
+    const members = await this.redis.smembers(this.keys.gatewaySessions(gatewayId));
+    return members.map((m) => {
+      const [userId, sessionId] = m.split(' ');
+      return { userId, sessionId };
+    });
+  }
+}
+
+function sortMetas(metas: SessionMeta[]): SessionMeta[] {
+  return metas.sort((a, b) => a.joinedAt.localeCompare(b.joinedAt) || a.sessionId.localeCompare(b.sessionId));
+}

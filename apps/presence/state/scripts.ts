@@ -1,0 +1,94 @@
+/**
+ * The presence transitions, each one atomic Lua script: the session set, the user's state and
+ * epoch, the active/grace/online indexes and the counters change together or not at all. The
+ * first element of the answer says what happened; the caller turns that into events and jobs.
+ */
+
+/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gateways
+ *  ARGV: sessionId, metaJson, status, userId, maxSessions, nowMs, gatewayId */
+export const JOIN = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'ignored'} end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {'capped'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+-- A gateway that dies before its first heartbeat must still be noticed as dead.
+redis.call('ZADD', KEYS[9], 'NX', ARGV[6], ARGV[7])
+redis.call('SADD', KEYS[8], ARGV[4] .. ' ' .. ARGV[1])
+redis.call('HINCRBY', KEYS[7], 'sessions', 1)
+redis.call('HINCRBY', KEYS[7], 'status:' .. ARGV[3], 1)
+if redis.call('HLEN', KEYS[1]) > 1 then return {'none'} end
+redis.call('SADD', KEYS[6], ARGV[4])
+local prev = redis.call('HGET', KEYS[2], 'status')
+if prev == 'online' then return {'none'} end
+local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+redis.call('HSET', KEYS[2], 'status', 'online')
+redis.call('SADD', KEYS[4], ARGV[4])
+if prev == 'grace' then
+  redis.call('ZREM', KEYS[5], ARGV[4])
+  redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason')
+  return {'cancelled', epoch - 1}
+end
+return {'online', epoch}
+`;
+
+/** KEYS: sessions, state, tombstone, active, grace, online, stats
+ *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, keyPrefix
+ *  The gateway's session index is named from the stored meta, not from the message. */
+export const LEAVE = `
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
+local meta = redis.call('HGET', KEYS[1], ARGV[1])
+if not meta then return {'unknown'} end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local m = cjson.decode(meta)
+redis.call('SREM', ARGV[6] .. ':gw:' .. m.gatewayId .. ':sessions', ARGV[2] .. ' ' .. ARGV[1])
+redis.call('HINCRBY', KEYS[7], 'sessions', -1)
+redis.call('HINCRBY', KEYS[7], 'status:' .. m.status, -1)
+if redis.call('HLEN', KEYS[1]) > 0 then return {'none'} end
+redis.call('SREM', KEYS[6], ARGV[2])
+if redis.call('HGET', KEYS[2], 'status') ~= 'online' then return {'none'} end
+local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+redis.call('HSET', KEYS[2], 'status', 'grace', 'cleanupAt', ARGV[3], 'reason', ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+return {'scheduled', epoch, ARGV[3]}
+`;
+
+/** KEYS: sessions, stats   ARGV: sessionId, status */
+export const UPDATE = `
+local meta = redis.call('HGET', KEYS[1], ARGV[1])
+if not meta then return {'unknown'} end
+local m = cjson.decode(meta)
+if m.status == ARGV[2] then return {'none'} end
+redis.call('HINCRBY', KEYS[2], 'status:' .. m.status, -1)
+redis.call('HINCRBY', KEYS[2], 'status:' .. ARGV[2], 1)
+m.status = ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
+return {'updated'}
+`;
+
+/** The cleanup job's re-check. KEYS: sessions, state, active, grace   ARGV: userId, epoch */
+export const CLEANUP = `
+if redis.call('HGET', KEYS[2], 'status') ~= 'grace' then return {'stale'} end
+if tonumber(redis.call('HGET', KEYS[2], 'epoch')) ~= tonumber(ARGV[2]) then return {'stale'} end
+if redis.call('HLEN', KEYS[1]) > 0 then return {'stale'} end
+local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+redis.call('HSET', KEYS[2], 'status', 'offline')
+redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason')
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return {'offline', epoch}
+`;
+
+/**
+ * A running manager whose user has no state at all (Redis lost its data while the user was away):
+ * give the user a fresh grace period, so the manager stops one timeout from now, never earlier.
+ * KEYS: sessions, state, active, grace   ARGV: userId, runAtMs
+ */
+export const ADOPT_ORPHAN = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'none'} end
+if redis.call('HLEN', KEYS[1]) > 0 then return {'none'} end
+local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+redis.call('HSET', KEYS[2], 'status', 'grace', 'cleanupAt', ARGV[2], 'reason', 'closed')
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+return {'scheduled', epoch, ARGV[2]}
+`;

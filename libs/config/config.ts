@@ -1,0 +1,144 @@
+import { hostname } from 'node:os';
+
+/**
+ * The whole configuration, read once from the environment and validated. A bad value stops the
+ * app at start with one line naming the variable and what it expects (ConfigError).
+ */
+export interface AppConfig {
+  nodeEnv: string;
+  production: boolean;
+  natsUrl: string;
+  redisUrl: string;
+  gatewayPort: number;
+  presencePort: number;
+  streamWorkersPort: number;
+  cleanupTimeoutMs: number;
+  cleanupTimeoutLostMs: number;
+  cleanupTimeoutLogoutMs: number;
+  gatewayTtlMs: number;
+  workerTtlMs: number;
+  consoleLoggerIntervalMs: number;
+  authJwtSecret: string;
+  boardUser: string;
+  boardPassword: string;
+  instanceId: string;
+  logLevel: LogLevelName;
+  /** Socket.IO ping period and timeout: a vanished client is detected within their sum. */
+  socketPingIntervalMs: number;
+  socketPingTimeoutMs: number;
+  maxSessionsPerUser: number;
+  /** How long the JetStream audit stream keeps lifecycle events. */
+  eventsMaxAgeMs: number;
+  /** Prefix of every Redis key of this system (BullMQ's included). */
+  redisPrefix: string;
+  faultInjection: boolean;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'info', 'debug', 'verbose'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+export const DEV_JWT_SECRET = 'dev-secret-change-me-0123456789abcdef';
+const DEV_BOARD = 'admin';
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
+    throw new ConfigError(`${name} must be a positive integer (milliseconds or count), got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < 0 || n > 65535) {
+    throw new ConfigError(`${name} must be a TCP port between 0 and 65535, got "${raw}"`);
+  }
+  return n;
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const raw = env[name] || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL like ${fallback}, got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol) || !parsed.hostname) {
+    throw new ConfigError(`${name} must be a URL with scheme ${protocols.join(' or ')} and a host, got "${raw}"`);
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const nodeEnv = env.NODE_ENV || 'development';
+  const production = nodeEnv === 'production';
+  const cleanupTimeoutMs = positiveInt(env, 'CLEANUP_TIMEOUT_MS', 5000);
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const db = new URL(redisUrl).pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) {
+    throw new ConfigError(`REDIS_URL's path must be a database number (redis://host:6379/2), got "${redisUrl}"`);
+  }
+  const config: AppConfig = {
+    nodeEnv,
+    production,
+    natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    redisUrl,
+    gatewayPort: port(env, 'GATEWAY_PORT', 3000),
+    presencePort: port(env, 'PRESENCE_PORT', 3001),
+    streamWorkersPort: port(env, 'STREAM_WORKERS_PORT', 3002),
+    cleanupTimeoutMs,
+    cleanupTimeoutLostMs: positiveInt(env, 'CLEANUP_TIMEOUT_LOST_MS', cleanupTimeoutMs),
+    cleanupTimeoutLogoutMs: positiveInt(env, 'CLEANUP_TIMEOUT_LOGOUT_MS', cleanupTimeoutMs),
+    gatewayTtlMs: positiveInt(env, 'GATEWAY_TTL_MS', 15000),
+    workerTtlMs: positiveInt(env, 'WORKER_TTL_MS', 15000),
+    consoleLoggerIntervalMs: positiveInt(env, 'CONSOLE_LOGGER_INTERVAL_MS', 1000),
+    authJwtSecret: env.AUTH_JWT_SECRET || DEV_JWT_SECRET,
+    boardUser: env.BOARD_USER || DEV_BOARD,
+    boardPassword: env.BOARD_PASSWORD || DEV_BOARD,
+    instanceId: env.INSTANCE_ID || `${hostname()}-${process.pid}`,
+    logLevel: logLevel as LogLevelName,
+    socketPingIntervalMs: positiveInt(env, 'SOCKET_PING_INTERVAL_MS', 10000),
+    socketPingTimeoutMs: positiveInt(env, 'SOCKET_PING_TIMEOUT_MS', 10000),
+    maxSessionsPerUser: positiveInt(env, 'MAX_SESSIONS_PER_USER', 50),
+    eventsMaxAgeMs: positiveInt(env, 'EVENTS_MAX_AGE_MS', 7 * 24 * 3600 * 1000),
+    redisPrefix: env.REDIS_PREFIX || 'pl',
+    faultInjection: env.FAULT_INJECTION === '1' || env.FAULT_INJECTION === 'true',
+  };
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.instanceId)) {
+    throw new ConfigError(`INSTANCE_ID must match ^[A-Za-z0-9_.-]{1,64}$, got "${config.instanceId}"`);
+  }
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.redisPrefix)) {
+    throw new ConfigError(`REDIS_PREFIX must match ^[A-Za-z0-9_-]{1,32}$, got "${config.redisPrefix}"`);
+  }
+  if (production) {
+    if (!env.AUTH_JWT_SECRET || env.AUTH_JWT_SECRET === DEV_JWT_SECRET) {
+      throw new ConfigError('AUTH_JWT_SECRET must be set to a secret of your own when NODE_ENV=production');
+    }
+    if (!env.BOARD_USER || !env.BOARD_PASSWORD || env.BOARD_PASSWORD === DEV_BOARD) {
+      throw new ConfigError('BOARD_USER and BOARD_PASSWORD must be set (not admin/admin) when NODE_ENV=production');
+    }
+  }
+  if (config.authJwtSecret.length < 16) {
+    throw new ConfigError('AUTH_JWT_SECRET must be at least 16 characters long');
+  }
+  return config;
+}
+
+/** Grace period of a user's last leave, by its reason. */
+export function cleanupTimeoutFor(config: AppConfig, reason: string): number {
+  if (reason === 'lost') return config.cleanupTimeoutLostMs;
+  if (reason === 'logout') return config.cleanupTimeoutLogoutMs;
+  return config.cleanupTimeoutMs;
+}

@@ -1,0 +1,3 @@
+export * from './subjects.js';
+export * from './schemas.js';
+export * from './jobs.js';

@@ -1,0 +1,76 @@
+/**
+ * Every NATS subject of the system, in one place. The names are fixed by shared/CONTRACT.md;
+ * the `internal` ones are the project's own additions and may change.
+ */
+
+export const USER_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const SessionSubjects = {
+  joined: (userId: string) => `presence.session.${userId}.joined`,
+  updated: (userId: string) => `presence.session.${userId}.updated`,
+  left: (userId: string) => `presence.session.${userId}.left`,
+  all: 'presence.session.>',
+  anyJoined: 'presence.session.*.joined',
+  anyUpdated: 'presence.session.*.updated',
+  anyLeft: 'presence.session.*.left',
+} as const;
+
+export const UserSubjects = {
+  online: (userId: string) => `presence.user.${userId}.online`,
+  offline: (userId: string) => `presence.user.${userId}.offline`,
+  anyOnline: 'presence.user.*.online',
+  anyOffline: 'presence.user.*.offline',
+} as const;
+
+export const CleanupSubjects = {
+  scheduled: (userId: string) => `presence.cleanup.${userId}.scheduled`,
+  cancelled: (userId: string) => `presence.cleanup.${userId}.cancelled`,
+  anyScheduled: 'presence.cleanup.*.scheduled',
+  anyCancelled: 'presence.cleanup.*.cancelled',
+} as const;
+
+export const ManagerSubjects = {
+  started: (userId: string) => `stream.manager.${userId}.started`,
+  stopped: (userId: string) => `stream.manager.${userId}.stopped`,
+  anyStarted: 'stream.manager.*.started',
+  anyStopped: 'stream.manager.*.stopped',
+} as const;
+
+export const QuerySubjects = {
+  users: 'presence.query.users',
+  user: 'presence.query.user',
+  stats: 'presence.query.stats',
+  managers: 'stream.query.managers',
+} as const;
+
+/** Project-internal subjects: liveness, resync and worker fan-out. */
+export const InternalSubjects = {
+  gatewayHeartbeat: (gatewayId: string) => `presence.gateway.${gatewayId}.heartbeat`,
+  anyGatewayHeartbeat: 'presence.gateway.*.heartbeat',
+  /** Request to one gateway: answer with every live session it holds. */
+  gatewaySessions: (gatewayId: string) => `presence.gateway.${gatewayId}.sessions`,
+  /** Broadcast to every gateway: re-announce your sessions (Redis lost its data). */
+  gatewayResync: 'presence.gateway.resync',
+  /** Request to one worker: its running managers. */
+  workerManagers: (workerId: string) => `stream.worker.${workerId}.managers`,
+  /** Broadcast: these users' managers were released by a worker that is shutting down. */
+  workerHandover: 'stream.worker.handover',
+  /** Fault injection (off unless FAULT_INJECTION=1): crash one component of a user's manager. */
+  adminCrash: 'stream.admin.crash',
+} as const;
+
+/** Subjects the audit stream keeps: lifecycle events only, never request/reply subjects. */
+export const AUDIT_STREAM_SUBJECTS = [
+  'presence.session.>',
+  'presence.user.>',
+  'presence.cleanup.>',
+  'stream.manager.>',
+];
+
+/** `presence.session.alice.joined` -> `alice`; null when the subject is not of that shape. */
+export function userIdFromSubject(subject: string): string | null {
+  const parts = subject.split('.');
+  if (parts.length !== 4) return null;
+  const userId = parts[2];
+  return USER_ID_RE.test(userId) ? userId : null;
+}

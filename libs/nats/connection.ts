@@ -1,0 +1,47 @@
+import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+
+/**
+ * NATS_URL may carry credentials (nats://user:pass@host:4222) and TLS (tls://host:4222).
+ * The client is given them as options, so the password never shows in server lists or logs.
+ */
+export function natsConnectionOptions(natsUrl: string, name: string): ConnectionOptions {
+  const url = new URL(natsUrl);
+  const tls = url.protocol === 'tls:';
+  const server = `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port || 4222}`;
+  const opts: ConnectionOptions = {
+    servers: [server],
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 5000,
+    maxPingOut: 3,
+    waitOnFirstConnect: false,
+  };
+  if (url.username) opts.user = decodeURIComponent(url.username);
+  if (url.password) opts.pass = decodeURIComponent(url.password);
+  if (url.username && !url.password) {
+    // nats://<token>@host is the NATS convention for token auth.
+    delete opts.user;
+    opts.token = decodeURIComponent(url.username);
+  }
+  if (tls) opts.tls = {};
+  return opts;
+}
+
+/** URL safe to print: credentials removed. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.username || u.password) {
+      u.username = u.username ? '***' : '';
+      u.password = u.password ? '***' : '';
+    }
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+export async function connectNats(natsUrl: string, name: string, timeoutMs = 5000): Promise<NatsConnection> {
+  return connect({ ...natsConnectionOptions(natsUrl, name), timeout: timeoutMs });
+}

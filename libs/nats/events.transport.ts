@@ -1,0 +1,151 @@
+import { Logger } from '@nestjs/common';
+import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { z } from 'zod';
+import { userIdFromSubject } from '#libs/contracts/index.js';
+import { errorText, NatsService } from './nats.service.js';
+
+/** Extras of an @EventPattern handled by this transport. */
+export interface SubjectHandlerExtras {
+  schema: z.ZodType;
+  /** Payload userId must equal the subject's user token. */
+  matchSubjectUser?: boolean;
+}
+
+export interface EventsTransportOptions {
+  /** Durable JetStream consumer to read (at-least-once); handlers without it get core NATS. */
+  stream?: string;
+  durable?: string;
+  /** Core subscriptions' queue group; none means every instance sees every message. */
+  queue?: string;
+  /** Messages of one user are handled in order; different users in parallel, over this many lanes. */
+  lanes?: number;
+}
+
+/** NATS subject match with `*` and `>` wildcards. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (p[i] !== '*' && p[i] !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
+
+/**
+ * A NestJS microservice transport over NATS that speaks the contract's plain JSON: handlers are
+ * found by @EventPattern(subjectPattern, { schema }), payloads are validated before they run, and
+ * a bad message is logged with its subject and dropped. With a durable consumer, a message is
+ * acknowledged only after its handler finished, so a crash redelivers it (handlers are idempotent).
+ */
+export class NatsEventsTransport extends Server implements CustomTransportStrategy {
+  protected override readonly logger = new Logger('NatsEvents');
+  private consumerMessages?: ConsumerMessages;
+  private lanes: Promise<void>[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly nats: NatsService,
+    private readonly options: EventsTransportOptions = {},
+  ) {
+    super();
+  }
+
+  listen(callback: (...args: unknown[]) => unknown) {
+    this.lanes = Array.from({ length: this.options.lanes ?? 32 }, () => Promise.resolve());
+    const patterns = [...this.messageHandlers.keys()];
+    if (this.options.durable) {
+      void this.consumeDurable(patterns).catch((err: unknown) => this.logger.error(`consumer stopped: ${errorText(err)}`));
+    } else {
+      for (const pattern of patterns) {
+        this.nats.nc.subscribe(pattern, {
+          queue: this.options.queue,
+          callback: (err, msg) => {
+            if (err) return this.logger.error(`subscription ${pattern}: ${err.message}`);
+            this.enqueue(msg.subject, () => this.dispatch(pattern, msg.subject, msg.data));
+          },
+        });
+      }
+    }
+    callback();
+  }
+
+  private async consumeDurable(patterns: string[]) {
+    const { stream, durable } = this.options;
+    // The consumer survives restarts of this process and of NATS; re-attach whenever it ends.
+    while (!this.closed) {
+      try {
+        const consumer = await this.nats.js.consumers.get(stream!, durable!);
+        this.consumerMessages = await consumer.consume({ max_messages: 500, expires: 5000 });
+        for await (const m of this.consumerMessages) {
+          const pattern = patterns.find((p) => subjectMatches(p, m.subject));
+          if (!pattern) {
+            m.term();
+            continue;
+          }
+          this.enqueue(m.subject, () => this.handleDurable(pattern, m));
+        }
+      } catch (err) {
+        if (this.closed) return;
+        this.logger.warn(`durable consumer ${durable} interrupted (${(err as Error).message}); re-attaching`);
+      }
+      if (!this.closed) await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  private async handleDurable(pattern: string, m: JsMsg) {
+    try {
+      await this.dispatch(pattern, m.subject, m.data, true);
+      m.ack();
+    } catch (err) {
+      this.logger.error(`handler for ${m.subject} failed (delivery ${m.info.deliveryCount}), will retry: ${errorText(err)}`);
+      m.nak(Math.min(200 * m.info.deliveryCount, 5000));
+    }
+  }
+
+  /** Keeps one user's messages in order without serialising unrelated users. */
+  private enqueue(subject: string, work: () => Promise<void>) {
+    const key = userIdFromSubject(subject) ?? subject;
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+    const lane = Math.abs(h) % this.lanes.length;
+    this.lanes[lane] = this.lanes[lane].then(work).catch((err: unknown) => this.logger.error(errorText(err)));
+  }
+
+  /** Validates and runs the handler. Throws only when the handler threw and `rethrow` is set. */
+  private async dispatch(pattern: string, subject: string, data: Uint8Array, rethrow = false) {
+    const handler = this.messageHandlers.get(pattern);
+    if (!handler) return;
+    const extras = handler.extras as SubjectHandlerExtras | undefined;
+    if (!extras?.schema) throw new Error(`@EventPattern('${pattern}') has no schema`);
+    const payload = this.nats.validate(extras.schema, subject, data, extras.matchSubjectUser ?? true);
+    if (payload === undefined) return;
+    try {
+      const result = await handler(payload, { subject });
+      if (result && typeof (result as { subscribe?: unknown }).subscribe === 'function') {
+        await new Promise<void>((resolve, reject) =>
+          (result as { subscribe: (o: object) => void }).subscribe({ complete: resolve, error: reject }),
+        );
+      }
+    } catch (err) {
+      if (rethrow) throw err;
+      this.logger.error(`handler for ${subject} failed: ${errorText(err)}`);
+    }
+  }
+
+  async close() {
+    this.closed = true;
+    await this.consumerMessages?.close();
+    await Promise.allSettled(this.lanes);
+  }
+
+  on() {
+    throw new Error('NatsEventsTransport has no events');
+  }
+
+  unwrap<T>(): T {
+    return this.nats.nc as T;
+  }
+}

@@ -1,0 +1,172 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { z } from 'zod';
+import { parseMessage, userIdFromSubject } from '#libs/contracts/index.js';
+import { Metrics } from '#libs/observability/metrics.js';
+
+export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+
+export interface SubscribeOptions {
+  queue?: string;
+  /** Check that the payload's userId is the one in the subject (presence.session.<userId>.x). */
+  matchSubjectUser?: boolean;
+}
+
+/**
+ * The app's one NATS connection: JSON publishing, durable (JetStream-acked) publishing,
+ * validated subscriptions. Every consumed message goes through a schema; a bad one is logged
+ * with its subject and dropped, and a throwing handler is logged, never fatal.
+ */
+@Injectable()
+export class NatsService implements OnApplicationShutdown {
+  private readonly logger = new Logger('Nats');
+  readonly js: JetStreamClient;
+  private closing = false;
+  private readonly subs: Subscription[] = [];
+
+  constructor(
+    @Inject(NATS_CONNECTION) readonly nc: NatsConnection,
+    private readonly metrics: Metrics,
+  ) {
+    this.js = jetstream(nc, { timeout: 2000 });
+    void this.watchStatus();
+  }
+
+  get connected(): boolean {
+    return !this.nc.isClosed() && !this.reconnecting;
+  }
+  private reconnecting = false;
+  private readonly reconnectListeners: Array<() => void> = [];
+
+  /** Called after every reconnect (not the first connect): resync what may have been missed. */
+  onReconnect(fn: () => void) {
+    this.reconnectListeners.push(fn);
+  }
+
+  private async watchStatus() {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.reconnecting = true;
+        this.logger.warn('disconnected from NATS; reconnecting');
+      } else if (s.type === 'reconnect') {
+        this.reconnecting = false;
+        this.logger.log('reconnected to NATS');
+        for (const fn of this.reconnectListeners) {
+          try {
+            fn();
+          } catch (err) {
+            this.logger.error(`reconnect listener failed: ${String(err)}`);
+          }
+        }
+      }
+    }
+  }
+
+  publish(subject: string, payload: object) {
+    if (this.nc.isClosed()) return;
+    this.nc.publish(subject, JSON.stringify(payload));
+  }
+
+  /**
+   * Publishes and waits for JetStream to store it; retries until stored or the app closes.
+   * msgId lets JetStream drop the duplicate a retry may create.
+   */
+  async publishDurable(subject: string, payload: object, msgId: string): Promise<boolean> {
+    const body = JSON.stringify(payload);
+    for (let attempt = 0; ; attempt++) {
+      if (this.nc.isClosed()) return false;
+      try {
+        await this.js.publish(subject, body, { msgID: msgId, timeout: 2000 });
+        return true;
+      } catch (err) {
+        if (this.closing && attempt > 2) return false;
+        if (attempt === 0 || attempt % 20 === 0) {
+          this.logger.warn(`publish ${subject} not stored yet (${(err as Error).message}); retrying`);
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+      }
+    }
+  }
+
+  async request<T>(subject: string, payload: object | undefined, timeoutMs = 2000): Promise<T> {
+    const msg = await this.nc.request(subject, payload === undefined ? '' : JSON.stringify(payload), { timeout: timeoutMs });
+    return JSON.parse(msg.string()) as T;
+  }
+
+  /** Subscribes with validation. Handlers may be async; their errors are logged. */
+  subscribe<S extends z.ZodType>(
+    subject: string,
+    schema: S,
+    handler: (payload: z.infer<S>, subject: string, reply?: string) => unknown,
+    opts: SubscribeOptions = {},
+  ): Subscription {
+    const sub = this.nc.subscribe(subject, {
+      queue: opts.queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.logger.error(`subscription ${subject} failed: ${err.message}`);
+          return;
+        }
+        const payload = this.validate(schema, msg.subject, msg.data, opts.matchSubjectUser ?? false);
+        if (payload === undefined) return;
+        try {
+          const result = handler(payload, msg.subject, msg.reply);
+          if (result instanceof Promise) {
+            result.catch((e: unknown) => this.logger.error(`handler for ${msg.subject} failed: ${errorText(e)}`));
+          }
+        } catch (e) {
+          this.logger.error(`handler for ${msg.subject} failed: ${errorText(e)}`);
+        }
+      },
+    });
+    this.subs.push(sub);
+    return sub;
+  }
+
+  /** Parses and validates one message; logs and counts it when invalid. */
+  validate<S extends z.ZodType>(schema: S, subject: string, data: Uint8Array, matchSubjectUser: boolean): z.infer<S> | undefined {
+    const parsed = parseMessage(schema, data);
+    if (!parsed.ok) {
+      this.dropped(subject, parsed.error);
+      return undefined;
+    }
+    if (matchSubjectUser) {
+      const subjectUser = userIdFromSubject(subject);
+      const payloadUser = (parsed.value as { userId?: unknown }).userId;
+      if (subjectUser === null || payloadUser !== subjectUser) {
+        this.dropped(subject, `userId ${JSON.stringify(payloadUser)} does not match the subject`);
+        return undefined;
+      }
+    }
+    return parsed.value as z.infer<S>;
+  }
+
+  dropped(subject: string, why: string) {
+    this.metrics.invalidMessages.inc({ subject: subject.split('.').slice(0, 2).join('.') });
+    this.logger.warn(`dropped invalid message on ${subject}: ${why}`);
+  }
+
+  async drain() {
+    if (this.closing) return;
+    this.closing = true;
+    for (const s of this.subs) s.unsubscribe();
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close().catch(() => undefined);
+    }
+  }
+
+  async onApplicationShutdown() {
+    await this.drain();
+  }
+
+  async jsm() {
+    return jetstreamManager(this.nc, { timeout: 2000 });
+  }
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}

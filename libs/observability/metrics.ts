@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * All Prometheus metrics of the system. Each app registers the whole set in its own registry and
+ * moves the ones it owns; the names are shared so dashboards need no per-app cases.
+ */
+@Injectable()
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly invalidMessages = new Counter({
+    name: 'presence_invalid_messages_total',
+    help: 'Messages dropped because they failed validation, by subject prefix',
+    labelNames: ['subject'],
+    registers: [this.registry],
+  });
+  readonly sessions = new Gauge({ name: 'presence_gateway_sessions', help: 'Live sessions on this gateway', registers: [this.registry] });
+  readonly connectionsRefused = new Counter({
+    name: 'presence_gateway_connections_refused_total',
+    help: 'Socket.IO connections refused, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly sessionEvents = new Counter({
+    name: 'presence_session_events_total',
+    help: 'Session events applied to the presence state, by kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly transitions = new Counter({
+    name: 'presence_user_transitions_total',
+    help: 'User transitions: online, cleanup_scheduled, cleanup_cancelled, offline',
+    labelNames: ['transition'],
+    registers: [this.registry],
+  });
+  readonly cleanupLateness = new Histogram({
+    name: 'presence_cleanup_lateness_seconds',
+    help: 'Actual offline time minus the intended cleanup time',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly managersRunning = new Gauge({ name: 'stream_managers_running', help: 'Managers running in this worker', registers: [this.registry] });
+  readonly managerStarts = new Counter({ name: 'stream_manager_starts_total', help: 'Managers started', registers: [this.registry] });
+  readonly managerStops = new Counter({
+    name: 'stream_manager_stops_total',
+    help: 'Managers stopped, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly componentRestarts = new Counter({
+    name: 'stream_component_restarts_total',
+    help: 'Component restarts after a crash, by component',
+    labelNames: ['component'],
+    registers: [this.registry],
+  });
+  readonly joinToStarted = new Histogram({
+    name: 'stream_join_to_manager_started_seconds',
+    help: 'From the online event to the manager running',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Extra gauges computed at scrape time (e.g. counters kept in Redis). */
+  gauge(name: string, help: string, collect: () => Promise<number> | number) {
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      async collect() {
+        this.set(await collect());
+      },
+    });
+  }
+}

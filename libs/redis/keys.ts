@@ -1,0 +1,30 @@
+/**
+ * Every Redis key of the system. A user's keys share the `{userId}` hash tag so that a Lua script
+ * touching them stays in one slot of a Redis Cluster.
+ */
+export function redisKeys(prefix: string) {
+  return {
+    sessions: (userId: string) => `${prefix}:{${userId}}:sessions`,
+    state: (userId: string) => `${prefix}:{${userId}}:state`,
+    tombstone: (userId: string, sessionId: string) => `${prefix}:{${userId}}:gone:${sessionId}`,
+    /** Users whose manager should run: online or in their grace period. */
+    active: `${prefix}:active`,
+    /** Users in their grace period, scored by cleanup time (ms). */
+    grace: `${prefix}:grace`,
+    /** Users with at least one session. */
+    online: `${prefix}:online`,
+    /** Counters kept with the state, for O(1) stats. */
+    stats: `${prefix}:stats`,
+    /** Gateways' last heartbeat (ms), and the sessions each holds. */
+    gateways: `${prefix}:gateways`,
+    gatewaySessions: (gatewayId: string) => `${prefix}:gw:${gatewayId}:sessions`,
+    /** Set once per Redis dataset: when it is missing, Redis lost its data. */
+    marker: `${prefix}:marker`,
+    lease: (userId: string) => `${prefix}:{${userId}}:lease`,
+    /** userId -> JSON {workerId, startedAt} of every running manager. */
+    managers: `${prefix}:managers`,
+    workers: `${prefix}:workers`,
+    bullPrefix: `${prefix}:bull`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -1,0 +1,58 @@
+import { DynamicModule, Global, Logger, Module } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { NATS_CONNECTION, NatsService } from '#libs/nats/nats.service.js';
+import { connectNats, redactUrl } from '#libs/nats/connection.js';
+import { Metrics } from '#libs/observability/metrics.js';
+import { createRedis, REDIS } from '#libs/redis/redis.js';
+import { ensureStreams } from '#libs/nats/streams.js';
+
+export const APP_NAME = Symbol('APP_NAME');
+
+/** Waits for NATS at start (compose may start us first), with one clear line per attempt. */
+async function connectWithRetry(config: AppConfig, app: string): Promise<NatsConnection> {
+  const logger = new Logger('Nats');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const nc = await connectNats(config.natsUrl, `${app}:${config.instanceId}`, 3000);
+      logger.log(`connected to ${redactUrl(config.natsUrl)} as ${app}:${config.instanceId}`);
+      return nc;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new Error(`cannot reach NATS at ${redactUrl(config.natsUrl)} (${(err as Error).message}); start it with: docker compose up -d nats`);
+      }
+      logger.warn(`NATS at ${redactUrl(config.natsUrl)} not reachable yet (${(err as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Config, NATS, metrics and (optionally) Redis for one app. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forApp(app: string, config: AppConfig, opts: { redis?: boolean } = {}): DynamicModule {
+    const providers: DynamicModule['providers'] = [
+      { provide: APP_NAME, useValue: app },
+      { provide: APP_CONFIG, useValue: config },
+      Metrics,
+      {
+        provide: NATS_CONNECTION,
+        useFactory: async () => {
+          const nc = await connectWithRetry(config, app);
+          const jsm = await import('@nats-io/jetstream').then((m) => m.jetstreamManager(nc, { timeout: 5000 }));
+          await ensureStreams(jsm, config.eventsMaxAgeMs);
+          return nc;
+        },
+      },
+      NatsService,
+    ];
+    const exports: DynamicModule['exports'] = [APP_NAME, APP_CONFIG, Metrics, NATS_CONNECTION, NatsService];
+    if (opts.redis) {
+      providers.push({ provide: REDIS, useFactory: () => createRedis(config.redisUrl, `${app}:${config.instanceId}`) });
+      exports.push(REDIS);
+    }
+    return { module: CoreModule, providers, exports };
+  }
+}
