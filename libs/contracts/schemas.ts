@@ -88,7 +88,8 @@ export type GatewaySessions = z.infer<typeof GatewaySessions>;
 
 export const UserQuery = z.object({ userId: UserId });
 export const AdminCrash = z.object({ userId: UserId, component: z.string().min(1).max(64) });
-export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId), at: IsoTime });
+export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime });
+export type WorkerHandover = z.infer<typeof WorkerHandover>;
 
 export type PresenceMap = Record<string, { metas: SessionMeta[] }>;
 

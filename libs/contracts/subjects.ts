@@ -36,6 +36,12 @@ export const ManagerSubjects = {
   anyStopped: 'stream.manager.*.stopped',
 } as const;
 
+/** Request to the worker running a user's manager: read or change its StreamStateServer. */
+export const StreamStateSubjects = {
+  user: (userId: string) => `stream.state.${userId}`,
+  any: 'stream.state.*',
+} as const;
+
 export const QuerySubjects = {
   users: 'presence.query.users',
   user: 'presence.query.user',

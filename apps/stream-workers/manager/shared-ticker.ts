@@ -1,0 +1,50 @@
+/**
+ * One timer wheel per period serves every subscriber of that period. A subscriber joins the slot
+ * that just fired, so its first call comes one period after it subscribed (within a tenth of a
+ * period), and thousands of managers cost ten timers, not thousands.
+ */
+const SLOTS = 10;
+
+interface Wheel {
+  slots: Set<() => void>[];
+  position: number;
+  timer: NodeJS.Timeout;
+}
+
+export class SharedTicker {
+  private readonly wheels = new Map<number, Wheel>();
+
+  every(periodMs: number, fn: () => void): () => void {
+    const wheel = this.wheels.get(periodMs) ?? this.createWheel(periodMs);
+    const slot = wheel.slots[wheel.position];
+    slot.add(fn);
+    return () => {
+      slot.delete(fn);
+      if (wheel.slots.every((s) => s.size === 0)) {
+        clearInterval(wheel.timer);
+        this.wheels.delete(periodMs);
+      }
+    };
+  }
+
+  get subscribers(): number {
+    let n = 0;
+    for (const w of this.wheels.values()) for (const s of w.slots) n += s.size;
+    return n;
+  }
+
+  private createWheel(periodMs: number): Wheel {
+    const wheel: Wheel = { slots: Array.from({ length: SLOTS }, () => new Set()), position: 0, timer: undefined as unknown as NodeJS.Timeout };
+    wheel.timer = setInterval(() => {
+      wheel.position = (wheel.position + 1) % SLOTS;
+      for (const fn of [...wheel.slots[wheel.position]]) fn();
+    }, periodMs / SLOTS);
+    this.wheels.set(periodMs, wheel);
+    return wheel;
+  }
+
+  stop() {
+    for (const w of this.wheels.values()) clearInterval(w.timer);
+    this.wheels.clear();
+  }
+}

@@ -1,0 +1,195 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { REDIS } from '#libs/redis/index.js';
+import { InternalSubjects, ManagerSubjects, nowIso, type ManagerInfo } from '#libs/contracts/index.js';
+import { NatsService, errorText } from '#libs/nats/nats.service.js';
+import { Metrics } from '#libs/observability/metrics.js';
+import { COMPONENTS } from './components/index.js';
+import { SharedTicker } from './manager/shared-ticker.js';
+import { UserStreamManager, type ManagerHooks } from './manager/user-stream-manager.js';
+import { LeaseRepository } from './leases/lease.repository.js';
+
+/**
+ * Keeps this worker's managers equal to what the presence state asks for, on the users whose
+ * lease it holds. Events (online, offline, handover) are the fast path; a periodic reconcile and
+ * lease renewal are the safety net, so a lost message or a crashed peer still converges.
+ */
+@Injectable()
+export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('StreamWorker');
+  readonly workerId: string;
+  private readonly managers = new Map<string, UserStreamManager>();
+  /** Users being started or stopped right now: one transition at a time per user. */
+  private readonly busy = new Map<string, Promise<void>>();
+  readonly ticker = new SharedTicker();
+  private timers: NodeJS.Timeout[] = [];
+  private lastMarker: string | null | undefined;
+  private shuttingDown = false;
+  private readonly hooks: ManagerHooks;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly leases: LeaseRepository,
+    private readonly nats: NatsService,
+    private readonly metrics: Metrics,
+  ) {
+    this.workerId = config.instanceId;
+    const loggers = new Map<string, Logger>();
+    const loggerFor = (userId: string) => {
+      let l = loggers.get(userId);
+      if (!l) {
+        l = new Logger(`UserStreamManager:${userId}`);
+        loggers.set(userId, l);
+      }
+      return l;
+    };
+    this.hooks = {
+      context: (userId) => ({ userId, config, redis, ticker: this.ticker, log: (m: string) => loggerFor(userId).log(m) }),
+      onComponentRestart: (userId, component, err) => {
+        this.metrics.componentRestarts.inc({ component });
+        loggerFor(userId).warn(`${component} crashed, restarting it: ${errorMessage(err)}`);
+      },
+      onManagerRestart: (userId, err) => loggerFor(userId).error(`components crash too often, restarting the manager: ${errorMessage(err)}`),
+      onComponentFailed: (userId, component, err) =>
+        loggerFor(userId).error(`${component} keeps crashing; left stopped until the manager restarts: ${errorMessage(err)}`),
+    };
+  }
+
+  get running(): number {
+    return this.managers.size;
+  }
+
+  manager(userId: string): UserStreamManager | undefined {
+    return this.managers.get(userId);
+  }
+
+  list(): ManagerInfo[] {
+    return [...this.managers.values()].map((m) => m.info());
+  }
+
+  onApplicationBootstrap() {
+    const renewEvery = Math.max(100, Math.floor(this.config.workerTtlMs / 3));
+    this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEvery));
+    this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), Math.min(2000, renewEvery)));
+    this.timers.push(setInterval(() => void this.guard('marker', () => this.watchMarker()), 250));
+    void this.guard('heartbeat', () => this.leases.heartbeat(this.workerId));
+    void this.guard('reconcile', () => this.reconcile());
+  }
+
+  private running_ = new Set<string>();
+  private async guard(name: string, fn: () => Promise<unknown>) {
+    if (this.running_.has(name) || this.shuttingDown || this.redis.status !== 'ready') return;
+    this.running_.add(name);
+    try {
+      await fn();
+    } catch (err) {
+      this.logger.warn(`${name} failed: ${errorMessage(err)}`);
+    } finally {
+      this.running_.delete(name);
+    }
+  }
+
+  /** Serialises transitions per user; different users proceed in parallel. */
+  private exclusive(userId: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.busy.get(userId) ?? Promise.resolve();
+    const next = prev.then(fn).catch((err: unknown) => this.logger.error(`${userId}: ${errorText(err)}`));
+    this.busy.set(userId, next);
+    void next.then(() => {
+      if (this.busy.get(userId) === next) this.busy.delete(userId);
+    });
+    return next;
+  }
+
+  /** Start the user's manager here if they should have one and nobody else runs it. */
+  tryStart(userId: string, since?: number): Promise<void> {
+    return this.exclusive(userId, async () => {
+      if (this.shuttingDown || this.managers.has(userId)) return;
+      const manager = new UserStreamManager(userId, this.workerId, COMPONENTS, this.hooks);
+      const result = await this.leases.acquire(userId, this.workerId, manager.startedAt);
+      if (result !== 'acquired') return;
+      this.managers.set(userId, manager);
+      await manager.start();
+      this.metrics.managersRunning.set(this.managers.size);
+      this.metrics.managerStarts.inc();
+      if (since !== undefined) this.metrics.joinToStarted.observe((Date.now() - since) / 1000);
+      this.logger.log(`manager started for ${userId}`);
+      this.nats.publish(ManagerSubjects.started(userId), { userId, workerId: this.workerId, at: nowIso() });
+    });
+  }
+
+  /** Stop the user's manager if it runs here. `ifInactive`: only when presence no longer wants it. */
+  stop(userId: string, reason: string, opts: { ifInactive?: boolean; release?: boolean } = {}): Promise<void> {
+    return this.exclusive(userId, async () => {
+      const manager = this.managers.get(userId);
+      if (!manager) return;
+      if (opts.ifInactive && (await this.leases.isActive(userId))) return;
+      this.managers.delete(userId);
+      await manager.stop();
+      if (opts.release !== false) await this.leases.release(userId, this.workerId);
+      this.metrics.managersRunning.set(this.managers.size);
+      this.metrics.managerStops.inc({ reason });
+      this.logger.log(`manager stopped for ${userId} (${reason})`);
+      this.nats.publish(ManagerSubjects.stopped(userId), { userId, workerId: this.workerId, reason, at: nowIso() });
+    });
+  }
+
+  /** Renew leases; a lease now held by someone else means another manager runs: stop ours. */
+  async renew() {
+    await this.leases.heartbeat(this.workerId);
+    const mine = [...this.managers.values()].map((m) => ({ userId: m.userId, startedAt: m.startedAt }));
+    if (mine.length === 0) return;
+    const results = await this.leases.reassert(this.workerId, mine);
+    for (const [userId, r] of results) {
+      if (r === 'lost') await this.stop(userId, 'lease_lost', { release: false });
+      else if (r === 'reclaimed') this.logger.warn(`lease of ${userId} was gone (Redis lost data?); reclaimed it`);
+    }
+  }
+
+  /**
+   * The safety net: stop managers whose user went offline (a lost offline event), start managers
+   * for users who should have one and whose lease nobody holds (a lost online event, a dead worker).
+   * A user with no state at all (Redis lost its data) is left running: presence adopts it.
+   */
+  async reconcile() {
+    const statuses = await this.leases.statuses([...this.managers.keys()]);
+    for (const [userId, status] of statuses) {
+      if (status === 'offline') await this.stop(userId, 'reconcile', { ifInactive: true });
+    }
+    for await (const users of this.leases.unleasedActiveUsers()) {
+      await Promise.all(users.map((u) => this.tryStart(u)));
+    }
+  }
+
+  /** Redis came back empty: re-assert our leases at once, before any peer starts a duplicate. */
+  private async watchMarker() {
+    const marker = await this.leases.marker();
+    if (this.lastMarker !== undefined && marker !== this.lastMarker && this.managers.size > 0) {
+      this.logger.warn('presence state was reset (Redis lost its data): re-asserting leases');
+      await this.renew();
+    }
+    this.lastMarker = marker;
+  }
+
+  /** Graceful stop: hand every manager over at once instead of waiting for leases to lapse. */
+  async beforeApplicationShutdown() {
+    this.shuttingDown = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled(this.busy.values());
+    const users = [...this.managers.keys()];
+    this.shuttingDown = false;
+    await Promise.all(users.map((u) => this.stop(u, 'handover')));
+    this.shuttingDown = true;
+    this.ticker.stop();
+    if (users.length > 0) {
+      this.logger.log(`handed over ${users.length} manager(s)`);
+      this.nats.publish(InternalSubjects.workerHandover, { workerId: this.workerId, userIds: users, at: nowIso() });
+    }
+    await this.leases.forgetWorker(this.workerId).catch(() => undefined);
+  }
+}
+
+function errorMessage(err: unknown) {
+  return err instanceof Error ? err.message : String(err);
+}
