@@ -9,6 +9,8 @@ export interface ComponentContext {
   readonly redis: Redis;
   /** Shared timers: one per period per process, not one per manager. */
   readonly ticker: SharedTicker;
+  /** Survives restarts of the component (not of the manager): for what must outlive a crash. */
+  readonly memory: Map<string, unknown>;
   /** Writes a line tagged [UserStreamManager:<userId>]. */
   log(message: string): void;
   /** Reports a failure from async code; the manager restarts the component. */

@@ -10,7 +10,7 @@ export const DEFAULT_COMPONENT_POLICY: RestartPolicy = { maxRestarts: 3, windowM
 export const DEFAULT_MANAGER_POLICY: RestartPolicy = { maxRestarts: 3, windowMs: 30000 };
 
 export interface ManagerHooks {
-  context(userId: string, componentName: string, fail: (err: unknown) => void): Omit<ComponentContext, 'fail'> & { fail?: never };
+  context(userId: string, componentName: string): Omit<ComponentContext, 'fail' | 'memory'>;
   onComponentRestart(userId: string, component: string, error: unknown): void;
   onManagerRestart(userId: string, error: unknown): void;
   onComponentFailed(userId: string, component: string, error: unknown): void;
@@ -21,6 +21,7 @@ class Supervised {
   state: ComponentInfo['state'] = 'stopped';
   restarts = 0;
   recent: number[] = [];
+  readonly memory = new Map<string, unknown>();
   /** Bumped on every (re)start, so a failure reported by an old instance is ignored. */
   generation = 0;
   constructor(readonly def: ComponentDefinition) {}
@@ -92,7 +93,7 @@ export class UserStreamManager {
     try {
       child.instance = child.def.create();
       child.state = 'running';
-      await child.instance.start({ ...this.hooks.context(this.userId, child.def.name, fail), fail } as ComponentContext);
+      await child.instance.start({ ...this.hooks.context(this.userId, child.def.name), memory: child.memory, fail });
     } catch (err) {
       fail(err);
     }

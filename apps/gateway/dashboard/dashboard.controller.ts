@@ -1,0 +1,33 @@
+import { Body, Controller, ForbiddenException, Get, Header, Inject, Post, BadRequestException } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { USER_ID_RE } from '#libs/contracts/index.js';
+import { signToken } from '#libs/auth/index.js';
+import { dashboardPage } from './dashboard.page.js';
+
+/** The dashboard page at /dashboard and every page under it; a sign-in helper in development. */
+@Controller()
+export class DashboardController {
+  private readonly html: string;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.html = dashboardPage({ devSignIn: !config.production });
+  }
+
+  @Get(['dashboard', 'dashboard/*path'])
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  page() {
+    return this.html;
+  }
+
+  /** Development only: a token for any user id, so a person can try the dashboard. */
+  @Post('dev/token')
+  async devToken(@Body() body: unknown) {
+    if (this.config.production) throw new ForbiddenException('sign-in by user id is disabled in production');
+    const userId = (body as { userId?: unknown } | undefined)?.userId;
+    if (typeof userId !== 'string' || !USER_ID_RE.test(userId)) {
+      throw new BadRequestException('userId must match ^[A-Za-z0-9_-]{1,64}$');
+    }
+    return { token: await signToken(this.config.authJwtSecret, userId, { expiresIn: '12h' }) };
+  }
+}

@@ -1,0 +1,30 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { SessionSubjects, nowIso, type LeaveReason, type SessionJoined, type SessionStatus } from '#libs/contracts/index.js';
+import { NatsService } from '#libs/nats/nats.service.js';
+
+/**
+ * Publishes session events durably (JetStream acknowledges each one, retried until it does).
+ * The message id lets JetStream drop the duplicate a retry creates.
+ */
+@Injectable()
+export class SessionPublisher {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly nats: NatsService,
+  ) {}
+
+  joined(j: SessionJoined, msgIdSuffix = '') {
+    return this.nats.publishDurable(SessionSubjects.joined(j.userId), j, `${j.sessionId}-joined${msgIdSuffix}`);
+  }
+
+  left(userId: string, sessionId: string, reason: LeaveReason) {
+    const payload = { sessionId, userId, gatewayId: this.config.instanceId, reason, at: nowIso() };
+    return this.nats.publishDurable(SessionSubjects.left(userId), payload, `${sessionId}-left`);
+  }
+
+  updated(userId: string, sessionId: string, status: SessionStatus) {
+    const at = nowIso();
+    return this.nats.publishDurable(SessionSubjects.updated(userId), { sessionId, userId, status, at }, `${sessionId}-status-${at}`);
+  }
+}

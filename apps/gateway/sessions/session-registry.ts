@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import type { Socket } from 'socket.io';
+import type { LeaveReason, SessionJoined, SessionStatus } from '#libs/contracts/index.js';
+
+export interface LocalSession {
+  socket: Socket;
+  joined: SessionJoined;
+  status: SessionStatus;
+  /** Set when the session's end was decided here (logout, expiry, shutdown) before the disconnect. */
+  leaveReason?: LeaveReason;
+  expiryTimer?: NodeJS.Timeout;
+  /** The leave was published already (graceful shutdown): the disconnect must not publish again. */
+  leftPublished?: boolean;
+}
+
+/** The sessions this gateway holds: by session id, and the session ids of each user. */
+@Injectable()
+export class SessionRegistry {
+  private readonly sessions = new Map<string, LocalSession>();
+  private readonly byUser = new Map<string, Set<string>>();
+
+  add(s: LocalSession) {
+    this.sessions.set(s.joined.sessionId, s);
+    let set = this.byUser.get(s.joined.userId);
+    if (!set) this.byUser.set(s.joined.userId, (set = new Set()));
+    set.add(s.joined.sessionId);
+  }
+
+  remove(sessionId: string): LocalSession | undefined {
+    const s = this.sessions.get(sessionId);
+    if (!s) return undefined;
+    this.sessions.delete(sessionId);
+    const set = this.byUser.get(s.joined.userId);
+    set?.delete(sessionId);
+    if (set && set.size === 0) this.byUser.delete(s.joined.userId);
+    return s;
+  }
+
+  get(sessionId: string) {
+    return this.sessions.get(sessionId);
+  }
+
+  countFor(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  hasUser(userId: string): boolean {
+    return this.byUser.has(userId);
+  }
+
+  get size() {
+    return this.sessions.size;
+  }
+
+  all(): LocalSession[] {
+    return [...this.sessions.values()];
+  }
+}
