@@ -55,8 +55,9 @@ export class ManagerViewService implements OnApplicationBootstrap {
     }, { matchSubjectUser: true });
     this.nats.subscribe(CleanupSubjects.anyCancelled, CleanupCancelled, (e) => {
       if (!local(e.userId)) return;
+      // A cancelled cleanup means the manager never stopped: it is running, wherever it is.
       const cur = this.current(e.userId);
-      this.set({ userId: e.userId, state: cur.workerId ? 'running' : 'starting', workerId: cur.workerId });
+      this.set({ userId: e.userId, state: 'running', workerId: cur.workerId });
     }, { matchSubjectUser: true });
     this.nats.subscribe(UserSubjects.anyOnline, UserOnline, (e) => {
       if (local(e.userId) && this.current(e.userId).state !== 'running') this.set({ userId: e.userId, state: 'starting' });
