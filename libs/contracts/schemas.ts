@@ -21,7 +21,8 @@ export type LeaveReason = z.infer<typeof LeaveReason>;
 export const DashboardPage = z
   .string()
   .max(512)
-  .regex(/^\/dashboard(\/[A-Za-z0-9._~%!$&'()*+,;=:@-]*)*$/, 'a path under /dashboard');
+  .regex(/^\/dashboard(\/[A-Za-z0-9._~%!$&'()*+,;=:@-]*)*$/, 'a path under /dashboard')
+  .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..' || /%2e/i.test(seg)), 'a path under /dashboard without . or .. segments');
 
 export const SessionJoined = z.object({
   sessionId: Id,
