@@ -215,6 +215,28 @@ describe('UserStreamManager', () => {
     expect(hooks.onComponentFailed).not.toHaveBeenCalled();
   });
 
+  it('a restart of the whole manager while another component is being restarted leaves one instance of each', async () => {
+    await manager.start();
+    for (let i = 0; i < 3; i++) {
+      manager.crash('A');
+      await settle();
+    }
+    // B crashes and, before its restart has run, A's 4th crash restarts everything.
+    expect(manager.crash('B')).toBe(true);
+    b.instances.at(-1)!.ctx!.fail(new Error('ignored: B is already restarting'));
+    const a4 = current(a);
+    a4.ctx!.fail(new Error('A again'));
+    await settle();
+
+    expect(hooks.onManagerRestart).toHaveBeenCalledTimes(1);
+    expect(states()).toEqual(['running', 'running', 'running']);
+    for (const d of [a, b, c]) {
+      const live = d.instances.filter((x) => !x.stopped);
+      expect(live).toEqual([current(d)]);
+      expect(manager.component(d.name)).toBe(current(d));
+    }
+  });
+
   it('failures spread over more than 5 s are restarted one by one, without escalation', async () => {
     await manager.start();
     for (let i = 0; i < 6; i++) {
