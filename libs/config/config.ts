@@ -107,7 +107,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authJwtSecret: env.AUTH_JWT_SECRET || DEV_JWT_SECRET,
     boardUser: env.BOARD_USER || DEV_BOARD,
     boardPassword: env.BOARD_PASSWORD || DEV_BOARD,
-    instanceId: env.INSTANCE_ID || `${hostname()}-${process.pid}`,
+    instanceId: env.INSTANCE_ID || `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 48)}-${process.pid}`,
     logLevel: logLevel as LogLevelName,
     socketPingIntervalMs: positiveInt(env, 'SOCKET_PING_INTERVAL_MS', 10000),
     socketPingTimeoutMs: positiveInt(env, 'SOCKET_PING_TIMEOUT_MS', 10000),

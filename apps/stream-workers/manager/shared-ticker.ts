@@ -18,9 +18,12 @@ export class SharedTicker {
     const wheel = this.wheels.get(periodMs) ?? this.createWheel(periodMs);
     const slot = wheel.slots[wheel.position];
     slot.add(fn);
+    let subscribed = true;
     return () => {
+      if (!subscribed) return;
+      subscribed = false;
       slot.delete(fn);
-      if (wheel.slots.every((s) => s.size === 0)) {
+      if (this.wheels.get(periodMs) === wheel && wheel.slots.every((s) => s.size === 0)) {
         clearInterval(wheel.timer);
         this.wheels.delete(periodMs);
       }

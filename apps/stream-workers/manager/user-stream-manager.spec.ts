@@ -17,6 +17,8 @@ interface FakeDef extends ComponentDefinition {
   readonly instances: FakeComponent[];
   /** Throw from start() while this returns true (n = how many starts so far, from 1). */
   throwOnStart: (n: number) => boolean;
+  /** How long stop() takes (ms of timer time); 0 = synchronous. */
+  stopMs: number;
 }
 
 class FakeComponent implements Component {
@@ -35,9 +37,10 @@ class FakeComponent implements Component {
     if (this.def.throwOnStart(this.n)) throw new Error(`${this.name} failed to start (#${this.n})`);
     this.started = true;
   }
-  stop() {
+  stop(): void | Promise<void> {
     this.stopped = true;
     this.events.push(`stop ${this.name}`);
+    if (this.def.stopMs > 0) return new Promise((resolve) => setTimeout(resolve, this.def.stopMs));
   }
   info() {
     return { n: this.n };
@@ -49,6 +52,7 @@ function fakeDef(name: string, events: string[]): FakeDef {
     name,
     instances: [],
     throwOnStart: () => false,
+    stopMs: 0,
     create() {
       const c = new FakeComponent(name, def, events, def.instances.length + 1);
       def.instances.push(c);
@@ -97,7 +101,9 @@ describe('UserStreamManager', () => {
   });
 
   afterEach(async () => {
-    await manager.stop();
+    const stopping = manager.stop();
+    await jest.advanceTimersByTimeAsync(1000); // lets a slow stop() finish
+    await stopping;
     jest.useRealTimers();
   });
 
@@ -234,6 +240,35 @@ describe('UserStreamManager', () => {
       const live = d.instances.filter((x) => !x.stopped);
       expect(live).toEqual([current(d)]);
       expect(manager.component(d.name)).toBe(current(d));
+    }
+  });
+
+  // KNOWN BUG (user-stream-manager.ts, failed(): `void this.stopChild(child).then(() => this.startChild(child))`):
+  // when a restart of the whole manager runs while a component's one_for_one restart still awaits
+  // its old instance's stop(), restartAll starts a new instance and then the pending continuation
+  // starts another one, overwriting child.instance without stopping the first: that instance runs
+  // forever (its ticker subscriptions keep firing, manager.stop() never reaches it).
+  // Marked `failing` so the suite stays green; remove `.failing` once the continuation is guarded.
+  it('a restart of the whole manager during a slow one_for_one stop leaves one instance of each', async () => {
+    b.stopMs = 100; // B's stop() awaits I/O
+    await manager.start();
+    for (let i = 0; i < 3; i++) {
+      manager.crash('A');
+      await settle();
+    }
+    expect(manager.crash('B')).toBe(true); // B's restart now waits on its slow stop()
+    await settle();
+    manager.crash('A'); // 4th within 5 s: restart everything
+    for (let i = 0; i < 5; i++) {
+      jest.advanceTimersByTime(100);
+      await settle();
+    }
+
+    expect(hooks.onManagerRestart).toHaveBeenCalledTimes(1);
+    expect(states()).toEqual(['running', 'running', 'running']);
+    for (const d of [a, b, c]) {
+      const live = d.instances.filter((x) => !x.stopped);
+      expect(live.map((x) => `${d.name}#${x.info().n}`)).toEqual([`${d.name}#${current(d).info().n}`]);
     }
   });
 

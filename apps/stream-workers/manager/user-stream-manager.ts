@@ -103,7 +103,7 @@ export class UserStreamManager {
     const instance = child.instance;
     child.instance = undefined;
     child.generation++;
-    if (child.state !== 'failed') child.state = 'stopped';
+    if (child.state === 'running') child.state = 'stopped';
     try {
       await instance?.stop();
     } catch {
@@ -120,7 +120,12 @@ export class UserStreamManager {
     child.state = 'restarting';
     if (child.recent.length <= this.componentPolicy.maxRestarts) {
       this.hooks.onComponentRestart(this.userId, child.def.name, err);
-      void this.stopChild(child).then(() => this.startChild(child));
+      const stopping = this.stopChild(child);
+      const generation = child.generation;
+      // Unless something else (a manager restart, stop()) took over this child meanwhile.
+      void stopping.then(() => {
+        if (generation === child.generation && !this.stopped) return this.startChild(child);
+      });
       return;
     }
     this.managerRestarts = this.managerRestarts.filter((t) => now - t < this.managerPolicy.windowMs);
