@@ -92,8 +92,9 @@ export class UserStreamManager {
     const fail = (err: unknown) => this.failed(child, generation, err);
     try {
       child.instance = child.def.create();
-      child.state = 'running';
       await child.instance.start({ ...this.hooks.context(this.userId, child.def.name), memory: child.memory, fail });
+      // Only a component that finished starting is 'running' and receives requests.
+      if (generation === child.generation) child.state = 'running';
     } catch (err) {
       fail(err);
     }
