@@ -1,20 +1,10 @@
-// Jest runs in native ESM mode (NestJS 12 is ESM-only); @swc/jest strips types and keeps
-// decorator metadata so Nest DI works in tests exactly as in the tsc build.
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-      target: 'es2022',
-    },
-    module: { type: 'es6' },
-    sourceMaps: 'inline',
-  },
-];
+// Jest runs in native ESM mode (NestJS 12 is ESM-only). ts-jest transpiles each file on its own
+// (isolatedModules: fast, no type check; `npm test` type-checks separately with tsc) and keeps
+// decorator metadata, so Nest DI works in tests exactly as in the tsc build.
+const tsJest = ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: './tsconfig.json' }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.ts$': tsJest },
   moduleNameMapper: {
     '^#libs/(.*)\\.js$': '<rootDir>/libs/$1.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
