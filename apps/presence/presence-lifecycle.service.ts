@@ -27,7 +27,6 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     private readonly readiness: Readiness,
     metrics: Metrics,
   ) {
-    readiness.register('redis', () => redis.status === 'ready');
     const stat = (pick: (s: Awaited<ReturnType<PresenceStateRepository['stats']>>) => number) => async () =>
       redis.status === 'ready' ? pick(await state.stats()) : 0;
     metrics.gauge('presence_users_online', 'Users with at least one session', stat((s) => s.users));

@@ -1,7 +1,5 @@
-import type { Redis } from 'ioredis';
 import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { Readiness } from '#libs/runtime/readiness.js';
-import { REDIS } from '#libs/redis/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { NatsEventsTransport } from '#libs/nats/events.transport.js';
 import { StreamWorkersModule } from './stream-workers.module.js';
@@ -13,9 +11,6 @@ await bootstrap({
   configure: (app) => {
     // Every worker sees every user event: whoever holds the lease acts, the others ignore it.
     app.connectMicroservice({ strategy: new NatsEventsTransport(app.get(NatsService)) });
-    const redis = app.get<Redis>(REDIS);
-    const readiness = app.get(Readiness);
-    readiness.register('redis', () => redis.status === 'ready');
   },
   started: (app) => app.get(Readiness).markReady(),
 });

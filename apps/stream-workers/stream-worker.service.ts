@@ -78,16 +78,17 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     void this.guard('reconcile', () => this.reconcile());
   }
 
-  private running_ = new Set<string>();
+  /** Periodic jobs in flight: a slow one is skipped, not stacked. */
+  private readonly inFlight = new Set<string>();
   private async guard(name: string, fn: () => Promise<unknown>) {
-    if (this.running_.has(name) || this.shuttingDown || this.redis.status !== 'ready') return;
-    this.running_.add(name);
+    if (this.inFlight.has(name) || this.shuttingDown || this.redis.status !== 'ready') return;
+    this.inFlight.add(name);
     try {
       await fn();
     } catch (err) {
       this.logger.warn(`${name} failed: ${errorMessage(err)}`);
     } finally {
-      this.running_.delete(name);
+      this.inFlight.delete(name);
     }
   }
 

@@ -1,4 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { REDIS } from '#libs/redis/redis.js';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { healthReport } from '#libs/observability/health.js';
 import { NatsService } from '#libs/nats/nats.service.js';
@@ -14,8 +16,10 @@ export class Readiness {
     @Inject(APP_NAME) private readonly app: string,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     nats: NatsService,
+    @Optional() @Inject(REDIS) redis?: Redis,
   ) {
     this.checks.set('nats', () => nats.connected);
+    if (redis) this.checks.set('redis', () => redis.status === 'ready');
   }
 
   register(name: string, check: () => boolean) {

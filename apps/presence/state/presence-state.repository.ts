@@ -117,12 +117,11 @@ export class PresenceStateRepository {
   }
 
   async user(userId: string): Promise<UserPresence> {
-    const [sessions, cleanupAt, manager] = await Promise.all([
+    const [sessions, [cleanupAt, status], manager] = await Promise.all([
       this.redis.hvals(this.keys.sessions(userId)),
-      this.redis.hget(this.keys.state(userId), 'cleanupAt'),
+      this.redis.hmget(this.keys.state(userId), 'cleanupAt', 'status'),
       this.redis.hget(this.keys.managers, userId),
     ]);
-    const status = cleanupAt ? await this.redis.hget(this.keys.state(userId), 'status') : null;
     return {
       userId,
       metas: sortMetas(sessions.map((s) => JSON.parse(s) as SessionMeta)),
