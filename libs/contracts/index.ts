@@ -1,3 +1,4 @@
 export * from './subjects.js';
 export * from './schemas.js';
 export * from './jobs.js';
+export * from './presence-diff.js';
