@@ -133,7 +133,10 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     if (session.status === parsed.data.status) return { ok: true };
     session.status = parsed.data.status;
     session.joined = { ...session.joined, status: parsed.data.status };
-    void this.publisher.updated(session.joined.userId, session.joined.sessionId, parsed.data.status);
+    // Two changes within one millisecond would share a time (and a JetStream message id, so the
+    // second would be dropped as a duplicate): each change is stamped strictly after the last.
+    session.statusAtMs = Math.max(Date.now(), Date.parse(session.joined.at) + 1, (session.statusAtMs ?? 0) + 1);
+    void this.publisher.updated(session.joined.userId, session.joined.sessionId, parsed.data.status, session.statusAtMs);
     return { ok: true };
   }
 

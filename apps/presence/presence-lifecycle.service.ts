@@ -33,6 +33,9 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     metrics.gauge('presence_sessions', 'Live dashboard sessions', stat((s) => s.sessions));
     metrics.gauge('presence_cleanups_pending', 'Cleanups scheduled and not yet run', stat((s) => s.pendingCleanups));
     metrics.gauge('presence_managers', 'Managers registered by the stream workers', stat((s) => s.managers));
+    metrics.labelledGauge('presence_sessions_by_status', 'Live dashboard sessions by tab status', 'status', async () =>
+      redis.status === 'ready' ? (await state.stats()).byStatus : {},
+    );
   }
 
   async onApplicationBootstrap() {

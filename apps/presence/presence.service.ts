@@ -12,7 +12,7 @@ import {
 } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
-import { PresenceStateRepository } from './state/presence-state.repository.js';
+import { PresenceStateRepository, canonicalIso } from './state/presence-state.repository.js';
 import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
 
 /** What presence needs from the outside world; narrow so unit tests can fake it. */
@@ -56,6 +56,7 @@ export class PresenceService {
       joinedAt: e.at,
       gatewayId: e.gatewayId,
       status: e.status ?? 'visible',
+      statusAt: canonicalIso(e.at),
     });
     this.metrics.sessionEvents.inc({ kind: 'joined', outcome: out.kind });
     switch (out.kind) {
@@ -96,7 +97,7 @@ export class PresenceService {
   }
 
   async updated(e: SessionUpdated): Promise<void> {
-    const out = await this.ports.state.update(e.userId, e.sessionId, e.status);
+    const out = await this.ports.state.update(e.userId, e.sessionId, e.status, e.at);
     this.metrics.sessionEvents.inc({ kind: 'updated', outcome: out });
   }
 

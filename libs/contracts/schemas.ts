@@ -74,6 +74,8 @@ export const SessionMeta = z.object({
   joinedAt: IsoTime,
   gatewayId: Id,
   status: SessionStatus,
+  /** When the status last changed (the join, or the latest presence:status). */
+  statusAt: IsoTime.optional(),
 });
 export type SessionMeta = z.infer<typeof SessionMeta>;
 

@@ -76,4 +76,17 @@ export class Metrics {
       },
     });
   }
+
+  /** The same, one series per label value. */
+  labelledGauge(name: string, help: string, label: string, collect: () => Promise<Record<string, number>>) {
+    return new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      async collect() {
+        for (const [value, n] of Object.entries(await collect())) this.set({ [label]: value }, n);
+      },
+    });
+  }
 }

@@ -57,7 +57,7 @@ describe('DiffCoalescer: one window of session events -> one presence_diff', () 
     c.updated({ userId: 'u', sessionId: 's1', status: 'hidden' });
     const diff = c.take();
     expect(diff.updates).toEqual({});
-    expect(diff.joins.u.metas).toEqual([meta('s1', 'hidden')]);
+    expect(diff.joins.u.metas).toEqual([{ ...meta('s1', 'hidden'), statusAt: at }]);
   });
 
   it('status changes after a leave, and a stale join after a leave, are dropped', () => {

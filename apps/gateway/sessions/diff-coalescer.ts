@@ -14,7 +14,7 @@ export class DiffCoalescer {
     // A join of a session that left in this window is stale: the session is gone.
     if (this.leaves.has(e.sessionId)) return;
     this.updates.delete(e.sessionId);
-    this.joins.set(e.sessionId, { userId: e.userId, sessionId: e.sessionId, page: e.page, joinedAt: e.at, gatewayId: e.gatewayId, status: e.status ?? 'visible' });
+    this.joins.set(e.sessionId, { userId: e.userId, sessionId: e.sessionId, page: e.page, joinedAt: e.at, gatewayId: e.gatewayId, status: e.status ?? 'visible', statusAt: e.at });
   }
 
   left(e: Pick<SessionLeft, 'userId' | 'sessionId'>) {
@@ -25,14 +25,15 @@ export class DiffCoalescer {
     this.leaves.set(e.sessionId, { userId: e.userId, sessionId: e.sessionId });
   }
 
-  updated(e: Pick<SessionUpdated, 'userId' | 'sessionId' | 'status'>) {
+  updated(e: Pick<SessionUpdated, 'userId' | 'sessionId' | 'status'> & { at?: string }) {
     if (this.leaves.has(e.sessionId)) return;
+    const patch = e.at ? { status: e.status, statusAt: e.at } : { status: e.status };
     const pending = this.joins.get(e.sessionId);
     if (pending) {
-      pending.status = e.status;
+      Object.assign(pending, patch);
       return;
     }
-    this.updates.set(e.sessionId, { userId: e.userId, sessionId: e.sessionId, status: e.status });
+    this.updates.set(e.sessionId, { userId: e.userId, sessionId: e.sessionId, ...patch });
   }
 
   get empty() {

@@ -23,8 +23,9 @@ export class SessionPublisher {
     return this.nats.publishDurable(SessionSubjects.left(userId), payload, `${sessionId}-left`);
   }
 
-  updated(userId: string, sessionId: string, status: SessionStatus) {
-    const at = nowIso();
-    return this.nats.publishDurable(SessionSubjects.updated(userId), { sessionId, userId, status, at }, `${sessionId}-status-${at}`);
+  /** `atMs` is strictly increasing per session: it orders the changes and keeps their message ids distinct. */
+  updated(userId: string, sessionId: string, status: SessionStatus, atMs: number) {
+    const at = nowIso(atMs);
+    return this.nats.publishDurable(SessionSubjects.updated(userId), { sessionId, userId, status, at }, `${sessionId}-status-${atMs}`);
   }
 }

@@ -6,6 +6,8 @@ export interface LocalSession {
   socket: Socket;
   joined: SessionJoined;
   status: SessionStatus;
+  /** Time (ms) of the last status change sent: each next one is strictly later, so presence can order them. */
+  statusAtMs?: number;
   /** Set when the session's end was decided here (logout, expiry, shutdown) before the disconnect. */
   leaveReason?: LeaveReason;
   expiryTimer?: NodeJS.Timeout;

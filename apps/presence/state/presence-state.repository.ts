@@ -79,8 +79,9 @@ export class PresenceStateRepository {
     return { kind: r[0] as 'none' };
   }
 
-  async update(userId: string, sessionId: string, status: SessionStatus): Promise<'updated' | 'none' | 'unknown'> {
-    const r = await this.redis.plUpdate(this.keys.sessions(userId), this.keys.stats, sessionId, status);
+  /** `at`: when the status changed at the gateway; an older change than the stored one is stale. */
+  async update(userId: string, sessionId: string, status: SessionStatus, at: string): Promise<'updated' | 'none' | 'unknown' | 'stale'> {
+    const r = await this.redis.plUpdate(this.keys.sessions(userId), this.keys.stats, sessionId, status, canonicalIso(at));
     return r[0] as 'updated';
   }
 
@@ -173,6 +174,11 @@ export class PresenceStateRepository {
       return { userId, sessionId };
     });
   }
+}
+
+/** One fixed ISO format (UTC, milliseconds), so that Lua can order times as strings. */
+export function canonicalIso(at: string): string {
+  return new Date(Date.parse(at)).toISOString();
 }
 
 function sortMetas(metas: SessionMeta[]): SessionMeta[] {

@@ -52,15 +52,24 @@ redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 return {'scheduled', epoch, ARGV[3]}
 `;
 
-/** KEYS: sessions, stats   ARGV: sessionId, status */
+/** KEYS: sessions, stats   ARGV: sessionId, status, statusAt (canonical ISO, so strings compare as times)
+ *  A status older than the stored one is stale: a redelivery after a crash comes after newer ones. */
 export const UPDATE = `
 local meta = redis.call('HGET', KEYS[1], ARGV[1])
 if not meta then return {'unknown'} end
 local m = cjson.decode(meta)
-if m.status == ARGV[2] then return {'none'} end
+if m.statusAt and ARGV[3] < m.statusAt then return {'stale'} end
+if m.status == ARGV[2] then
+  if m.statusAt ~= ARGV[3] then
+    m.statusAt = ARGV[3]
+    redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
+  end
+  return {'none'}
+end
 redis.call('HINCRBY', KEYS[2], 'status:' .. m.status, -1)
 redis.call('HINCRBY', KEYS[2], 'status:' .. ARGV[2], 1)
 m.status = ARGV[2]
+m.statusAt = ARGV[3]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
 return {'updated'}
 `;
