@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect as tcpConnect, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
@@ -328,3 +328,57 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let counter = 0;
 /** A user id of its own for every test, so tests in one stack never share state. */
 export const uniqueUser = (name: string) => `${name}-${process.pid}-${++counter}`;
+
+/**
+ * A TCP hop between clients and a server, whose cable can be cut: `cut()` black-holes both
+ * directions without closing either socket (no FIN, no RST), as a dropped Wi-Fi or a pulled cable
+ * looks to both ends; neither side learns anything until its own timeout fires.
+ */
+export class CableProxy {
+  private server?: TcpServer;
+  private readonly pairs: Array<{ client: TcpSocket; upstream: TcpSocket }> = [];
+  private isCut = false;
+  port = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    this.server = createServer((client) => {
+      const upstream = tcpConnect(this.targetPort, '127.0.0.1');
+      this.pairs.push({ client, upstream });
+      const forward = (from: TcpSocket, to: TcpSocket) => {
+        from.on('data', (buf) => {
+          if (!this.isCut && !to.destroyed) to.write(buf);
+        });
+        from.on('end', () => {
+          if (!this.isCut) to.end();
+        });
+        from.on('error', () => undefined);
+        from.on('close', () => {
+          if (!this.isCut) to.destroy();
+        });
+      };
+      forward(client, upstream);
+      forward(upstream, client);
+    });
+    await new Promise<void>((res) => this.server!.listen(0, '127.0.0.1', () => res()));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** The cable is cut: bytes go nowhere, and nobody is told. */
+  cut() {
+    this.isCut = true;
+  }
+
+  async close() {
+    for (const { client, upstream } of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    await new Promise<void>((res) => (this.server ? this.server.close(() => res()) : res()));
+  }
+}
