@@ -387,6 +387,26 @@ describe('PresenceService', () => {
     expect(state.status('alice')).toBe('grace');
   });
 
+  it('a join over the global session cap is refused: its gateway is told to end it, the user stays as they were', async () => {
+    const small = PresenceService.withPorts({ ...config, maxSessionsPerUser: 2 }, metrics, {
+      state: (state = new FakeState(2)),
+      queue: { schedule, cancel },
+      publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
+    });
+    await small.joined({ ...join('alice', 's1'), gatewayId: 'gw-1' });
+    await small.joined({ ...join('alice', 's2'), gatewayId: 'gw-2' });
+    published = [];
+    await small.joined({ ...join('alice', 's3'), gatewayId: 'gw-2' });
+    expect(published).toEqual([
+      { subject: 'presence.gateway.gw-2.refused', payload: { sessionId: 's3', userId: 'alice', gatewayId: 'gw-2', reason: 'too_many_sessions', at: iso(Date.now()) } },
+    ]);
+    expect([...state.sessions.get('alice')!.keys()]).toEqual(['s1', 's2']);
+    // The refused session's leave (the gateway ends it) changes nothing.
+    await small.left(leave('alice', 's3'));
+    expect(schedule).not.toHaveBeenCalled();
+    expect(state.status('alice')).toBe('online');
+  });
+
   it('a leave stamped 1 hour in the future schedules at most one timeout from now', async () => {
     await svc.joined(join('alice', 's1'));
     await svc.left(leave('alice', 's1', 'closed', Date.now() + 3600_000));

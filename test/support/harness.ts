@@ -235,8 +235,10 @@ export class Tab {
     url: string,
     auth: Record<string, unknown>,
     query?: Record<string, string>,
+    /** Extra client options, e.g. `localAddress: '127.0.0.2'` to connect from another address. */
+    extra: Record<string, unknown> = {},
   ) {
-    this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true, ...extra });
     this.socket.on('manager', (m) => this.managerEvents.push(m));
   }
 
@@ -357,7 +359,9 @@ export class FakeGateway {
     beat();
     this.timer = setInterval(beat, everyMs);
     this.sub = this.observer.nc.subscribe(`presence.gateway.${this.gatewayId}.sessions`, {
-      callback: (_e, m) => m.respond(JSON.stringify({ gatewayId: this.gatewayId, sessions: [...this.sessions.values()] })),
+      callback: (_e, m) => {
+        m.respond(JSON.stringify({ gatewayId: this.gatewayId, sessions: [...this.sessions.values()] }));
+      },
     });
     return this;
   }
