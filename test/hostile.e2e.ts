@@ -203,3 +203,39 @@ describe('Socket.IO hostile input', () => {
     await othersUnaffected();
   });
 });
+
+describe('NATS: forged but well-formed user events are hints, not orders', () => {
+  it('online (and handover) for users with no session start nothing, now or at the next reconcile', async () => {
+    // One who never existed, and one who was here and went offline for good.
+    const ghost = uniqueUser('ghost');
+    const former = uniqueUser('former');
+    const tab = await stack.tab(former);
+    await stack.observer.waitFor(`stream.manager.${former}.started`);
+    tab.close();
+    await stack.observer.waitFor(`stream.manager.${former}.stopped`, 10_000);
+    const at = () => new Date().toISOString();
+    for (const u of [ghost, former]) {
+      for (let i = 0; i < 3; i++) stack.observer.publish(`presence.user.${u}.online`, JSON.stringify({ userId: u, at: at() }));
+    }
+    stack.observer.publish('stream.worker.handover', JSON.stringify({ workerId: 'forged-worker', userIds: [ghost, former], at: at() }));
+    // A real user after them: their start proves the forged events ahead of it were handled.
+    const real = uniqueUser('real');
+    const realTab = await stack.tab(real);
+    await stack.observer.waitFor(`stream.manager.${real}.started`);
+    // And the periodic reconcile (every 2 s at most) starts nothing either.
+    const reconciled = stack.worker.lines.length;
+    await until('two reconcile periods pass', () => stack.worker.lines.slice(reconciled).filter((l) => l.includes(`[UserStreamManager:${bystanderUser}] Console log`)).length >= 4000 / 200, 10_000);
+    const { managers } = await stack.observer.request<{ managers: Array<{ userId: string }> }>('stream.query.managers');
+    expect(managers.map((m) => m.userId)).toEqual(expect.arrayContaining([bystanderUser, real]));
+    expect(managers.map((m) => m.userId)).not.toContain(ghost);
+    expect(managers.map((m) => m.userId)).not.toContain(former);
+    expect(stack.observer.on(`stream.manager.${ghost}.started`)).toHaveLength(0);
+    expect(stack.observer.on(`stream.manager.${former}.started`)).toHaveLength(1);
+    // A forged offline for a present user stops nothing.
+    stack.observer.publish(`presence.user.${real}.offline`, JSON.stringify({ userId: real, at: at() }));
+    await stack.observer.request('stream.query.managers');
+    expect(stack.observer.on(`stream.manager.${real}.stopped`)).toHaveLength(0);
+    realTab.close();
+    await othersUnaffected();
+  });
+});
