@@ -2,12 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, cleanupTimeoutFor, type AppConfig } from '#libs/config/index.js';
 import {
   CleanupSubjects,
+  InternalSubjects,
   UserSubjects,
   nowIso,
   type CleanupJobData,
   type LeaveReason,
   type SessionJoined,
   type SessionLeft,
+  type SessionRefused,
   type SessionUpdated,
 } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
@@ -71,9 +73,13 @@ export class PresenceService {
         await this.ports.queue.cancel(e.userId, out.cancelledEpoch);
         this.ports.publish(CleanupSubjects.cancelled(e.userId), { userId: e.userId, at: nowIso() });
         return;
-      case 'capped':
-        this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: over ${this.config.maxSessionsPerUser} sessions`);
+      case 'capped': {
+        // The cap counts every gateway's sessions; the gateway holding this one must end it.
+        this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: over ${this.config.maxSessionsPerUser} sessions across gateways`);
+        const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'too_many_sessions', at: nowIso() };
+        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
         return;
+      }
       case 'ignored':
         this.logger.debug(`join: ${e.userId} session ${e.sessionId} already left; ignored`);
         return;

@@ -82,6 +82,10 @@ export type SessionMeta = z.infer<typeof SessionMeta>;
 export const GatewayHeartbeat = z.object({ gatewayId: Id, sessions: z.number().int().nonnegative(), at: IsoTime });
 export type GatewayHeartbeat = z.infer<typeof GatewayHeartbeat>;
 
+/** Presence to a gateway: this session may not exist; end it with this reason. */
+export const SessionRefused = z.object({ sessionId: Id, userId: UserId, gatewayId: Id, reason: z.enum(['too_many_sessions']), at: IsoTime });
+export type SessionRefused = z.infer<typeof SessionRefused>;
+
 /** A gateway's answer to a resync request: every live session it holds. */
 export const GatewaySessions = z.object({
   gatewayId: Id,

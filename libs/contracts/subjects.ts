@@ -55,6 +55,8 @@ export const InternalSubjects = {
   anyGatewayHeartbeat: 'presence.gateway.*.heartbeat',
   /** Request to one gateway: answer with every live session it holds. */
   gatewaySessions: (gatewayId: string) => `presence.gateway.${gatewayId}.sessions`,
+  /** To one gateway: end this session (presence refused it, e.g. the user's global session cap). */
+  sessionRefused: (gatewayId: string) => `presence.gateway.${gatewayId}.refused`,
   /** Broadcast to every gateway: re-announce your sessions (Redis lost its data). */
   gatewayResync: 'presence.gateway.resync',
   /** Request to one worker: its running managers. */

@@ -22,6 +22,17 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly socketEventsThrottled = new Counter({
+    name: 'presence_gateway_socket_events_throttled_total',
+    help: 'Client events dropped by the per-socket rate limit',
+    registers: [this.registry],
+  });
+  readonly sessionsCutOff = new Counter({
+    name: 'presence_gateway_sessions_cut_off_total',
+    help: 'Sessions the gateway ended for misbehaviour or a limit, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly sessionEvents = new Counter({
     name: 'presence_session_events_total',
     help: 'Session events applied to the presence state, by kind and outcome',

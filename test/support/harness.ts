@@ -4,6 +4,7 @@ import { createServer, connect as tcpConnect, type Server as TcpServer, type Soc
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import { io, type Socket } from 'socket.io-client';
 import { signToken } from '../../libs/auth/token.js';
 import { startNatsServer, startRedisServer, waitForPort } from '../../scripts/services.js';
@@ -111,7 +112,7 @@ export class AppProcess {
   async start(waitHealthy = true) {
     this.child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
       cwd: ROOT,
-      env: { ...process.env, ...this.env, NODE_ENV: 'test' },
+      env: { ...process.env, ...this.env, NODE_ENV: this.env.NODE_ENV ?? 'test' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const onData = (buf: Buffer) => {
@@ -234,8 +235,10 @@ export class Tab {
     url: string,
     auth: Record<string, unknown>,
     query?: Record<string, string>,
+    /** Extra client options, e.g. `localAddress: '127.0.0.2'` to connect from another address. */
+    extra: Record<string, unknown> = {},
   ) {
-    this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true, ...extra });
     this.socket.on('manager', (m) => this.managerEvents.push(m));
   }
 
@@ -317,6 +320,12 @@ export class Observer {
     this.nc.publish(subject, body);
   }
 
+  /** As the gateway publishes: stored by JetStream, a repeated msgId dropped by its duplicate window. */
+  async publishDurable(subject: string, body: string, msgId?: string): Promise<{ duplicate: boolean }> {
+    const ack = await jetstream(this.nc).publish(subject, body, msgId ? { msgID: msgId } : undefined);
+    return { duplicate: ack.duplicate };
+  }
+
   async close() {
     this.sub?.unsubscribe();
     await this.nc.close();
@@ -380,5 +389,64 @@ export class CableProxy {
       upstream.destroy();
     }
     await new Promise<void>((res) => (this.server ? this.server.close(() => res()) : res()));
+  }
+}
+
+/**
+ * A gateway played by the test: it heartbeats and answers "which sessions do you hold" like a real
+ * one, so presence treats its sessions as live, while the test publishes session events on NATS
+ * in any order, any number of times, plain or durable.
+ */
+export class FakeGateway {
+  readonly sessions = new Map<string, { sessionId: string; userId: string; gatewayId: string; page: string; at: string }>();
+  private timer?: NodeJS.Timeout;
+  private sub?: Subscription;
+
+  constructor(
+    readonly observer: Observer,
+    readonly gatewayId = `fake-gw-${process.pid}`,
+  ) {}
+
+  start(everyMs = 500) {
+    const beat = () =>
+      this.observer.publish(`presence.gateway.${this.gatewayId}.heartbeat`, JSON.stringify({ gatewayId: this.gatewayId, sessions: this.sessions.size, at: new Date().toISOString() }));
+    beat();
+    this.timer = setInterval(beat, everyMs);
+    this.sub = this.observer.nc.subscribe(`presence.gateway.${this.gatewayId}.sessions`, {
+      callback: (_e, m) => {
+        m.respond(JSON.stringify({ gatewayId: this.gatewayId, sessions: [...this.sessions.values()] }));
+      },
+    });
+    return this;
+  }
+
+  joinedPayload(userId: string, sessionId: string) {
+    return { sessionId, userId, gatewayId: this.gatewayId, page: '/dashboard', at: new Date().toISOString() };
+  }
+
+  leftPayload(userId: string, sessionId: string, reason = 'closed') {
+    return { sessionId, userId, gatewayId: this.gatewayId, reason, at: new Date().toISOString() };
+  }
+
+  /** Publishes a join (durable with the gateway's msgId unless `plain`) and holds the session. */
+  async join(userId: string, sessionId: string, opts: { plain?: boolean; track?: boolean } = {}) {
+    const payload = this.joinedPayload(userId, sessionId);
+    if (opts.track ?? true) this.sessions.set(sessionId, payload);
+    const subject = `presence.session.${userId}.joined`;
+    if (opts.plain) return this.observer.publish(subject, JSON.stringify(payload));
+    await this.observer.publishDurable(subject, JSON.stringify(payload), `${userId}-${sessionId}-joined`);
+  }
+
+  async leave(userId: string, sessionId: string, opts: { plain?: boolean; reason?: string } = {}) {
+    this.sessions.delete(sessionId);
+    const payload = this.leftPayload(userId, sessionId, opts.reason);
+    const subject = `presence.session.${userId}.left`;
+    if (opts.plain) return this.observer.publish(subject, JSON.stringify(payload));
+    await this.observer.publishDurable(subject, JSON.stringify(payload), `${userId}-${sessionId}-left`);
+  }
+
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.sub?.unsubscribe();
   }
 }
