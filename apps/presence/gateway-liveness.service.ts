@@ -49,17 +49,37 @@ export class GatewayLivenessService implements OnApplicationBootstrap {
     const deadline = Date.now() - this.config.gatewayTtlMs;
     const dead = await this.redis.zrangebyscore(this.state.keys.gateways, '-inf', deadline);
     for (const gatewayId of dead) {
-      const sessions = await this.state.gatewaySessions(gatewayId);
-      this.logger.warn(`gateway ${gatewayId} silent for ${this.config.gatewayTtlMs} ms: ending its ${sessions.length} session(s)`);
-      const at = nowIso();
-      await Promise.all(
-        sessions.map(({ userId, sessionId }) => {
-          const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
-          return this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`);
-        }),
-      );
-      // Only forget the gateway once its leaves are stored; a crash before this repeats them.
-      await this.redis.zrem(this.state.keys.gateways, gatewayId);
+      const n = await this.state.gatewaySessions(gatewayId).then((s) => s.length);
+      this.logger.warn(`gateway ${gatewayId} silent for ${this.config.gatewayTtlMs} ms: ending its ${n} session(s)`);
+      await this.endGatewaySessions(gatewayId);
     }
+  }
+
+  /** True when the gateway answers for itself: it holds its sessions, nobody else may end them. */
+  async gatewayAnswers(gatewayId: string, timeoutMs = 1000): Promise<boolean> {
+    try {
+      await this.nats.nc.request(InternalSubjects.gatewaySessions(gatewayId), '', { timeout: timeoutMs });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Ends every session the state says a gateway holds, with reason `gateway_down`, published as
+   * ordinary leaves so they take the same durable path. Returns the sessions ended.
+   */
+  async endGatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
+    const sessions = await this.state.gatewaySessions(gatewayId);
+    const at = nowIso();
+    await Promise.all(
+      sessions.map(({ userId, sessionId }) => {
+        const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
+        return this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`);
+      }),
+    );
+    // Only forget the gateway once its leaves are stored; a crash before this repeats them.
+    await this.redis.zrem(this.state.keys.gateways, gatewayId);
+    return sessions;
   }
 }

@@ -163,7 +163,7 @@ describe('PresenceService', () => {
 
   it('publishes presence.user.<u>.online exactly once on the first join', async () => {
     await svc.joined(join('alice', 's1'));
-    expect(published).toEqual([{ subject: 'presence.user.alice.online', payload: { userId: 'alice', at: iso(T0) } }]);
+    expect(published).toEqual([{ subject: 'presence.user.alice.online', payload: { userId: 'alice', at: iso(T0), sessionId: 's1', joinedAt: iso(T0) } }]);
     expect(state.status('alice')).toBe('online');
     expect(schedule).not.toHaveBeenCalled();
   });

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS } from '#libs/redis/index.js';
-import { InternalSubjects, ManagerSubjects, nowIso, type ManagerInfo } from '#libs/contracts/index.js';
+import { InternalSubjects, ManagerSubjects, nowIso, type ManagerInfo, type ManagerStopped } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { COMPONENTS } from './components/index.js';
@@ -121,7 +121,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   }
 
   /** Stop the user's manager if it runs here. `ifInactive`: only when presence no longer wants it. */
-  stop(userId: string, reason: string, opts: { ifInactive?: boolean; release?: boolean } = {}): Promise<void> {
+  stop(userId: string, reason: string, opts: { ifInactive?: boolean; release?: boolean; cause?: string } = {}): Promise<void> {
     return this.exclusive(userId, async () => {
       const manager = this.managers.get(userId);
       if (!manager) return;
@@ -131,8 +131,9 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (opts.release !== false) await this.leases.release(userId, this.workerId);
       this.metrics.managersRunning.set(this.managers.size);
       this.metrics.managerStops.inc({ reason });
-      this.logger.log(`manager stopped for ${userId} (${reason})`);
-      this.nats.publish(ManagerSubjects.stopped(userId), { userId, workerId: this.workerId, reason, at: nowIso() });
+      this.logger.log(`manager stopped for ${userId} (${reason}${opts.cause && opts.cause !== reason ? `: ${opts.cause}` : ''})`);
+      const stopped: ManagerStopped = { userId, workerId: this.workerId, reason, at: nowIso(), ...(opts.cause ? { cause: opts.cause } : {}) };
+      this.nats.publish(ManagerSubjects.stopped(userId), stopped);
     });
   }
 

@@ -47,6 +47,26 @@ export const QuerySubjects = {
   user: 'presence.query.user',
   stats: 'presence.query.stats',
   managers: 'stream.query.managers',
+  /** The project's addition: everything `npm run inspect -- debug` shows that lives in Redis. */
+  debug: 'presence.query.debug',
+} as const;
+
+/**
+ * Operator actions, endpoints of the `presence` service (requests: never kept in the stream, since
+ * JetStream would answer a stored request with its own ack). Each one publishes an AuditSubjects
+ * record, and its effects (offline, leaves) are ordinary lifecycle events.
+ */
+export const AdminSubjects = {
+  /** {userId}: end the user's manager now (a pending cleanup runs at once; offline reason `admin`). */
+  stop: 'presence.admin.stop',
+  /** {gatewayId}: end every session of a dead gateway (leaves with reason `gateway_down`). */
+  purgeGateway: 'presence.admin.purge_gateway',
+} as const;
+
+/** Records of operator actions, kept in the audit stream. */
+export const AuditSubjects = {
+  admin: (action: 'stop' | 'purge_gateway') => `presence.audit.admin.${action}`,
+  all: 'presence.audit.>',
 } as const;
 
 /** Project-internal subjects: liveness, resync and worker fan-out. */
@@ -73,6 +93,7 @@ export const AUDIT_STREAM_SUBJECTS = [
   'presence.user.>',
   'presence.cleanup.>',
   'stream.manager.>',
+  AuditSubjects.all,
 ];
 
 /** `presence.session.alice.joined` -> `alice`; null when the subject is not of that shape. */

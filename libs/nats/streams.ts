@@ -25,11 +25,12 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
   try {
     await jsm.streams.add(config);
   } catch (err) {
-    // Exists already (maybe with another max_age): bring it to this config.
     if (!/already in use|already exists/i.test(String(err))) throw err;
+    // Exists already (older subjects, another max_age): bring it to this config.
     const info = await jsm.streams.info(AUDIT_STREAM);
-    if (info.config.max_age !== config.max_age) {
-      await jsm.streams.update(AUDIT_STREAM, { ...info.config, max_age: config.max_age, duplicate_window: config.duplicate_window });
+    const sameSubjects = [...info.config.subjects].sort().join() === [...config.subjects].sort().join();
+    if (info.config.max_age !== config.max_age || !sameSubjects) {
+      await jsm.streams.update(AUDIT_STREAM, { ...info.config, subjects: config.subjects, max_age: config.max_age, duplicate_window: config.duplicate_window });
     }
   }
   try {

@@ -45,6 +45,12 @@ export class Metrics {
     labelNames: ['transition'],
     registers: [this.registry],
   });
+  readonly adminActions = new Counter({
+    name: 'presence_admin_actions_total',
+    help: 'Operator actions (presence.admin.*), by action and outcome',
+    labelNames: ['action', 'outcome'],
+    registers: [this.registry],
+  });
   readonly cleanupLateness = new Histogram({
     name: 'presence_cleanup_lateness_seconds',
     help: 'Actual offline time minus the intended cleanup time',
@@ -67,7 +73,7 @@ export class Metrics {
   });
   readonly joinToStarted = new Histogram({
     name: 'stream_join_to_manager_started_seconds',
-    help: 'From the online event to the manager running',
+    help: "From a user's first session joining (at its gateway) to their manager running",
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
