@@ -8,6 +8,8 @@ jest.setTimeout(60_000);
 const CLEANUP_MS = 1500;
 const TICK_MS = 200;
 const FILE = 'dashboard';
+/** An element as the page scripts see it (the project's tsconfig has no DOM lib). */
+type Dataset = { dataset: Record<string, string | undefined> };
 
 /**
  * The dashboard page as its users see it, in a real headless Chromium against the real stack:
@@ -43,13 +45,14 @@ describe('dashboard page in headless Chromium', () => {
   const statusesOf = (page: Page, userId: string) =>
     row(page, userId)
       .locator('.pill[data-session-id]')
-      .evaluateAll((els) => Object.fromEntries(els.map((e) => [(e as HTMLElement).dataset.sessionId, (e as HTMLElement).dataset.status])));
+      .evaluateAll((els) => Object.fromEntries((els as unknown as Dataset[]).map((e) => [e.dataset.sessionId, e.dataset.status])));
   /** What a hidden tab's browser does: document.hidden turns true and visibilitychange fires. */
   const setHidden = (page: Page, hidden: boolean) =>
     page.evaluate((h) => {
-      Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
-      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
-      document.dispatchEvent(new Event('visibilitychange'));
+      const doc = (globalThis as unknown as { document: { dispatchEvent(e: Event): boolean } }).document;
+      Object.defineProperty(doc, 'hidden', { configurable: true, get: () => h });
+      Object.defineProperty(doc, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+      doc.dispatchEvent(new Event('visibilitychange'));
     }, hidden);
 
   it('two tabs of A, close one: the manager stays; close the other: A leaves C\'s list and the manager stops after the timeout', async () => {
@@ -75,7 +78,7 @@ describe('dashboard page in headless Chromium', () => {
       await eventually("A's second tab shows the same counter", () => lastTick(a2), (n) => n >= a1Now);
       // Ticks go to the user's own tabs only: C's page shows only C's.
       await eventually('C ticks', () => lastTick(c1), (n) => n >= 1);
-      const tickOwners = await c1.locator('#console-log li[data-n]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.userId));
+      const tickOwners = await c1.locator('#console-log li[data-n]').evaluateAll((els) => (els as unknown as Dataset[]).map((e) => e.dataset.userId));
       expect(new Set(tickOwners)).toEqual(new Set([c]));
       expect(stack.observer.on(`stream.manager.${a}.started`)).toHaveLength(1);
 
