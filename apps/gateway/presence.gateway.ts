@@ -23,6 +23,7 @@ import { limitEvents } from './limits/event-limiter.js';
 import { SessionPublisher } from './sessions/session-publisher.service.js';
 import { ManagerViewService, userRoom } from './sessions/manager-view.service.js';
 import { PresenceFeedService } from './sessions/presence-feed.service.js';
+import { ConsoleRelayService } from './sessions/console-relay.service.js';
 
 const StatusMessage = z.object({ status: SessionStatus });
 const CLIENT_EVENTS: ReadonlySet<string> = new Set(['presence:status', 'presence:logout', 'presence:subscribe']);
@@ -62,6 +63,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     private readonly publisher: SessionPublisher,
     private readonly views: ManagerViewService,
     private readonly feed: PresenceFeedService,
+    private readonly consoleRelay: ConsoleRelayService,
     private readonly nats: NatsService,
     private readonly metrics: Metrics,
   ) {}
@@ -70,6 +72,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.views.attach(server);
     this.feed.attach(server);
     this.handshakes = new KeyedBuckets(this.config.handshakeRate, this.config.handshakeBurst);
+    this.consoleRelay.attach(server);
     // Guards do not run on connect: authenticate here; an Error's message is the client's connect_error.
     server.use((socket, next) => {
       // Before the token is even verified: a handshake flood from one address costs almost nothing.
@@ -111,6 +114,9 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.registry.add(session);
     this.metrics.sessions.set(this.registry.size);
     void socket.join(userRoom(userId));
+    this.consoleRelay.follow(userId);
+    // The project's addition: the page learns which of the user's metas is its own tab.
+    socket.emit('session', { sessionId, userId, gatewayId: this.config.instanceId });
     if (expiresAt !== undefined) {
       session.expiryTimer = setTimeout(() => {
         session.leaveReason = 'expired';
@@ -156,7 +162,10 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     clearTimeout(session.expiryTimer);
     this.registry.remove(sessionId);
     this.metrics.sessions.set(this.registry.size);
-    if (!this.registry.hasUser(userId)) this.views.forget(userId);
+    if (!this.registry.hasUser(userId)) {
+      this.views.forget(userId);
+      this.consoleRelay.unfollow(userId);
+    }
     if (session.leftPublished) return;
     const why = session.leaveReason ?? leaveReasonOf(reason);
     this.logger.debug(`session ${sessionId} of ${userId} ended: ${why} (${reason})`);

@@ -46,7 +46,15 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       return l;
     };
     this.hooks = {
-      context: (userId) => ({ userId, config, redis, ticker: this.ticker, log: (m: string) => loggerFor(userId).log(m) }),
+      context: (userId) => ({
+        userId,
+        workerId: this.workerId,
+        config,
+        redis,
+        ticker: this.ticker,
+        log: (m: string) => loggerFor(userId).log(m),
+        publish: (subject: string, payload: object) => this.nats.publish(subject, payload),
+      }),
       onComponentRestart: (userId, component, err) => {
         this.metrics.componentRestarts.inc({ component });
         loggerFor(userId).warn(`${component} crashed, restarting it: ${errorMessage(err)}`);

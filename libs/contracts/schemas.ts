@@ -72,6 +72,10 @@ export const STOP_REASONS = ['offline', 'reconcile', 'handover', 'lease_lost', '
 export const ManagerStopped = z.object({ userId: UserId, workerId: Id, reason: z.string().max(64), at: IsoTime, cause: z.string().max(64).optional() });
 export type ManagerStopped = z.infer<typeof ManagerStopped>;
 
+/** One ConsoleLogger tick, relayed by the gateway to the user's own sockets as `console_log`. */
+export const ConsoleTick = z.object({ userId: UserId, n: z.number().int().positive(), at: IsoTime, workerId: Id });
+export type ConsoleTick = z.infer<typeof ConsoleTick>;
+
 /** One session as the presence state and `presence_state` show it (Phoenix's "meta"). */
 export const SessionMeta = z.object({
   sessionId: Id,

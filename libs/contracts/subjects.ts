@@ -36,6 +36,18 @@ export const ManagerSubjects = {
   anyStopped: 'stream.manager.*.stopped',
 } as const;
 
+/**
+ * Each ConsoleLogger tick, for the dashboard's live log. Core NATS (fire and forget, no ack):
+ * a lost tick is harmless and the next one follows within CONSOLE_LOGGER_INTERVAL_MS. Kept out of
+ * AUDIT_STREAM_SUBJECTS on purpose: ticks are a firehose, not lifecycle events. The trailing
+ * `.tick` gives the subject the same four-token shape as the lifecycle events, so the subject's
+ * user id is checked against the payload's like everywhere else.
+ */
+export const ConsoleSubjects = {
+  tick: (userId: string) => `stream.console.${userId}.tick`,
+  anyTick: 'stream.console.*.tick',
+} as const;
+
 /** Request to the worker running a user's manager: read or change its StreamStateServer. */
 export const StreamStateSubjects = {
   user: (userId: string) => `stream.state.${userId}`,

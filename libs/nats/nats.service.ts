@@ -124,6 +124,13 @@ export class NatsService implements OnApplicationShutdown {
     return sub;
   }
 
+  /** Ends a subscription made with subscribe() before the app closes (short-lived interests). */
+  unsubscribe(sub: Subscription) {
+    const i = this.subs.indexOf(sub);
+    if (i >= 0) this.subs.splice(i, 1);
+    if (!sub.isClosed()) sub.unsubscribe();
+  }
+
   /** Parses and validates one message; logs and counts it when invalid. */
   validate<S extends z.ZodType>(schema: S, subject: string, data: Uint8Array, matchSubjectUser: boolean): z.infer<S> | undefined {
     const parsed = parseMessage(schema, data);
