@@ -63,7 +63,14 @@ export async function converged(stack: Stack, users: string[], expected: string[
   let last = '';
   try {
     await until('managers and presence to converge', async () => {
-      const [ms, present, st] = await Promise.all([managers(stack), presentUsers(stack), stats(stack)]);
+      let answers: [ManagerRow[], Awaited<ReturnType<typeof presentUsers>>, Awaited<ReturnType<typeof stats>>];
+      try {
+        answers = await Promise.all([managers(stack), presentUsers(stack), stats(stack)]);
+      } catch (err) {
+        last = `a query failed: ${(err as Error).message}`;
+        return false;
+      }
+      const [ms, present, st] = answers;
       const running = ms.filter((m) => users.includes(m.userId)).map((m) => m.userId).sort();
       const here = Object.keys(present).filter((u) => users.includes(u)).sort();
       const sessions = Object.values(present).reduce((n, p) => n + p.metas.length, 0);
