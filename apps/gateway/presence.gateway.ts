@@ -56,6 +56,8 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
   private handshakes!: KeyedBuckets;
+  /** Names this incarnation: presence ends the sessions of an earlier one under our INSTANCE_ID. */
+  private readonly bootId = randomUUID();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -206,9 +208,8 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         gatewayId: this.config.instanceId,
         sessions: this.registry.size,
         at: nowIso(),
+        bootId: this.bootId,
       });
-    beat();
-    this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.config.gatewayTtlMs / 3)));
     // Presence lost its state (Redis restarted empty) or missed events: announce every session again.
     this.nats.subscribe(InternalSubjects.gatewayResync, z.unknown(), () => this.resync());
     // Presence refused a session (the user's cap counts every gateway): end it here.
@@ -218,15 +219,24 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         this.cutOff(session, r.reason, `more than ${this.config.maxSessionsPerUser} sessions for this user`);
       }
     });
+    // A resync request broadcast while we were cut off from NATS never reached us: announce anyway.
+    this.nats.onReconnect(() => {
+      beat();
+      this.resync();
+    });
+    // Answered before the first heartbeat goes out: a new boot id makes presence ask at once.
     this.nats.nc.subscribe(InternalSubjects.gatewaySessions(this.config.instanceId), {
       callback: (_err, msg) => {
-        const answer: GatewaySessions = { gatewayId: this.config.instanceId, sessions: this.registry.all().map((s) => s.joined) };
+        const answer: GatewaySessions = { gatewayId: this.config.instanceId, sessions: this.registry.all().map((s) => s.joined), asOf: nowIso() };
         msg.respond(JSON.stringify(answer));
       },
     });
+    beat();
+    this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.config.gatewayTtlMs / 3)));
   }
 
   private resync() {
+    if (this.shuttingDown) return;
     const sessions = this.registry.all();
     this.logger.warn(`resync requested: announcing ${sessions.length} session(s) again`);
     const suffix = `-resync-${Date.now()}`;

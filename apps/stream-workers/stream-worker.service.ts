@@ -8,7 +8,7 @@ import { Metrics } from '#libs/observability/metrics.js';
 import { COMPONENTS } from './components/index.js';
 import { SharedTicker } from './manager/shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './manager/user-stream-manager.js';
-import { LeaseRepository } from './leases/lease.repository.js';
+import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
 
 /**
  * Keeps this worker's managers equal to what the presence state asks for, on the users whose
@@ -78,9 +78,9 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   }
 
   onApplicationBootstrap() {
-    const renewEvery = Math.max(100, Math.floor(this.config.workerTtlMs / 3));
-    this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEvery));
-    this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), Math.min(2000, renewEvery)));
+    const { renewEveryMs, reconcileEveryMs } = leaseTimings(this.config.workerTtlMs);
+    this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEveryMs));
+    this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), reconcileEveryMs));
     this.timers.push(setInterval(() => void this.guard('marker', () => this.watchMarker()), 250));
     void this.guard('heartbeat', () => this.leases.heartbeat(this.workerId));
     void this.guard('reconcile', () => this.reconcile());
@@ -117,7 +117,8 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (this.shuttingDown || this.managers.has(userId)) return;
       const manager = new UserStreamManager(userId, this.workerId, COMPONENTS, this.hooks);
       const result = await this.leases.acquire(userId, this.workerId, manager.startedAt);
-      if (result !== 'acquired') return;
+      // 'mine' without a manager here: an earlier run of this worker (same INSTANCE_ID) held it.
+      if (result !== 'acquired' && result !== 'mine') return;
       this.managers.set(userId, manager);
       await manager.start();
       this.metrics.managersRunning.set(this.managers.size);

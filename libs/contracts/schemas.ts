@@ -88,7 +88,16 @@ export const SessionMeta = z.object({
 });
 export type SessionMeta = z.infer<typeof SessionMeta>;
 
-export const GatewayHeartbeat = z.object({ gatewayId: Id, sessions: z.number().int().nonnegative(), at: IsoTime });
+/**
+ * A gateway's liveness. `bootId` names this incarnation of the process: a gateway restarted under
+ * the same INSTANCE_ID holds none of its earlier incarnation's sessions.
+ */
+export const GatewayHeartbeat = z.object({
+  gatewayId: Id,
+  sessions: z.number().int().nonnegative(),
+  at: IsoTime,
+  bootId: Id.optional(),
+});
 export type GatewayHeartbeat = z.infer<typeof GatewayHeartbeat>;
 
 /** Presence to a gateway: this session may not exist; end it with this reason. */
@@ -99,6 +108,8 @@ export type SessionRefused = z.infer<typeof SessionRefused>;
 export const GatewaySessions = z.object({
   gatewayId: Id,
   sessions: z.array(SessionJoined),
+  /** When the list was taken (the gateway's clock): a session joined later may be missing from it. */
+  asOf: IsoTime.optional(),
 });
 export type GatewaySessions = z.infer<typeof GatewaySessions>;
 

@@ -99,6 +99,26 @@ export class PresenceStateRepository {
     return { kind: 'none' };
   }
 
+  /** Users the stream workers run a manager for while the state knows nothing of them. */
+  async orphanManagers(): Promise<string[]> {
+    const orphans: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.managers, cursor, 'COUNT', 1000);
+      cursor = next;
+      const users = flat.filter((_, i) => i % 2 === 0);
+      if (users.length === 0) continue;
+      const pipe = this.redis.pipeline();
+      for (const u of users) pipe.exists(this.keys.state(u));
+      const rows = (await pipe.exec()) ?? [];
+      users.forEach((u, i) => {
+        const [err, n] = rows[i] ?? [];
+        if (!err && n === 0) orphans.push(u);
+      });
+    } while (cursor !== '0');
+    return orphans;
+  }
+
   async isActive(userId: string): Promise<boolean> {
     return (await this.redis.sismember(this.keys.active, userId)) === 1;
   }
