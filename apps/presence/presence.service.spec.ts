@@ -250,6 +250,33 @@ describe('PresenceService', () => {
     expect(published).toEqual([]);
   });
 
+  it('cleanupNow (admin): a user in grace goes offline at once with reason admin; their queued job is dropped and then stale', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.left(leave('alice', 's1'));
+    const job = lastScheduled();
+    published = [];
+    expect(await svc.cleanupNow('alice', job.epoch)).toBe(true);
+    expect(published).toEqual([{ subject: 'presence.user.alice.offline', payload: { userId: 'alice', at: iso(T0), reason: 'admin' } }]);
+    expect(cancel).toHaveBeenCalledWith('alice', job.epoch);
+    expect(state.status('alice')).toBe('offline');
+    published = [];
+    expect((await svc.runCleanup(job)).outcome).toMatch(/^stale/);
+    expect(published).toEqual([]);
+  });
+
+  it('cleanupNow (admin) with an outdated epoch (the user came back meanwhile) changes nothing', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.left(leave('alice', 's1'));
+    const job = lastScheduled();
+    await svc.joined(join('alice', 's2'));
+    published = [];
+    cancel.mockClear();
+    expect(await svc.cleanupNow('alice', job.epoch)).toBe(false);
+    expect(published).toEqual([]);
+    expect(cancel).not.toHaveBeenCalled();
+    expect(state.status('alice')).toBe('online');
+  });
+
   it('comes online again after going offline', async () => {
     await svc.joined(join('alice', 's1'));
     await svc.left(leave('alice', 's1'));

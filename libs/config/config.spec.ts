@@ -122,6 +122,14 @@ describe('loadConfig', () => {
     expect(err.message).toContain(value);
   });
 
+  it.each(['web.example.com-1', 'a b', 'a*', '>'])('refuses INSTANCE_ID=%p: it must be one NATS subject token', (value) => {
+    expect(configError({ INSTANCE_ID: value }).message).toContain('INSTANCE_ID');
+  });
+
+  it('the default INSTANCE_ID is one subject token whatever the hostname', () => {
+    expect(loadConfig({}).instanceId).toMatch(/^[A-Za-z0-9_-]+-\d+$/);
+  });
+
   it('accepts a Redis database number in the URL', () => {
     expect(loadConfig({ REDIS_URL: 'redis://h:6379/3' }).redisUrl).toBe('redis://h:6379/3');
   });

@@ -115,7 +115,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authJwtSecret: env.AUTH_JWT_SECRET || DEV_JWT_SECRET,
     boardUser: env.BOARD_USER || DEV_BOARD,
     boardPassword: env.BOARD_PASSWORD || DEV_BOARD,
-    instanceId: env.INSTANCE_ID || `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 48)}-${process.pid}`,
+    // One NATS subject token (it names subjects like presence.gateway.<id>.heartbeat): no dots.
+    instanceId: env.INSTANCE_ID || `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 48)}-${process.pid}`,
     logLevel: logLevel as LogLevelName,
     socketPingIntervalMs: positiveInt(env, 'SOCKET_PING_INTERVAL_MS', 10000),
     socketPingTimeoutMs: positiveInt(env, 'SOCKET_PING_TIMEOUT_MS', 10000),
@@ -129,8 +130,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisPrefix: env.REDIS_PREFIX || 'pl',
     faultInjection: env.FAULT_INJECTION === '1' || env.FAULT_INJECTION === 'true',
   };
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.instanceId)) {
-    throw new ConfigError(`INSTANCE_ID must match ^[A-Za-z0-9_.-]{1,64}$, got "${config.instanceId}"`);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.instanceId)) {
+    throw new ConfigError(`INSTANCE_ID must match ^[A-Za-z0-9_-]{1,64}$ (it is a NATS subject token), got "${config.instanceId}"`);
   }
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.redisPrefix)) {
     throw new ConfigError(`REDIS_PREFIX must match ^[A-Za-z0-9_-]{1,32}$, got "${config.redisPrefix}"`);
