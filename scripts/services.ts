@@ -40,10 +40,12 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
   return false;
 }
 
-export function startNatsServer(port: number, storeDir = mkdtempSync(join(tmpdir(), 'nats-js-'))): ChildProcess {
+/** `monitorPort`: also serve nats-server's monitoring endpoints (/connz, /varz, /jsz) there. */
+export function startNatsServer(port: number, storeDir = mkdtempSync(join(tmpdir(), 'nats-js-')), monitorPort?: number): ChildProcess {
   const bin = findBinary('nats-server');
   if (!bin) throw new Error('nats-server is not installed');
-  return spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
+  const monitor = monitorPort ? ['-m', String(monitorPort)] : [];
+  return spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...monitor], { stdio: 'ignore' });
 }
 
 export function startRedisServer(port: number): ChildProcess {

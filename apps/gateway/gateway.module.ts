@@ -9,6 +9,7 @@ import { SessionRegistry } from './sessions/session-registry.js';
 import { SessionPublisher } from './sessions/session-publisher.service.js';
 import { ManagerViewService } from './sessions/manager-view.service.js';
 import { PresenceFeedService } from './sessions/presence-feed.service.js';
+import { ConsoleRelayService } from './sessions/console-relay.service.js';
 
 @Module({})
 export class GatewayModule {
@@ -17,7 +18,7 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [CoreModule.forApp('gateway', config)],
       controllers: [ObservabilityController, DashboardController],
-      providers: [Readiness, SessionRegistry, SessionPublisher, ManagerViewService, PresenceFeedService, PresenceGateway],
+      providers: [Readiness, SessionRegistry, SessionPublisher, ManagerViewService, PresenceFeedService, ConsoleRelayService, PresenceGateway],
     };
   }
 }

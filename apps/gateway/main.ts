@@ -21,6 +21,8 @@ class ConfiguredIoAdapter extends IoAdapter {
       pingInterval: this.config.socketPingIntervalMs,
       pingTimeout: this.config.socketPingTimeoutMs,
       connectTimeout: 10_000,
+      // A bigger message closes the client's transport (WebSocket close 1009, HTTP 413 when polling).
+      maxHttpBufferSize: this.config.socketMaxPayloadBytes,
     });
   }
 }

@@ -8,6 +8,7 @@ import {
   DashboardPage,
   GatewaySessions,
   InternalSubjects,
+  SessionRefused,
   SessionStatus,
   nowIso,
   type LeaveReason,
@@ -17,11 +18,15 @@ import { verifyToken } from '#libs/auth/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { SessionRegistry, type LocalSession } from './sessions/session-registry.js';
+import { KeyedBuckets } from './limits/token-bucket.js';
+import { limitEvents } from './limits/event-limiter.js';
 import { SessionPublisher } from './sessions/session-publisher.service.js';
 import { ManagerViewService, userRoom } from './sessions/manager-view.service.js';
 import { PresenceFeedService } from './sessions/presence-feed.service.js';
+import { ConsoleRelayService } from './sessions/console-relay.service.js';
 
 const StatusMessage = z.object({ status: SessionStatus });
+const CLIENT_EVENTS: ReadonlySet<string> = new Set(['presence:status', 'presence:logout', 'presence:subscribe']);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface SocketData {
@@ -43,12 +48,16 @@ function leaveReasonOf(reason: string): LeaveReason {
  * session, publish joined/left/updated, relay manager state and the presence feed. No presence
  * decision is taken here.
  */
-@WebSocketGateway({ namespace: '/presence', cors: { origin: true, credentials: true }, maxHttpBufferSize: 16 * 1024 })
+// maxHttpBufferSize (SOCKET_MAX_PAYLOAD_BYTES) is set on the server by the adapter in main.ts.
+@WebSocketGateway({ namespace: '/presence', cors: { origin: true, credentials: true } })
 export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('PresenceGateway');
   @WebSocketServer() server!: Namespace;
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
+  private handshakes!: KeyedBuckets;
+  /** Names this incarnation: presence ends the sessions of an earlier one under our INSTANCE_ID. */
+  private readonly bootId = randomUUID();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -56,6 +65,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     private readonly publisher: SessionPublisher,
     private readonly views: ManagerViewService,
     private readonly feed: PresenceFeedService,
+    private readonly consoleRelay: ConsoleRelayService,
     private readonly nats: NatsService,
     private readonly metrics: Metrics,
   ) {}
@@ -63,8 +73,15 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   afterInit(server: Namespace) {
     this.views.attach(server);
     this.feed.attach(server);
+    this.handshakes = new KeyedBuckets(this.config.handshakeRate, this.config.handshakeBurst);
+    this.consoleRelay.attach(server);
     // Guards do not run on connect: authenticate here; an Error's message is the client's connect_error.
     server.use((socket, next) => {
+      // Before the token is even verified: a handshake flood from one address costs almost nothing.
+      if (!this.handshakes.take(socket.handshake.address).ok) {
+        this.metrics.connectionsRefused.inc({ reason: 'rate_limited' });
+        return next(new Error('rate_limited'));
+      }
       void this.authenticate(socket).then(
         (refusal) => {
           if (refusal) this.metrics.connectionsRefused.inc({ reason: refusal });
@@ -99,6 +116,9 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.registry.add(session);
     this.metrics.sessions.set(this.registry.size);
     void socket.join(userRoom(userId));
+    this.consoleRelay.follow(userId);
+    // The project's addition: the page learns which of the user's metas is its own tab.
+    socket.emit('session', { sessionId, userId, gatewayId: this.config.instanceId });
     if (expiresAt !== undefined) {
       session.expiryTimer = setTimeout(() => {
         session.leaveReason = 'expired';
@@ -106,18 +126,48 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         socket.disconnect(true);
       }, Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())));
     }
-    socket.on('disconnect', (reason) => this.disconnected(session, reason));
+    limitEvents(socket, {
+      ratePerSec: this.config.socketEventRate,
+      burst: this.config.socketEventBurst,
+      known: CLIENT_EVENTS,
+      onUnknown: (event) => this.logger.warn(`session ${sessionId} of ${userId} sent unknown event "${event}"; ignored (logged once per session)`),
+      onThrottled: () => this.metrics.socketEventsThrottled.inc(),
+      onFlood: () => this.cutOff(session, 'rate_limited', 'too many events: the session is closed'),
+    });
+    socket.on('disconnect', (reason, description) => this.disconnected(session, reason, description));
     void this.publisher.joined(joined);
     void this.views.greet(socket, userId);
     this.logger.debug(`session ${sessionId} of ${userId} connected (${page})`);
   }
 
-  private disconnected(session: LocalSession, reason: string) {
+  /** Ends a session for a limit or misbehaviour: the client is told why before the disconnect. */
+  private cutOff(session: LocalSession, reason: 'rate_limited' | 'too_many_sessions', message: string) {
+    if (!session.socket.connected) return;
     const { userId, sessionId } = session.joined;
+    this.logger.warn(`session ${sessionId} of ${userId} cut off: ${reason}`);
+    this.metrics.sessionsCutOff.inc({ reason });
+    session.socket.emit('session_ended', { reason, message });
+    session.socket.disconnect(true);
+  }
+
+  private disconnected(session: LocalSession, reason: string, description?: unknown) {
+    const { userId, sessionId } = session.joined;
+    // An oversized message makes the transport fail (WebSocket close 1009); say so, it is otherwise invisible.
+    const detail = description instanceof Error ? description.message : '';
+    if (/max payload/i.test(detail)) {
+      this.logger.warn(`session ${sessionId} of ${userId} cut off: payload_too_large (a message over SOCKET_MAX_PAYLOAD_BYTES=${this.config.socketMaxPayloadBytes})`);
+      this.metrics.sessionsCutOff.inc({ reason: 'payload_too_large' });
+      session.leaveReason ??= 'closed';
+    } else if (detail) {
+      this.logger.debug(`session ${sessionId} of ${userId}: ${reason} (${detail})`);
+    }
     clearTimeout(session.expiryTimer);
     this.registry.remove(sessionId);
     this.metrics.sessions.set(this.registry.size);
-    if (!this.registry.hasUser(userId)) this.views.forget(userId);
+    if (!this.registry.hasUser(userId)) {
+      this.views.forget(userId);
+      this.consoleRelay.unfollow(userId);
+    }
     if (session.leftPublished) return;
     const why = session.leaveReason ?? leaveReasonOf(reason);
     this.logger.debug(`session ${sessionId} of ${userId} ended: ${why} (${reason})`);
@@ -158,20 +208,35 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         gatewayId: this.config.instanceId,
         sessions: this.registry.size,
         at: nowIso(),
+        bootId: this.bootId,
       });
-    beat();
-    this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.config.gatewayTtlMs / 3)));
     // Presence lost its state (Redis restarted empty) or missed events: announce every session again.
     this.nats.subscribe(InternalSubjects.gatewayResync, z.unknown(), () => this.resync());
+    // Presence refused a session (the user's cap counts every gateway): end it here.
+    this.nats.subscribe(InternalSubjects.sessionRefused(this.config.instanceId), SessionRefused, (r) => {
+      const session = this.registry.get(r.sessionId);
+      if (session && session.joined.userId === r.userId) {
+        this.cutOff(session, r.reason, `more than ${this.config.maxSessionsPerUser} sessions for this user`);
+      }
+    });
+    // A resync request broadcast while we were cut off from NATS never reached us: announce anyway.
+    this.nats.onReconnect(() => {
+      beat();
+      this.resync();
+    });
+    // Answered before the first heartbeat goes out: a new boot id makes presence ask at once.
     this.nats.nc.subscribe(InternalSubjects.gatewaySessions(this.config.instanceId), {
       callback: (_err, msg) => {
-        const answer: GatewaySessions = { gatewayId: this.config.instanceId, sessions: this.registry.all().map((s) => s.joined) };
+        const answer: GatewaySessions = { gatewayId: this.config.instanceId, sessions: this.registry.all().map((s) => s.joined), asOf: nowIso() };
         msg.respond(JSON.stringify(answer));
       },
     });
+    beat();
+    this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.config.gatewayTtlMs / 3)));
   }
 
   private resync() {
+    if (this.shuttingDown) return;
     const sessions = this.registry.all();
     this.logger.warn(`resync requested: announcing ${sessions.length} session(s) again`);
     const suffix = `-resync-${Date.now()}`;

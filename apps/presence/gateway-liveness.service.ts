@@ -1,65 +1,219 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS } from '#libs/redis/index.js';
 import {
   GatewayHeartbeat,
+  GatewaySessions,
   InternalSubjects,
   SessionSubjects,
   nowIso,
+  parseMessage,
+  type LeaveReason,
   type SessionLeft,
+  type SessionMeta,
 } from '#libs/contracts/index.js';
-import { NatsService } from '#libs/nats/nats.service.js';
+import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 
 /**
- * Gateways heartbeat; a gateway silent for GATEWAY_TTL_MS is dead and its sessions end with
- * reason `gateway_down` (published as ordinary leaves, so they take the same durable path).
- * When Redis comes back empty, every gateway is asked to announce its sessions again.
+ * After the marker is recreated (Redis lost its data), workers get this long to re-assert the
+ * leases of the managers they run before anyone may take a lease and before the gateways are
+ * asked to announce their sessions: the users come back to managers that never stopped.
+ */
+export const RESYNC_SETTLE_MS = 1000;
+
+/** KEYS: gateways, gatewayBoots  ARGV: gatewayId, nowMs, bootId ('' when the gateway sent none)
+ *  Records the heartbeat; answers the boot id previously recorded when this one differs. */
+const HEARTBEAT = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if ARGV[3] == '' then return false end
+local prev = redis.call('HGET', KEYS[2], ARGV[1])
+if prev == ARGV[3] then return false end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if not prev then return false end
+return prev
+`;
+
+/** KEYS: marker, settling  ARGV: nowIso, settleMs. 1 when the marker was missing (and is now set). */
+const ENSURE_MARKER = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    plHeartbeat(...args: (string | number)[]): Result<string | null, Context>;
+    plEnsureMarker(...args: (string | number)[]): Result<number, Context>;
+  }
+}
+
+/**
+ * Gateways are the source of truth for their own sessions; this service keeps the presence state
+ * in line with them:
+ * - a gateway silent for GATEWAY_TTL_MS is dead: its sessions end with reason `gateway_down`
+ *   (published as ordinary leaves, so they take the same durable path);
+ * - a gateway that heartbeats under a new boot id was restarted: the sessions of its previous
+ *   incarnation end the same way;
+ * - a gateway whose heartbeat counts other sessions than the state holds for it, twice in a row,
+ *   is asked for its list and the differences are published as joins and leaves;
+ * - when Redis comes back empty, every gateway is asked to announce its sessions again.
  */
 @Injectable()
-export class GatewayLivenessService implements OnApplicationBootstrap {
+export class GatewayLivenessService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('GatewayLiveness');
+  /** Consecutive heartbeats whose session count disagreed with the state, per gateway. */
+  private readonly mismatches = new Map<string, number>();
+  private resyncTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly nats: NatsService,
     private readonly state: PresenceStateRepository,
-  ) {}
+  ) {
+    redis.defineCommand('plHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT });
+    redis.defineCommand('plEnsureMarker', { numberOfKeys: 2, lua: ENSURE_MARKER });
+  }
 
   onApplicationBootstrap() {
-    this.nats.subscribe(InternalSubjects.anyGatewayHeartbeat, GatewayHeartbeat, (hb) =>
-      this.redis.zadd(this.state.keys.gateways, Date.now(), hb.gatewayId),
-    );
+    this.nats.subscribe(InternalSubjects.anyGatewayHeartbeat, GatewayHeartbeat, (hb) => this.heartbeat(hb));
     // After a NATS outage gateways may have missed our state: ask them to re-announce.
     this.nats.onReconnect(() => this.nats.publish(InternalSubjects.gatewayResync, { at: nowIso() }));
   }
 
-  /** Redis lost its data (restart without persistence): rebuild from the gateways. */
-  async checkDataLoss() {
-    const created = await this.redis.set(this.state.keys.marker, nowIso(), 'NX');
-    if (created === 'OK') {
-      this.logger.warn('presence state is empty (first start or Redis lost its data): asking gateways to resync');
-      this.nats.publish(InternalSubjects.gatewayResync, { at: nowIso() });
+  onApplicationShutdown() {
+    clearTimeout(this.resyncTimer);
+  }
+
+  private async heartbeat(hb: GatewayHeartbeat) {
+    if (this.redis.status !== 'ready') return;
+    const k = this.state.keys;
+    const previousBoot = await this.redis.plHeartbeat(k.gateways, k.gatewayBoots, hb.gatewayId, Date.now(), hb.bootId ?? '');
+    if (previousBoot) {
+      this.logger.warn(`gateway ${hb.gatewayId} restarted (boot ${previousBoot} -> ${hb.bootId}): ending its earlier sessions`);
+      await this.reconcileGateway(hb.gatewayId, 'gateway_down');
+      return;
+    }
+    const held = await this.redis.scard(k.gatewaySessions(hb.gatewayId));
+    const streak = held === hb.sessions ? 0 : (this.mismatches.get(hb.gatewayId) ?? 0) + 1;
+    this.mismatches.set(hb.gatewayId, streak);
+    // One disagreement is normal (events in flight); two in a row means something was lost.
+    if (streak >= 2) {
+      this.logger.warn(`gateway ${hb.gatewayId} holds ${hb.sessions} session(s), the state ${held}: reconciling`);
+      this.mismatches.set(hb.gatewayId, 0);
+      await this.reconcileGateway(hb.gatewayId, 'lost');
     }
   }
 
+  /**
+   * Asks the gateway for its live sessions and publishes what the state lacks (joins) and what it
+   * holds that the gateway no longer has (leaves). A session that joined after the gateway's answer
+   * is missing from the list but is kept: only sessions older than the answer are ended. Joins of
+   * sessions that already left are ignored by the state (tombstones), so racing events are harmless.
+   */
+  async reconcileGateway(gatewayId: string, reason: LeaveReason): Promise<void> {
+    const lock = await this.redis.set(this.state.keys.gatewayReconcile(gatewayId), this.config.instanceId, 'PX', Math.max(1000, Math.floor(this.config.gatewayTtlMs / 3)), 'NX');
+    if (lock !== 'OK') return;
+    let answer: GatewaySessions;
+    try {
+      const raw = await this.nats.request<unknown>(InternalSubjects.gatewaySessions(gatewayId), undefined, 2000);
+      const parsed = parseMessage(GatewaySessions, JSON.stringify(raw));
+      if (!parsed.ok) throw new Error(parsed.error);
+      answer = parsed.value;
+    } catch (err) {
+      this.logger.warn(`gateway ${gatewayId} did not list its sessions: ${errorText(err)}`);
+      return;
+    }
+    const asOf = Date.parse(answer.asOf ?? nowIso());
+    const listed = new Map(answer.sessions.map((s) => [s.sessionId, s]));
+    const held = await this.state.gatewaySessions(gatewayId);
+    const heldIds = new Set(held.map((h) => h.sessionId));
+    const at = nowIso();
+    const work: Promise<unknown>[] = [];
+    for (const { userId, sessionId } of held) {
+      if (listed.has(sessionId)) continue;
+      const meta = await this.sessionMeta(userId, sessionId);
+      if (meta && Date.parse(meta.joinedAt) > asOf) continue;
+      const left: SessionLeft = { sessionId, userId, gatewayId, reason, at };
+      work.push(this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`));
+    }
+    for (const s of answer.sessions) {
+      if (heldIds.has(s.sessionId)) continue;
+      work.push(this.nats.publishDurable(SessionSubjects.joined(s.userId), s, `${s.sessionId}-joined-reconcile-${asOf}`));
+    }
+    await Promise.all(work);
+    if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
+  }
+
+  private async sessionMeta(userId: string, sessionId: string): Promise<SessionMeta | null> {
+    const raw = await this.redis.hget(this.state.keys.sessions(userId), sessionId);
+    return raw ? (JSON.parse(raw) as SessionMeta) : null;
+  }
+
+  /**
+   * Redis lost its data (restart without persistence): recreate the marker, give the workers
+   * RESYNC_SETTLE_MS to re-assert their leases, then ask the gateways to announce their sessions.
+   * Answers how long ago the dataset was (re)created.
+   */
+  async checkDataLoss(): Promise<number> {
+    const k = this.state.keys;
+    const created = await this.redis.plEnsureMarker(k.marker, k.settling, nowIso(), RESYNC_SETTLE_MS);
+    if (created === 1) {
+      this.logger.warn('presence state is empty (first start or Redis lost its data): asking gateways to resync');
+      this.mismatches.clear();
+      clearTimeout(this.resyncTimer);
+      this.resyncTimer = setTimeout(() => this.nats.publish(InternalSubjects.gatewayResync, { at: nowIso() }), RESYNC_SETTLE_MS);
+      return 0;
+    }
+    const marker = await this.redis.get(k.marker);
+    const since = marker ? Date.parse(marker) : NaN;
+    return Number.isNaN(since) ? 0 : Math.max(0, Date.now() - since);
+  }
+
   async expireDeadGateways() {
+    // Heartbeats reach us only over NATS: while we were cut off (or not running), silence proves
+    // nothing. Judge a gateway only after a full TTL of our own connection.
+    const since = this.nats.connectedSince;
+    if (since === null || Date.now() - since < this.config.gatewayTtlMs) return;
     const deadline = Date.now() - this.config.gatewayTtlMs;
     const dead = await this.redis.zrangebyscore(this.state.keys.gateways, '-inf', deadline);
     for (const gatewayId of dead) {
-      const sessions = await this.state.gatewaySessions(gatewayId);
-      this.logger.warn(`gateway ${gatewayId} silent for ${this.config.gatewayTtlMs} ms: ending its ${sessions.length} session(s)`);
-      const at = nowIso();
-      await Promise.all(
-        sessions.map(({ userId, sessionId }) => {
-          const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
-          return this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`);
-        }),
-      );
-      // Only forget the gateway once its leaves are stored; a crash before this repeats them.
-      await this.redis.zrem(this.state.keys.gateways, gatewayId);
+      const n = await this.state.gatewaySessions(gatewayId).then((s) => s.length);
+      this.logger.warn(`gateway ${gatewayId} silent for ${this.config.gatewayTtlMs} ms: ending its ${n} session(s)`);
+      await this.endGatewaySessions(gatewayId);
     }
+  }
+
+  /** True when the gateway answers for itself: it holds its sessions, nobody else may end them. */
+  async gatewayAnswers(gatewayId: string, timeoutMs = 1000): Promise<boolean> {
+    try {
+      await this.nats.nc.request(InternalSubjects.gatewaySessions(gatewayId), '', { timeout: timeoutMs });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Ends every session the state says a gateway holds, with reason `gateway_down`, published as
+   * ordinary leaves so they take the same durable path. Returns the sessions ended.
+   */
+  async endGatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
+    const sessions = await this.state.gatewaySessions(gatewayId);
+    const at = nowIso();
+    await Promise.all(
+      sessions.map(({ userId, sessionId }) => {
+        const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
+        return this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`);
+      }),
+    );
+    // Only forget the gateway once its leaves are stored; a crash before this repeats them.
+    await this.redis.multi().zrem(this.state.keys.gateways, gatewayId).hdel(this.state.keys.gatewayBoots, gatewayId).exec();
+    this.mismatches.delete(gatewayId);
+    return sessions;
   }
 }

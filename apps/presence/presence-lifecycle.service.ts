@@ -8,7 +8,7 @@ import { errorText } from '#libs/nats/nats.service.js';
 import { PresenceService } from './presence.service.js';
 import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
-import { GatewayLivenessService } from './gateway-liveness.service.js';
+import { GatewayLivenessService, RESYNC_SETTLE_MS } from './gateway-liveness.service.js';
 
 /** Starts the cleanup worker and the periodic safety nets; wires health and stats gauges. */
 @Injectable()
@@ -42,6 +42,8 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     this.queue.startWorker((data) => this.presence.runCleanup(data));
     const period = Math.max(250, Math.min(1000, Math.floor(this.config.gatewayTtlMs / 4)));
     this.timer = setInterval(() => void this.tick(), period);
+    // Notice a lost dataset now, not one period from now.
+    void this.tick();
     this.readiness.markReady();
   }
 
@@ -49,15 +51,25 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     if (this.ticking || this.redis.status !== 'ready') return;
     this.ticking = true;
     try {
-      await this.liveness.checkDataLoss();
+      const datasetAge = await this.liveness.checkDataLoss();
       await this.liveness.expireDeadGateways();
       const n = await this.presence.sweepOverdue();
       if (n > 0) this.logger.warn(`re-queued ${n} overdue cleanup(s)`);
+      // After a data loss, wait for the gateways' resync (and the heartbeat check behind it) before
+      // calling a manager an orphan: its user may be present and just not announced yet.
+      if (datasetAge >= RESYNC_SETTLE_MS + this.config.gatewayTtlMs) await this.sweepOrphans();
     } catch (err) {
       this.logger.error(`periodic check failed: ${errorText(err)}`);
     } finally {
       this.ticking = false;
     }
+  }
+
+  /** Managers whose user the state has never heard of get a grace period, then stop. */
+  private async sweepOrphans() {
+    const orphans = await this.state.orphanManagers();
+    for (const userId of orphans) await this.presence.adoptOrphan(userId);
+    if (orphans.length > 0) this.logger.warn(`adopted ${orphans.length} orphan manager(s): ${orphans.slice(0, 10).join(', ')}`);
   }
 
   async onApplicationShutdown() {

@@ -1,12 +1,29 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Service } from '@nats-io/services';
+import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { QuerySubjects, UserQuery, parseMessage } from '#libs/contracts/index.js';
+import {
+  AdminPurgeGatewayRequest,
+  AdminStopRequest,
+  AdminSubjects,
+  QuerySubjects,
+  UserQuery,
+  parseMessage,
+  type PresenceDebug,
+} from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { BadRequest, registerService } from '#libs/nats/service-registry.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
+import { AdminService } from './admin.service.js';
 
-/** The `presence` service of the NATS services API: presence.query.{users,user,stats}. */
+/** Parses a request body or answers 400 naming what was expected. */
+function body<S extends z.ZodType>(schema: S, raw: string, expected: string): z.infer<S> {
+  const q = parseMessage(schema, raw || '{}');
+  if (!q.ok) throw new BadRequest(`expected ${expected}: ${q.error}`);
+  return q.value as z.infer<S>;
+}
+
+/** The `presence` service of the NATS services API: presence.query.* and the admin actions. */
 @Injectable()
 export class PresenceQueryService implements OnApplicationBootstrap, OnApplicationShutdown {
   private service?: Service;
@@ -15,6 +32,7 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly nats: NatsService,
     private readonly state: PresenceStateRepository,
+    private readonly admin: AdminService,
   ) {}
 
   async onApplicationBootstrap() {
@@ -28,15 +46,27 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
         {
           name: 'user',
           subject: QuerySubjects.user,
-          handler: async (body) => {
-            const q = parseMessage(UserQuery, body || '{}');
-            if (!q.ok) throw new BadRequest(`expected {"userId": "<id>"}: ${q.error}`);
-            return this.state.user(q.value.userId);
-          },
+          handler: (raw) => this.state.user(body(UserQuery, raw, '{"userId": "<id>"}').userId),
         },
         { name: 'stats', subject: QuerySubjects.stats, handler: () => this.state.stats() },
+        { name: 'debug', subject: QuerySubjects.debug, handler: () => this.debug() },
+        {
+          name: 'admin_stop',
+          subject: AdminSubjects.stop,
+          handler: (raw) => this.admin.stop(body(AdminStopRequest, raw, '{"userId": "<id>", "by"?: "<operator>"}')),
+        },
+        {
+          name: 'admin_purge_gateway',
+          subject: AdminSubjects.purgeGateway,
+          handler: (raw) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "by"?: "<operator>"}')),
+        },
       ],
     });
+  }
+
+  async debug(): Promise<PresenceDebug> {
+    const [stats, pendingCleanups, liveness] = await Promise.all([this.state.stats(), this.state.pendingCleanups(), this.state.liveness()]);
+    return { stats, pendingCleanups, ...liveness };
   }
 
   async onApplicationShutdown() {

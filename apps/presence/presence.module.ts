@@ -9,6 +9,7 @@ import { PresenceService } from './presence.service.js';
 import { SessionEventsController } from './session-events.controller.js';
 import { PresenceQueryService } from './presence-query.service.js';
 import { GatewayLivenessService } from './gateway-liveness.service.js';
+import { AdminService } from './admin.service.js';
 import { PresenceLifecycleService } from './presence-lifecycle.service.js';
 
 @Module({})
@@ -23,6 +24,7 @@ export class PresenceModule {
         PresenceStateRepository,
         CleanupQueueService,
         PresenceService,
+        AdminService,
         PresenceQueryService,
         GatewayLivenessService,
         PresenceLifecycleService,

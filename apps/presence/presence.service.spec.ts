@@ -163,7 +163,7 @@ describe('PresenceService', () => {
 
   it('publishes presence.user.<u>.online exactly once on the first join', async () => {
     await svc.joined(join('alice', 's1'));
-    expect(published).toEqual([{ subject: 'presence.user.alice.online', payload: { userId: 'alice', at: iso(T0) } }]);
+    expect(published).toEqual([{ subject: 'presence.user.alice.online', payload: { userId: 'alice', at: iso(T0), sessionId: 's1', joinedAt: iso(T0) } }]);
     expect(state.status('alice')).toBe('online');
     expect(schedule).not.toHaveBeenCalled();
   });
@@ -315,6 +315,96 @@ describe('PresenceService', () => {
     jest.advanceTimersByTime(5000);
     expect(await svc.runCleanup(second)).toEqual({ outcome: 'offline' });
     expect(subjects()).toEqual(['presence.user.alice.offline']);
+  });
+
+  it('a duplicate cleanup job (same epoch, run twice at once) goes offline once', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.left(leave('alice', 's1'));
+    const job = lastScheduled();
+    jest.advanceTimersByTime(5000);
+    published = [];
+    const outcomes = await Promise.all([svc.runCleanup(job), svc.runCleanup({ ...job })]);
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['offline', 'stale: the user came back']);
+    expect(subjects()).toEqual(['presence.user.alice.offline']);
+    expect(state.status('alice')).toBe('offline');
+  });
+
+  it('a duplicate schedule of the same cleanup (the overdue sweep) keeps the same epoch, so its job id is the same', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.left(leave('alice', 's1', 'closed', Date.now() - 10_000));
+    const first = lastScheduled();
+    await svc.sweepOverdue();
+    expect(schedule).toHaveBeenCalledTimes(2);
+    expect(lastScheduled().epoch).toBe(first.epoch);
+  });
+
+  it('a cleanup racing a return: whichever runs first, the user ends online with no cleanup pending', async () => {
+    for (const cleanupFirst of [true, false]) {
+      const user = cleanupFirst ? 'race-a' : 'race-b';
+      await svc.joined(join(user, 's1'));
+      await svc.left(leave(user, 's1'));
+      const job = lastScheduled();
+      jest.advanceTimersByTime(5000);
+      if (cleanupFirst) {
+        expect(await svc.runCleanup(job)).toEqual({ outcome: 'offline' });
+        await svc.joined(join(user, 's2'));
+      } else {
+        await svc.joined(join(user, 's2'));
+        expect((await svc.runCleanup(job)).outcome).toMatch(/^stale/);
+      }
+      expect(state.status(user)).toBe('online');
+      expect(await state.dueCleanups(Date.now() + 60_000)).toEqual([]);
+      // The user's last event says where they are: online after offline, or cancelled.
+      const last = subjects().filter((s) => s.includes(`.${user}.`) && !s.includes('.scheduled')).at(-1);
+      expect(last).toBe(cleanupFirst ? `presence.user.${user}.online` : `presence.cleanup.${user}.cancelled`);
+    }
+  });
+
+  it('a join redelivered after its session left (and after a later return) is ignored', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.left(leave('alice', 's1'));
+    await svc.joined(join('alice', 's2'));
+    await svc.left(leave('alice', 's2'));
+    const pending = lastScheduled();
+    published = [];
+    // JetStream redelivers both old joins (an ack was lost): nothing comes back to life.
+    await svc.joined(join('alice', 's1'));
+    await svc.joined(join('alice', 's2'));
+    expect(published).toEqual([]);
+    expect(cancel).toHaveBeenCalledTimes(1);
+    expect(state.status('alice')).toBe('grace');
+    jest.advanceTimersByTime(5000);
+    expect(await svc.runCleanup(pending)).toEqual({ outcome: 'offline' });
+  });
+
+  it('a leave before its join, while the user has another session, changes nothing for that user', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.left(leave('alice', 's2'));
+    await svc.joined(join('alice', 's2'));
+    expect(state.sessions.get('alice')!.size).toBe(1);
+    await svc.left(leave('alice', 's1'));
+    expect(schedule).toHaveBeenCalledTimes(1);
+    expect(state.status('alice')).toBe('grace');
+  });
+
+  it('a join over the global session cap is refused: its gateway is told to end it, the user stays as they were', async () => {
+    const small = PresenceService.withPorts({ ...config, maxSessionsPerUser: 2 }, metrics, {
+      state: (state = new FakeState(2)),
+      queue: { schedule, cancel },
+      publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
+    });
+    await small.joined({ ...join('alice', 's1'), gatewayId: 'gw-1' });
+    await small.joined({ ...join('alice', 's2'), gatewayId: 'gw-2' });
+    published = [];
+    await small.joined({ ...join('alice', 's3'), gatewayId: 'gw-2' });
+    expect(published).toEqual([
+      { subject: 'presence.gateway.gw-2.refused', payload: { sessionId: 's3', userId: 'alice', gatewayId: 'gw-2', reason: 'too_many_sessions', at: iso(Date.now()) } },
+    ]);
+    expect([...state.sessions.get('alice')!.keys()]).toEqual(['s1', 's2']);
+    // The refused session's leave (the gateway ends it) changes nothing.
+    await small.left(leave('alice', 's3'));
+    expect(schedule).not.toHaveBeenCalled();
+    expect(state.status('alice')).toBe('online');
   });
 
   it('a leave stamped 1 hour in the future schedules at most one timeout from now', async () => {

@@ -2,12 +2,15 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, cleanupTimeoutFor, type AppConfig } from '#libs/config/index.js';
 import {
   CleanupSubjects,
+  InternalSubjects,
   UserSubjects,
   nowIso,
   type CleanupJobData,
   type LeaveReason,
+  type OfflineReason,
   type SessionJoined,
   type SessionLeft,
+  type SessionRefused,
   type SessionUpdated,
 } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
@@ -63,7 +66,7 @@ export class PresenceService {
       case 'online':
         this.logger.log(`join: ${e.userId} (first session ${e.sessionId}): online`);
         this.metrics.transitions.inc({ transition: 'online' });
-        this.ports.publish(UserSubjects.online(e.userId), { userId: e.userId, at: nowIso() });
+        this.ports.publish(UserSubjects.online(e.userId), { userId: e.userId, at: nowIso(), sessionId: e.sessionId, joinedAt: e.at });
         return;
       case 'cancelled':
         this.logger.log(`join: ${e.userId} came back (session ${e.sessionId}): cleanup cancelled`);
@@ -71,9 +74,13 @@ export class PresenceService {
         await this.ports.queue.cancel(e.userId, out.cancelledEpoch);
         this.ports.publish(CleanupSubjects.cancelled(e.userId), { userId: e.userId, at: nowIso() });
         return;
-      case 'capped':
-        this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: over ${this.config.maxSessionsPerUser} sessions`);
+      case 'capped': {
+        // The cap counts every gateway's sessions; the gateway holding this one must end it.
+        this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: over ${this.config.maxSessionsPerUser} sessions across gateways`);
+        const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'too_many_sessions', at: nowIso() };
+        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
         return;
+      }
       case 'ignored':
         this.logger.debug(`join: ${e.userId} session ${e.sessionId} already left; ignored`);
         return;
@@ -120,8 +127,22 @@ export class PresenceService {
     this.metrics.cleanupLateness.observe(Math.max(0, lateness) / 1000);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${data.userId} offline (${data.reason}, ${lateness} ms after its time)`);
-    this.ports.publish(UserSubjects.offline(data.userId), { userId: data.userId, at: nowIso(), reason: data.reason });
+    this.ports.publish(UserSubjects.offline(data.userId), { userId: data.userId, at: nowIso(), reason: data.reason satisfies OfflineReason });
     return { outcome: 'offline' };
+  }
+
+  /**
+   * An operator ends a user's grace period now: the same atomic re-check as the cleanup job (so a
+   * user who came back in the meantime is left alone), then the queued job is dropped.
+   */
+  async cleanupNow(userId: string, epoch: number): Promise<boolean> {
+    const out = await this.ports.state.cleanup(userId, epoch);
+    if (out.kind !== 'offline') return false;
+    await this.ports.queue.cancel(userId, epoch);
+    this.metrics.transitions.inc({ transition: 'offline' });
+    this.logger.log(`cleanup: ${userId} offline (admin: ended by an operator)`);
+    this.ports.publish(UserSubjects.offline(userId), { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+    return true;
   }
 
   /**

@@ -2,13 +2,13 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS } from '#libs/redis/index.js';
-import { InternalSubjects, ManagerSubjects, nowIso, type ManagerInfo } from '#libs/contracts/index.js';
+import { InternalSubjects, ManagerSubjects, nowIso, type ManagerInfo, type ManagerStopped } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { COMPONENTS } from './components/index.js';
 import { SharedTicker } from './manager/shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './manager/user-stream-manager.js';
-import { LeaseRepository } from './leases/lease.repository.js';
+import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
 
 /**
  * Keeps this worker's managers equal to what the presence state asks for, on the users whose
@@ -46,7 +46,15 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       return l;
     };
     this.hooks = {
-      context: (userId) => ({ userId, config, redis, ticker: this.ticker, log: (m: string) => loggerFor(userId).log(m) }),
+      context: (userId) => ({
+        userId,
+        workerId: this.workerId,
+        config,
+        redis,
+        ticker: this.ticker,
+        log: (m: string) => loggerFor(userId).log(m),
+        publish: (subject: string, payload: object) => this.nats.publish(subject, payload),
+      }),
       onComponentRestart: (userId, component, err) => {
         this.metrics.componentRestarts.inc({ component });
         loggerFor(userId).warn(`${component} crashed, restarting it: ${errorMessage(err)}`);
@@ -70,9 +78,9 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   }
 
   onApplicationBootstrap() {
-    const renewEvery = Math.max(100, Math.floor(this.config.workerTtlMs / 3));
-    this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEvery));
-    this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), Math.min(2000, renewEvery)));
+    const { renewEveryMs, reconcileEveryMs } = leaseTimings(this.config.workerTtlMs);
+    this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEveryMs));
+    this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), reconcileEveryMs));
     this.timers.push(setInterval(() => void this.guard('marker', () => this.watchMarker()), 250));
     void this.guard('heartbeat', () => this.leases.heartbeat(this.workerId));
     void this.guard('reconcile', () => this.reconcile());
@@ -109,7 +117,8 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (this.shuttingDown || this.managers.has(userId)) return;
       const manager = new UserStreamManager(userId, this.workerId, COMPONENTS, this.hooks);
       const result = await this.leases.acquire(userId, this.workerId, manager.startedAt);
-      if (result !== 'acquired') return;
+      // 'mine' without a manager here: an earlier run of this worker (same INSTANCE_ID) held it.
+      if (result !== 'acquired' && result !== 'mine') return;
       this.managers.set(userId, manager);
       await manager.start();
       this.metrics.managersRunning.set(this.managers.size);
@@ -121,7 +130,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   }
 
   /** Stop the user's manager if it runs here. `ifInactive`: only when presence no longer wants it. */
-  stop(userId: string, reason: string, opts: { ifInactive?: boolean; release?: boolean } = {}): Promise<void> {
+  stop(userId: string, reason: string, opts: { ifInactive?: boolean; release?: boolean; cause?: string } = {}): Promise<void> {
     return this.exclusive(userId, async () => {
       const manager = this.managers.get(userId);
       if (!manager) return;
@@ -131,8 +140,9 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (opts.release !== false) await this.leases.release(userId, this.workerId);
       this.metrics.managersRunning.set(this.managers.size);
       this.metrics.managerStops.inc({ reason });
-      this.logger.log(`manager stopped for ${userId} (${reason})`);
-      this.nats.publish(ManagerSubjects.stopped(userId), { userId, workerId: this.workerId, reason, at: nowIso() });
+      this.logger.log(`manager stopped for ${userId} (${reason}${opts.cause && opts.cause !== reason ? `: ${opts.cause}` : ''})`);
+      const stopped: ManagerStopped = { userId, workerId: this.workerId, reason, at: nowIso(), ...(opts.cause ? { cause: opts.cause } : {}) };
+      this.nats.publish(ManagerSubjects.stopped(userId), stopped);
     });
   }
 

@@ -14,12 +14,14 @@ export class WorkerEventsController {
 
   @OnSubject(UserSubjects.anyOnline, UserOnline)
   online(e: UserOnline) {
-    return this.workers.tryStart(e.userId, Date.parse(e.at));
+    // Latency is measured from the session's join at its gateway when the event says when that was.
+    return this.workers.tryStart(e.userId, Date.parse(e.joinedAt ?? e.at));
   }
 
   @OnSubject(UserSubjects.anyOffline, UserOffline)
   offline(e: UserOffline) {
-    return this.workers.stop(e.userId, 'offline', { ifInactive: true });
+    // The stop says why the user went offline: an operator's action, or their last leave's reason.
+    return this.workers.stop(e.userId, e.reason === 'admin' ? 'admin' : 'offline', { ifInactive: true, cause: e.reason });
   }
 
   @OnSubject(InternalSubjects.workerHandover, WorkerHandover, { matchSubjectUser: false })

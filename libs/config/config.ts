@@ -27,6 +27,14 @@ export interface AppConfig {
   socketPingIntervalMs: number;
   socketPingTimeoutMs: number;
   maxSessionsPerUser: number;
+  /** Largest Socket.IO message a client may send; a bigger one cuts its connection. */
+  socketMaxPayloadBytes: number;
+  /** Per-socket event budget: a bucket of `socketEventBurst` refilled at `socketEventRate` per second. */
+  socketEventRate: number;
+  socketEventBurst: number;
+  /** Per-client-address handshake budget, the same way. */
+  handshakeRate: number;
+  handshakeBurst: number;
   /** How long the JetStream audit stream keeps lifecycle events. */
   eventsMaxAgeMs: number;
   /** Prefix of every Redis key of this system (BullMQ's included). */
@@ -112,6 +120,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     socketPingIntervalMs: positiveInt(env, 'SOCKET_PING_INTERVAL_MS', 10000),
     socketPingTimeoutMs: positiveInt(env, 'SOCKET_PING_TIMEOUT_MS', 10000),
     maxSessionsPerUser: positiveInt(env, 'MAX_SESSIONS_PER_USER', 50),
+    socketMaxPayloadBytes: positiveInt(env, 'SOCKET_MAX_PAYLOAD_BYTES', 16 * 1024),
+    socketEventRate: positiveInt(env, 'SOCKET_EVENT_RATE', 10),
+    socketEventBurst: positiveInt(env, 'SOCKET_EVENT_BURST', 30),
+    handshakeRate: positiveInt(env, 'HANDSHAKE_RATE', 20),
+    handshakeBurst: positiveInt(env, 'HANDSHAKE_BURST', 100),
     eventsMaxAgeMs: positiveInt(env, 'EVENTS_MAX_AGE_MS', 7 * 24 * 3600 * 1000),
     redisPrefix: env.REDIS_PREFIX || 'pl',
     faultInjection: env.FAULT_INJECTION === '1' || env.FAULT_INJECTION === 'true',
@@ -124,10 +137,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (production) {
     if (!env.AUTH_JWT_SECRET || env.AUTH_JWT_SECRET === DEV_JWT_SECRET) {
-      throw new ConfigError('AUTH_JWT_SECRET must be set to a secret of your own when NODE_ENV=production');
+      throw new ConfigError('AUTH_JWT_SECRET must be set to a secret of your own when NODE_ENV=production (the development default is refused)');
     }
-    if (!env.BOARD_USER || !env.BOARD_PASSWORD || env.BOARD_PASSWORD === DEV_BOARD) {
-      throw new ConfigError('BOARD_USER and BOARD_PASSWORD must be set (not admin/admin) when NODE_ENV=production');
+    if (!env.BOARD_USER) {
+      throw new ConfigError('BOARD_USER must be set when NODE_ENV=production (the development default admin is refused)');
+    }
+    if (!env.BOARD_PASSWORD || env.BOARD_PASSWORD === DEV_BOARD || env.BOARD_PASSWORD === env.BOARD_USER) {
+      throw new ConfigError('BOARD_PASSWORD must be set, and not to admin nor to BOARD_USER, when NODE_ENV=production');
     }
   }
   if (config.authJwtSecret.length < 16) {

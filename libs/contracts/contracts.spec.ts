@@ -1,5 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import {
+  cleanupJobId,
   DashboardPage,
   SessionJoined,
   SessionLeft,
@@ -117,5 +118,19 @@ describe('parseMessage', () => {
   it('reports a JSON value that is not an object as (root)', () => {
     const out = parseMessage(SessionJoined, '42');
     expect(out).toEqual({ ok: false, error: expect.stringMatching(/^\(root\): /) });
+  });
+});
+
+describe('cleanupJobId', () => {
+  it('differs for every (user, epoch), so a leave after a return never collides with a job still active', () => {
+    const users = ['a', 'a-1', 'a-1-2', 'b_2', '1', 'x'.repeat(64)];
+    const ids = new Set<string>();
+    for (const u of users) for (let epoch = 1; epoch <= 30; epoch++) ids.add(cleanupJobId(u, epoch));
+    expect(ids.size).toBe(users.length * 30);
+    for (const id of ids) {
+      // BullMQ: a custom id may not contain ':' nor be an integer.
+      expect(id).not.toContain(':');
+      expect(/^\d+$/.test(id)).toBe(false);
+    }
   });
 });

@@ -51,8 +51,12 @@ export const SessionLeft = z.object({
 });
 export type SessionLeft = z.infer<typeof SessionLeft>;
 
-export const UserOnline = z.object({ userId: UserId, at: IsoTime });
+/** `sessionId`/`joinedAt` (optional additions): the first session, and when it joined at its gateway. */
+export const UserOnline = z.object({ userId: UserId, at: IsoTime, sessionId: Id.optional(), joinedAt: IsoTime.optional() });
 export type UserOnline = z.infer<typeof UserOnline>;
+/** Why a user went offline: the reason of their last leave, or `admin` (an operator ended it). */
+export const OFFLINE_REASONS = [...LEAVE_REASONS, 'admin'] as const;
+export type OfflineReason = (typeof OFFLINE_REASONS)[number];
 export const UserOffline = z.object({ userId: UserId, at: IsoTime, reason: z.string().max(64).optional() });
 export type UserOffline = z.infer<typeof UserOffline>;
 
@@ -64,8 +68,13 @@ export type CleanupCancelled = z.infer<typeof CleanupCancelled>;
 export const ManagerStarted = z.object({ userId: UserId, workerId: Id, at: IsoTime });
 export type ManagerStarted = z.infer<typeof ManagerStarted>;
 export const STOP_REASONS = ['offline', 'reconcile', 'handover', 'lease_lost', 'admin'] as const;
-export const ManagerStopped = z.object({ userId: UserId, workerId: Id, reason: z.string().max(64), at: IsoTime });
+/** `cause` (optional addition): for a stop on an offline event, that event's reason (closed, gateway_down, admin...). */
+export const ManagerStopped = z.object({ userId: UserId, workerId: Id, reason: z.string().max(64), at: IsoTime, cause: z.string().max(64).optional() });
 export type ManagerStopped = z.infer<typeof ManagerStopped>;
+
+/** One ConsoleLogger tick, relayed by the gateway to the user's own sockets as `console_log`. */
+export const ConsoleTick = z.object({ userId: UserId, n: z.number().int().positive(), at: IsoTime, workerId: Id });
+export type ConsoleTick = z.infer<typeof ConsoleTick>;
 
 /** One session as the presence state and `presence_state` show it (Phoenix's "meta"). */
 export const SessionMeta = z.object({
@@ -79,17 +88,70 @@ export const SessionMeta = z.object({
 });
 export type SessionMeta = z.infer<typeof SessionMeta>;
 
-export const GatewayHeartbeat = z.object({ gatewayId: Id, sessions: z.number().int().nonnegative(), at: IsoTime });
+/**
+ * A gateway's liveness. `bootId` names this incarnation of the process: a gateway restarted under
+ * the same INSTANCE_ID holds none of its earlier incarnation's sessions.
+ */
+export const GatewayHeartbeat = z.object({
+  gatewayId: Id,
+  sessions: z.number().int().nonnegative(),
+  at: IsoTime,
+  bootId: Id.optional(),
+});
 export type GatewayHeartbeat = z.infer<typeof GatewayHeartbeat>;
+
+/** Presence to a gateway: this session may not exist; end it with this reason. */
+export const SessionRefused = z.object({ sessionId: Id, userId: UserId, gatewayId: Id, reason: z.enum(['too_many_sessions']), at: IsoTime });
+export type SessionRefused = z.infer<typeof SessionRefused>;
 
 /** A gateway's answer to a resync request: every live session it holds. */
 export const GatewaySessions = z.object({
   gatewayId: Id,
   sessions: z.array(SessionJoined),
+  /** When the list was taken (the gateway's clock): a session joined later may be missing from it. */
+  asOf: IsoTime.optional(),
 });
 export type GatewaySessions = z.infer<typeof GatewaySessions>;
 
 export const UserQuery = z.object({ userId: UserId });
+
+/** `by`: free text naming the operator, kept in the audit record. */
+const Operator = z.string().max(64).optional();
+export const AdminStopRequest = z.object({ userId: UserId, by: Operator });
+export type AdminStopRequest = z.infer<typeof AdminStopRequest>;
+export const AdminPurgeGatewayRequest = z.object({ gatewayId: Id, by: Operator });
+export type AdminPurgeGatewayRequest = z.infer<typeof AdminPurgeGatewayRequest>;
+
+export const ADMIN_OUTCOMES = ['done', 'nothing_to_do', 'refused'] as const;
+export type AdminOutcome = (typeof ADMIN_OUTCOMES)[number];
+/** The answer to an admin request, and (with `action`, `by`, `at`) its audit record. */
+export interface AdminResult {
+  outcome: AdminOutcome;
+  message: string;
+  /** stop: the user; purge_gateway: the gateway. */
+  target: string;
+  /** purge_gateway: the users whose sessions ended. */
+  users?: string[];
+  sessions?: number;
+}
+export const AdminAudit = z.object({
+  action: z.enum(['stop', 'purge_gateway']),
+  target: z.string().max(128),
+  outcome: z.enum(ADMIN_OUTCOMES),
+  message: z.string().max(500),
+  by: z.string().max(64).optional(),
+  instanceId: Id,
+  at: IsoTime,
+});
+export type AdminAudit = z.infer<typeof AdminAudit>;
+
+/** presence.query.debug: what PresenceHelper.debug() showed, from the presence state. */
+export interface PresenceDebug {
+  stats: PresenceStats;
+  pendingCleanups: Array<{ userId: string; runAt: string; reason: string }>;
+  gateways: Array<{ gatewayId: string; lastSeenAt: string; alive: boolean; sessions: number }>;
+  workers: Array<{ workerId: string; lastSeenAt: string; alive: boolean }>;
+}
 export const AdminCrash = z.object({ userId: UserId, component: z.string().min(1).max(64) });
 export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime });
 export type WorkerHandover = z.infer<typeof WorkerHandover>;

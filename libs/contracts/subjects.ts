@@ -36,6 +36,18 @@ export const ManagerSubjects = {
   anyStopped: 'stream.manager.*.stopped',
 } as const;
 
+/**
+ * Each ConsoleLogger tick, for the dashboard's live log. Core NATS (fire and forget, no ack):
+ * a lost tick is harmless and the next one follows within CONSOLE_LOGGER_INTERVAL_MS. Kept out of
+ * AUDIT_STREAM_SUBJECTS on purpose: ticks are a firehose, not lifecycle events. The trailing
+ * `.tick` gives the subject the same four-token shape as the lifecycle events, so the subject's
+ * user id is checked against the payload's like everywhere else.
+ */
+export const ConsoleSubjects = {
+  tick: (userId: string) => `stream.console.${userId}.tick`,
+  anyTick: 'stream.console.*.tick',
+} as const;
+
 /** Request to the worker running a user's manager: read or change its StreamStateServer. */
 export const StreamStateSubjects = {
   user: (userId: string) => `stream.state.${userId}`,
@@ -47,6 +59,26 @@ export const QuerySubjects = {
   user: 'presence.query.user',
   stats: 'presence.query.stats',
   managers: 'stream.query.managers',
+  /** The project's addition: everything `npm run inspect -- debug` shows that lives in Redis. */
+  debug: 'presence.query.debug',
+} as const;
+
+/**
+ * Operator actions, endpoints of the `presence` service (requests: never kept in the stream, since
+ * JetStream would answer a stored request with its own ack). Each one publishes an AuditSubjects
+ * record, and its effects (offline, leaves) are ordinary lifecycle events.
+ */
+export const AdminSubjects = {
+  /** {userId}: end the user's manager now (a pending cleanup runs at once; offline reason `admin`). */
+  stop: 'presence.admin.stop',
+  /** {gatewayId}: end every session of a dead gateway (leaves with reason `gateway_down`). */
+  purgeGateway: 'presence.admin.purge_gateway',
+} as const;
+
+/** Records of operator actions, kept in the audit stream. */
+export const AuditSubjects = {
+  admin: (action: 'stop' | 'purge_gateway') => `presence.audit.admin.${action}`,
+  all: 'presence.audit.>',
 } as const;
 
 /** Project-internal subjects: liveness, resync and worker fan-out. */
@@ -55,6 +87,8 @@ export const InternalSubjects = {
   anyGatewayHeartbeat: 'presence.gateway.*.heartbeat',
   /** Request to one gateway: answer with every live session it holds. */
   gatewaySessions: (gatewayId: string) => `presence.gateway.${gatewayId}.sessions`,
+  /** To one gateway: end this session (presence refused it, e.g. the user's global session cap). */
+  sessionRefused: (gatewayId: string) => `presence.gateway.${gatewayId}.refused`,
   /** Broadcast to every gateway: re-announce your sessions (Redis lost its data). */
   gatewayResync: 'presence.gateway.resync',
   /** Request to one worker: its running managers. */
@@ -71,6 +105,7 @@ export const AUDIT_STREAM_SUBJECTS = [
   'presence.user.>',
   'presence.cleanup.>',
   'stream.manager.>',
+  AuditSubjects.all,
 ];
 
 /** `presence.session.alice.joined` -> `alice`; null when the subject is not of that shape. */

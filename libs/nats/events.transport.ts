@@ -4,6 +4,7 @@ import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { z } from 'zod';
 import { userIdFromSubject } from '#libs/contracts/index.js';
 import { errorText, NatsService } from './nats.service.js';
+import { PRESENCE_ACK_WAIT_MS } from './streams.js';
 
 /** Extras of an @EventPattern handled by this transport. */
 export interface SubjectHandlerExtras {
@@ -45,6 +46,9 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
   private consumerMessages?: ConsumerMessages;
   private lanes: Promise<void>[] = [];
   private closed = false;
+  /** Durable deliveries taken and not yet acknowledged: kept alive with `working()` while queued. */
+  private readonly unacked = new Set<JsMsg>();
+  private workingTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly nats: NatsService,
@@ -57,6 +61,10 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     this.lanes = Array.from({ length: this.options.lanes ?? 32 }, () => Promise.resolve());
     const patterns = [...this.messageHandlers.keys()];
     if (this.options.durable) {
+      this.workingTimer = setInterval(() => {
+        for (const m of this.unacked) m.working();
+      }, PRESENCE_ACK_WAIT_MS / 3);
+      this.workingTimer.unref();
       void this.consumeDurable(patterns).catch((err: unknown) => this.logger.error(`consumer stopped: ${errorText(err)}`));
     } else {
       for (const pattern of patterns) {
@@ -85,6 +93,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
             m.term();
             continue;
           }
+          this.unacked.add(m);
           this.enqueue(m.subject, () => this.handleDurable(pattern, m));
         }
       } catch (err) {
@@ -102,6 +111,8 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     } catch (err) {
       this.logger.error(`handler for ${m.subject} failed (delivery ${m.info.deliveryCount}), will retry: ${errorText(err)}`);
       m.nak(Math.min(200 * m.info.deliveryCount, 5000));
+    } finally {
+      this.unacked.delete(m);
     }
   }
 
@@ -137,6 +148,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
 
   async close() {
     this.closed = true;
+    clearInterval(this.workingTimer);
     await this.consumerMessages?.close();
     await Promise.allSettled(this.lanes);
   }

@@ -37,6 +37,8 @@ export class NatsService implements OnApplicationShutdown {
     return !this.nc.isClosed() && !this.reconnecting;
   }
   private reconnecting = false;
+  /** Since when this connection is up without a break (ms), or null while it is down. */
+  connectedSince: number | null = Date.now();
   private readonly reconnectListeners: Array<() => void> = [];
 
   /** Called after every reconnect (not the first connect): resync what may have been missed. */
@@ -48,9 +50,11 @@ export class NatsService implements OnApplicationShutdown {
     for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') {
         this.reconnecting = true;
+        this.connectedSince = null;
         this.logger.warn('disconnected from NATS; reconnecting');
       } else if (s.type === 'reconnect') {
         this.reconnecting = false;
+        this.connectedSince = Date.now();
         this.logger.log('reconnected to NATS');
         for (const fn of this.reconnectListeners) {
           try {
@@ -122,6 +126,13 @@ export class NatsService implements OnApplicationShutdown {
     });
     this.subs.push(sub);
     return sub;
+  }
+
+  /** Ends a subscription made with subscribe() before the app closes (short-lived interests). */
+  unsubscribe(sub: Subscription) {
+    const i = this.subs.indexOf(sub);
+    if (i >= 0) this.subs.splice(i, 1);
+    if (!sub.isClosed()) sub.unsubscribe();
   }
 
   /** Parses and validates one message; logs and counts it when invalid. */

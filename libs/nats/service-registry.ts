@@ -35,18 +35,50 @@ export async function registerService(
           logger.error(`endpoint ${ep.name}: ${err.message}`);
           return;
         }
-        ep.handler(msg.string()).then(
-          (result) => msg.respond(JSON.stringify(result)),
-          (e: unknown) => {
-            const bad = e instanceof BadRequest;
-            if (!bad) logger.error(`endpoint ${ep.name} failed: ${errorText(e)}`);
-            msg.respondError(bad ? 400 : 500, (e as Error).message, JSON.stringify({ error: (e as Error).message }));
-          },
-        );
+        const start = Date.now();
+        const stats = endpointStats(service, ep.name);
+        // A handler that throws before returning its promise is answered like one that rejects.
+        Promise.resolve()
+          .then(() => ep.handler(msg.string()))
+          .then(
+            (result) => msg.respond(JSON.stringify(result)),
+            (e: unknown) => {
+              const bad = e instanceof BadRequest;
+              if (!bad) logger.error(`endpoint ${ep.name} failed: ${errorText(e)}`);
+              stats?.countError(e as Error);
+              msg.respondError(bad ? 400 : 500, (e as Error).message, JSON.stringify({ error: (e as Error).message }));
+            },
+          )
+          .finally(() => stats?.addTime(Date.now() - start));
       },
     });
   }
   return service;
+}
+
+interface EndpointStatsInternals {
+  num_requests: number;
+  processing_time: number;
+  average_processing_time: number;
+  countError(err: Error): void;
+}
+
+/**
+ * @nats-io/services counts errors and time only for handlers that throw or finish synchronously;
+ * ours answer asynchronously, so `nats micro stats` would show no errors and ~0 processing time.
+ * The endpoint's stats object is internal (pinned version), so this degrades to nothing if it moves.
+ */
+function endpointStats(service: Service, name: string) {
+  const handlers = (service as unknown as { handlers?: Array<{ name: string; stats?: EndpointStatsInternals }> }).handlers;
+  const s = handlers?.find((h) => h.name === name)?.stats;
+  if (!s || typeof s.countError !== 'function') return undefined;
+  return {
+    countError: (err: Error) => s.countError(err),
+    addTime: (ms: number) => {
+      s.processing_time += ms * 1_000_000;
+      s.average_processing_time = Math.round(s.processing_time / Math.max(1, s.num_requests));
+    },
+  };
 }
 
 /** Thrown by an endpoint handler for a request it cannot accept. */

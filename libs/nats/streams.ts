@@ -6,6 +6,13 @@ export const AUDIT_STREAM = 'PRESENCE_EVENTS';
 /** Presence's durable consumer of session events, shared by every presence replica. */
 export const PRESENCE_CONSUMER = 'presence-sessions';
 
+/**
+ * How long a delivered session event may stay unacknowledged before JetStream gives it to another
+ * presence replica: the delay a kill -9 of presence adds to the events it had taken. Replicas that
+ * are merely slow (Redis away) say so with `working()`, so this can stay short.
+ */
+export const PRESENCE_ACK_WAIT_MS = 3000;
+
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**
@@ -25,15 +32,19 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
   try {
     await jsm.streams.add(config);
   } catch (err) {
-    // Exists already (maybe with another max_age): bring it to this config.
     if (!/already in use|already exists/i.test(String(err))) throw err;
+    // Exists already (older subjects, another max_age): bring it to this config.
     const info = await jsm.streams.info(AUDIT_STREAM);
-    if (info.config.max_age !== config.max_age) {
-      await jsm.streams.update(AUDIT_STREAM, { ...info.config, max_age: config.max_age, duplicate_window: config.duplicate_window });
+    const sameSubjects = [...info.config.subjects].sort().join() === [...config.subjects].sort().join();
+    if (info.config.max_age !== config.max_age || !sameSubjects) {
+      await jsm.streams.update(AUDIT_STREAM, { ...info.config, subjects: config.subjects, max_age: config.max_age, duplicate_window: config.duplicate_window });
     }
   }
   try {
-    await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+    const info = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+    if (info.config.ack_wait !== nanos(PRESENCE_ACK_WAIT_MS)) {
+      await jsm.consumers.update(AUDIT_STREAM, PRESENCE_CONSUMER, { ack_wait: nanos(PRESENCE_ACK_WAIT_MS) });
+    }
   } catch {
     await jsm.consumers
       .add(AUDIT_STREAM, {
@@ -41,7 +52,7 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
         filter_subject: SessionSubjects.all,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.New,
-        ack_wait: nanos(10_000),
+        ack_wait: nanos(PRESENCE_ACK_WAIT_MS),
         max_deliver: 20,
         max_ack_pending: 2000,
       })

@@ -22,6 +22,17 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly socketEventsThrottled = new Counter({
+    name: 'presence_gateway_socket_events_throttled_total',
+    help: 'Client events dropped by the per-socket rate limit',
+    registers: [this.registry],
+  });
+  readonly sessionsCutOff = new Counter({
+    name: 'presence_gateway_sessions_cut_off_total',
+    help: 'Sessions the gateway ended for misbehaviour or a limit, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly sessionEvents = new Counter({
     name: 'presence_session_events_total',
     help: 'Session events applied to the presence state, by kind and outcome',
@@ -32,6 +43,12 @@ export class Metrics {
     name: 'presence_user_transitions_total',
     help: 'User transitions: online, cleanup_scheduled, cleanup_cancelled, offline',
     labelNames: ['transition'],
+    registers: [this.registry],
+  });
+  readonly adminActions = new Counter({
+    name: 'presence_admin_actions_total',
+    help: 'Operator actions (presence.admin.*), by action and outcome',
+    labelNames: ['action', 'outcome'],
     registers: [this.registry],
   });
   readonly cleanupLateness = new Histogram({
@@ -56,7 +73,7 @@ export class Metrics {
   });
   readonly joinToStarted = new Histogram({
     name: 'stream_join_to_manager_started_seconds',
-    help: 'From the online event to the manager running',
+    help: "From a user's first session joining (at its gateway) to their manager running",
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });

@@ -22,6 +22,12 @@ export function redisKeys(prefix: string) {
     gatewaySessions: (gatewayId: string) => `${prefix}:gw:${gatewayId}:sessions`,
     /** Set once per Redis dataset: when it is missing, Redis lost its data. */
     marker: `${prefix}:marker`,
+    /** Present for a moment after the marker was recreated: workers re-assert, nobody acquires. */
+    settling: `${prefix}:settling`,
+    /** gatewayId -> boot id of the incarnation last heard from. */
+    gatewayBoots: `${prefix}:gwboot`,
+    /** Held while one presence replica reconciles a gateway's sessions. */
+    gatewayReconcile: (gatewayId: string) => `${prefix}:gw:${gatewayId}:reconcile`,
     lease: (userId: string) => `${prefix}:{${userId}}:lease`,
     /** userId -> JSON {workerId, startedAt} of every running manager. */
     managers: `${prefix}:managers`,

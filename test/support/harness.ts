@@ -4,6 +4,7 @@ import { createServer, connect as tcpConnect, type Server as TcpServer, type Soc
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { io, type Socket } from 'socket.io-client';
 import { signToken } from '../../libs/auth/token.js';
 import { startNatsServer, startRedisServer, waitForPort } from '../../scripts/services.js';
@@ -43,10 +44,15 @@ export class Backends {
   redis?: ChildProcess;
   natsPort = 0;
   redisPort = 0;
+  /** nats-server's HTTP monitoring port (/connz, /varz), as `nats-server -m` serves it. */
+  natsMonitorPort = 0;
   private natsStore = mkdtempSync(join(tmpdir(), 'e2e-nats-'));
 
   get natsUrl() {
     return `nats://127.0.0.1:${this.natsPort}`;
+  }
+  get natsMonitorUrl() {
+    return `http://127.0.0.1:${this.natsMonitorPort}`;
   }
   get redisUrl() {
     return `redis://127.0.0.1:${this.redisPort}`;
@@ -55,11 +61,12 @@ export class Backends {
   async start() {
     this.natsPort ||= await freePort();
     this.redisPort ||= await freePort();
+    this.natsMonitorPort ||= await freePort();
     await Promise.all([this.startNats(), this.startRedis()]);
   }
 
   async startNats() {
-    this.nats = startNatsServer(this.natsPort, this.natsStore);
+    this.nats = startNatsServer(this.natsPort, this.natsStore, this.natsMonitorPort);
     if (!(await waitForPort('127.0.0.1', this.natsPort, 10_000))) throw new Error('nats-server did not start');
   }
 
@@ -111,7 +118,8 @@ export class AppProcess {
   async start(waitHealthy = true) {
     this.child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
       cwd: ROOT,
-      env: { ...process.env, ...this.env, NODE_ENV: 'test' },
+      // NODE_ENV is 'test' unless the app's env says otherwise (e.g. production logs).
+      env: { ...process.env, NODE_ENV: 'test', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const onData = (buf: Buffer) => {
@@ -234,8 +242,10 @@ export class Tab {
     url: string,
     auth: Record<string, unknown>,
     query?: Record<string, string>,
+    /** Extra client options, e.g. `localAddress: '127.0.0.2'` to connect from another address. */
+    extra: Record<string, unknown> = {},
   ) {
-    this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true });
+    this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true, ...extra });
     this.socket.on('manager', (m) => this.managerEvents.push(m));
   }
 
@@ -313,14 +323,69 @@ export class Observer {
     return JSON.parse(msg.string()) as T;
   }
 
+  /** Every reply to one request within `maxWait`, as the NATS CLI collects them for `$SRV.*`. */
+  async requestAll<T = Record<string, unknown>>(subject: string, body = '', maxWait = 1000): Promise<T[]> {
+    const out: T[] = [];
+    for await (const m of await this.nc.requestMany(subject, body, { strategy: 'timer', maxWait })) out.push(JSON.parse(m.string()) as T);
+    return out;
+  }
+
   publish(subject: string, body: string) {
     this.nc.publish(subject, body);
+  }
+
+  /** As the gateway publishes: stored by JetStream, a repeated msgId dropped by its duplicate window. */
+  async publishDurable(subject: string, body: string, msgId?: string): Promise<{ duplicate: boolean }> {
+    const ack = await jetstream(this.nc).publish(subject, body, msgId ? { msgID: msgId } : undefined);
+    return { duplicate: ack.duplicate };
   }
 
   async close() {
     this.sub?.unsubscribe();
     await this.nc.close();
   }
+}
+
+/** Every message stored in a stream, first to last, read like `nats stream view` does (an ordered consumer from the start). */
+export async function readStream(nc: NatsConnection, stream: string): Promise<Array<Seen & { seq: number }>> {
+  const js = jetstream(nc);
+  const { state } = await (await jetstreamManager(nc)).streams.info(stream);
+  const out: Array<Seen & { seq: number }> = [];
+  if (state.messages === 0) return out;
+  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  while (out.length === 0 || out[out.length - 1].seq < state.last_seq) {
+    const batch = await consumer.fetch({ max_messages: 500, expires: 2000 });
+    let got = 0;
+    for await (const m of batch) {
+      got++;
+      out.push({ subject: m.subject, data: JSON.parse(m.string()) as Record<string, unknown>, receivedAt: m.time.getTime(), seq: m.seq });
+    }
+    if (got === 0) break;
+  }
+  return out;
+}
+
+/** Runs a built script (`node dist/scripts/<name>.js args`) like `npm run <name> -- args` does. */
+export function runScript(name: string, args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--no-warnings', join(ROOT, 'dist', 'scripts', `${name}.js`), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`${name} ${args.join(' ')} did not finish within ${timeoutMs} ms: ${stdout}${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -380,5 +445,64 @@ export class CableProxy {
       upstream.destroy();
     }
     await new Promise<void>((res) => (this.server ? this.server.close(() => res()) : res()));
+  }
+}
+
+/**
+ * A gateway played by the test: it heartbeats and answers "which sessions do you hold" like a real
+ * one, so presence treats its sessions as live, while the test publishes session events on NATS
+ * in any order, any number of times, plain or durable.
+ */
+export class FakeGateway {
+  readonly sessions = new Map<string, { sessionId: string; userId: string; gatewayId: string; page: string; at: string }>();
+  private timer?: NodeJS.Timeout;
+  private sub?: Subscription;
+
+  constructor(
+    readonly observer: Observer,
+    readonly gatewayId = `fake-gw-${process.pid}`,
+  ) {}
+
+  start(everyMs = 500) {
+    const beat = () =>
+      this.observer.publish(`presence.gateway.${this.gatewayId}.heartbeat`, JSON.stringify({ gatewayId: this.gatewayId, sessions: this.sessions.size, at: new Date().toISOString() }));
+    beat();
+    this.timer = setInterval(beat, everyMs);
+    this.sub = this.observer.nc.subscribe(`presence.gateway.${this.gatewayId}.sessions`, {
+      callback: (_e, m) => {
+        m.respond(JSON.stringify({ gatewayId: this.gatewayId, sessions: [...this.sessions.values()] }));
+      },
+    });
+    return this;
+  }
+
+  joinedPayload(userId: string, sessionId: string) {
+    return { sessionId, userId, gatewayId: this.gatewayId, page: '/dashboard', at: new Date().toISOString() };
+  }
+
+  leftPayload(userId: string, sessionId: string, reason = 'closed') {
+    return { sessionId, userId, gatewayId: this.gatewayId, reason, at: new Date().toISOString() };
+  }
+
+  /** Publishes a join (durable with the gateway's msgId unless `plain`) and holds the session. */
+  async join(userId: string, sessionId: string, opts: { plain?: boolean; track?: boolean } = {}) {
+    const payload = this.joinedPayload(userId, sessionId);
+    if (opts.track ?? true) this.sessions.set(sessionId, payload);
+    const subject = `presence.session.${userId}.joined`;
+    if (opts.plain) return this.observer.publish(subject, JSON.stringify(payload));
+    await this.observer.publishDurable(subject, JSON.stringify(payload), `${userId}-${sessionId}-joined`);
+  }
+
+  async leave(userId: string, sessionId: string, opts: { plain?: boolean; reason?: string } = {}) {
+    this.sessions.delete(sessionId);
+    const payload = this.leftPayload(userId, sessionId, opts.reason);
+    const subject = `presence.session.${userId}.left`;
+    if (opts.plain) return this.observer.publish(subject, JSON.stringify(payload));
+    await this.observer.publishDurable(subject, JSON.stringify(payload), `${userId}-${sessionId}-left`);
+  }
+
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.sub?.unsubscribe();
   }
 }

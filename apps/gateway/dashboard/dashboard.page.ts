@@ -42,6 +42,7 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
   #online-list li.me { background:#eef3fe; }
   #online-list .uid { font-weight:600; min-width:160px; }
   #online-list .tabs { color:var(--muted); min-width:60px; }
+  .pill.mine { outline:2px solid var(--accent); outline-offset:1px; }
   .pill { display:inline-block; padding:1px 8px; border-radius:999px; font-size:11.5px; font-weight:600; margin-right:4px; }
   button { font:inherit; border:1px solid var(--line); background:var(--card); border-radius:8px; padding:6px 14px; cursor:pointer; }
   button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
@@ -76,15 +77,17 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
     <h2>Your stream manager</h2>
     <div class="row"><span class="k">State</span><span id="manager-state" class="badge">unknown</span></div>
     <div class="row"><span class="k">Worker</span><code id="manager-worker">-</code></div>
-    <div class="row" id="countdown-row" hidden><span class="k">Cleanup in</span><span id="countdown"></span></div>
+    <div class="row" id="countdown-row" hidden><span class="k">Cleanup in</span><span id="countdown" role="timer"></span></div>
+    <div class="row"><span class="k">This tab</span><code id="session-id">-</code></div>
   </section>
   <section class="card">
-    <h2>ConsoleLogger</h2>
-    <ul id="console-log" class="mono"><li class="empty">No ticks yet</li></ul>
+    <h2>ConsoleLogger <span class="muted">(last: #<span id="last-tick">-</span>)</span></h2>
+    <ul id="console-log" class="mono" aria-live="polite"><li class="empty">No ticks yet</li></ul>
   </section>
   <section class="card wide">
     <h2>Online users (<span id="online-count">0</span>)</h2>
-    <ul id="online-list"></ul>
+    <ul id="online-list" aria-live="polite"></ul>
+    <p id="presence-error" class="error" hidden></p>
   </section>
 </main>
 
@@ -95,7 +98,10 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
   var DEV_SIGN_IN = ${devSignIn};
   var TOKEN_KEY = 'presence.token', USER_KEY = 'presence.userId', IDLE_MS = 60000;
   var $ = function (id) { return document.getElementById(id); };
-  var socket = null, presence = {}, manager = null, ticks = [];
+  var socket = null, presence = {}, manager = null, ticks = [], mySessionId = null, resubscribe = null;
+  /* Diffs that arrive before this subscription's presence_state wait for it (Phoenix's sync):
+     a join that raced the snapshot is applied on top of it instead of being dropped with the old map. */
+  var synced = false, pendingDiffs = [];
   var idle = false, idleTimer = null, lastSentStatus = null;
 
   function setConnection(state, detail) {
@@ -125,7 +131,7 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
   }
 
   function resetView() {
-    presence = {}; manager = null; ticks = [];
+    presence = {}; manager = null; ticks = []; setSession(null); synced = false; pendingDiffs = [];
     renderPresence(); renderManager(); renderTicks();
   }
 
@@ -154,6 +160,7 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
     socket.on('connect', function () {
       setConnection('connected');
       lastSentStatus = null;
+      synced = false; pendingDiffs = [];
       socket.emit('presence:subscribe');
       sendStatus();
     });
@@ -164,10 +171,33 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
       if (/unauthori[sz]ed/i.test(msg)) { signOut('Sign-in refused: ' + msg); setConnection('refused', msg); return; }
       setConnection('refused', msg);
     });
+    socket.on('session', function (s) { setSession(s && s.sessionId); renderPresence(); });
     socket.on('manager', function (m) { manager = m; renderManager(); });
-    socket.on('console_log', function (t) { ticks.push(t); if (ticks.length > 10) ticks.shift(); renderTicks(); });
-    socket.on('presence_state', function (state) { presence = clone(state || {}); renderPresence(); });
+    socket.on('console_log', function (t) {
+      if (!t || typeof t.n !== 'number') return;
+      ticks.push(t); if (ticks.length > 10) ticks.shift(); renderTicks();
+    });
+    socket.on('presence_state', function (state) {
+      clearTimeout(resubscribe);
+      $('presence-error').hidden = true;
+      presence = clone(state || {});
+      synced = true;
+      pendingDiffs.splice(0).forEach(mergeDiff);
+      renderPresence();
+    });
+    socket.on('presence_error', function (e) {
+      $('presence-error').hidden = false;
+      $('presence-error').textContent = (e && e.message) || 'presence unavailable';
+      clearTimeout(resubscribe);
+      resubscribe = setTimeout(function () { if (socket && socket.connected) socket.emit('presence:subscribe'); }, 2000);
+    });
     socket.on('presence_diff', applyDiff);
+  }
+
+  function setSession(id) {
+    mySessionId = id || null;
+    document.body.dataset.session = mySessionId || '';
+    $('session-id').textContent = mySessionId || '-';
   }
 
   /* ---------- presence map ---------- */
@@ -182,6 +212,12 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
     return -1;
   }
   function applyDiff(diff) {
+    if (!synced) { pendingDiffs.push(diff); return; }
+    mergeDiff(diff);
+    renderPresence();
+  }
+  /* Joins, then leaves, then updates, each idempotent: a diff that crosses the snapshot is harmless. */
+  function mergeDiff(diff) {
     diff = diff || {};
     eachMeta(diff.joins, function (uid, meta) {
       var entry = presence[uid] || (presence[uid] = { metas: [] });
@@ -200,7 +236,6 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
       var i = entry ? indexOf(entry.metas, meta.sessionId) : -1;
       if (i >= 0) Object.assign(entry.metas[i], meta);
     });
-    renderPresence();
   }
 
   function renderPresence() {
@@ -230,11 +265,16 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
       tabs.className = 'tabs';
       tabs.textContent = metas.length + (metas.length === 1 ? ' tab' : ' tabs');
       var pills = document.createElement('span');
+      pills.className = 'sessions';
       metas.forEach(function (m) {
         var p = document.createElement('span');
         var status = String(m.status || 'visible');
-        p.className = 'pill ' + status;
-        p.textContent = status;
+        var mine = m.sessionId === mySessionId;
+        p.className = 'pill ' + status + (mine ? ' mine' : '');
+        p.dataset.sessionId = String(m.sessionId);
+        p.dataset.status = status;
+        if (mine) p.dataset.mine = 'true';
+        p.textContent = status + (mine ? ' (this tab)' : '');
         p.title = [m.page, m.gatewayId, m.sessionId].filter(Boolean).join(' | ');
         pills.appendChild(p);
       });
@@ -268,12 +308,17 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
   function renderTicks() {
     var box = $('console-log');
     box.textContent = '';
+    var last = ticks.length ? ticks[ticks.length - 1].n : null;
+    box.dataset.lastTick = last === null ? '' : String(last);
+    $('last-tick').textContent = last === null ? '-' : String(last);
     if (!ticks.length) {
       var e = document.createElement('li'); e.className = 'empty'; e.textContent = 'No ticks yet'; box.appendChild(e);
       return;
     }
     ticks.forEach(function (t) {
       var li = document.createElement('li');
+      li.dataset.n = String(t.n);
+      li.dataset.userId = String(t.userId);
       var at = typeof t.at === 'number' ? new Date(t.at).toISOString() : String(t.at);
       li.textContent = 'Console log #' + t.n + ' - ' + at;
       box.appendChild(li);

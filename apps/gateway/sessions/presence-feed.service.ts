@@ -26,6 +26,9 @@ export class PresenceFeedService {
 
   attach(server: Namespace) {
     this.server = server;
+    // From the start, not on the first presence:subscribe: that subscriber's own join was
+    // published before it could ask, and would be missed if presence's snapshot lags behind it.
+    this.ensureFeed();
   }
 
   async subscribe(socket: Socket) {

@@ -5,6 +5,7 @@ import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
 import {
   SESSION_STATUSES,
   type LeaveReason,
+  type PresenceDebug,
   type PresenceMap,
   type PresenceStats,
   type SessionMeta,
@@ -102,6 +103,26 @@ export class PresenceStateRepository {
     return { kind: 'none' };
   }
 
+  /** Users the stream workers run a manager for while the state knows nothing of them. */
+  async orphanManagers(): Promise<string[]> {
+    const orphans: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.managers, cursor, 'COUNT', 1000);
+      cursor = next;
+      const users = flat.filter((_, i) => i % 2 === 0);
+      if (users.length === 0) continue;
+      const pipe = this.redis.pipeline();
+      for (const u of users) pipe.exists(this.keys.state(u));
+      const rows = (await pipe.exec()) ?? [];
+      users.forEach((u, i) => {
+        const [err, n] = rows[i] ?? [];
+        if (!err && n === 0) orphans.push(u);
+      });
+    } while (cursor !== '0');
+    return orphans;
+  }
+
   async isActive(userId: string): Promise<boolean> {
     return (await this.redis.sismember(this.keys.active, userId)) === 1;
   }
@@ -168,6 +189,46 @@ export class PresenceStateRepository {
     const s = (stats ?? {}) as Record<string, string>;
     const byStatus = Object.fromEntries(SESSION_STATUSES.map((st) => [st, Number(s[`status:${st}`] ?? 0)])) as PresenceStats['byStatus'];
     return { users: Number(users), sessions: Number(s.sessions ?? 0), byStatus, pendingCleanups: Number(pending), managers: Number(managers) };
+  }
+
+  /** The user's presence status ('online', 'grace', 'offline'; null: never seen) and epoch. */
+  async cleanupState(userId: string): Promise<{ status: string | null; epoch: number }> {
+    const [status, epoch] = await this.redis.hmget(this.keys.state(userId), 'status', 'epoch');
+    return { status, epoch: Number(epoch ?? 0) };
+  }
+
+  async managerOf(userId: string): Promise<UserPresence['manager']> {
+    const m = await this.redis.hget(this.keys.managers, userId);
+    return m ? (JSON.parse(m) as UserPresence['manager']) : null;
+  }
+
+  /** Scheduled cleanups, soonest first. */
+  async pendingCleanups(limit = 1000): Promise<PresenceDebug['pendingCleanups']> {
+    const due = await this.dueCleanups(Number.MAX_SAFE_INTEGER, limit);
+    return due.sort((a, b) => a.runAt - b.runAt).map((d) => ({ userId: d.userId, runAt: new Date(d.runAt).toISOString(), reason: d.reason }));
+  }
+
+  /** Gateways and stream workers by last heartbeat; alive when heard within their TTL. */
+  async liveness(): Promise<Pick<PresenceDebug, 'gateways' | 'workers'>> {
+    const [gw, wk] = await Promise.all([
+      this.redis.zrange(this.keys.gateways, 0, -1, 'WITHSCORES'),
+      this.redis.zrange(this.keys.workers, 0, -1, 'WITHSCORES'),
+    ]);
+    const now = Date.now();
+    const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], Number(flat[2 * i + 1])] as const);
+    const gatewayPairs = pairs(gw);
+    const pipe = this.redis.pipeline();
+    for (const [id] of gatewayPairs) pipe.scard(this.keys.gatewaySessions(id));
+    const counts = gatewayPairs.length ? ((await pipe.exec()) ?? []) : [];
+    return {
+      gateways: gatewayPairs.map(([gatewayId, seen], i) => ({
+        gatewayId,
+        lastSeenAt: new Date(seen).toISOString(),
+        alive: now - seen < this.config.gatewayTtlMs,
+        sessions: Number(counts[i]?.[1] ?? 0),
+      })),
+      workers: pairs(wk).map(([workerId, seen]) => ({ workerId, lastSeenAt: new Date(seen).toISOString(), alive: now - seen < this.config.workerTtlMs })),
+    };
   }
 
   /** Sessions a gateway holds according to the state: "userId sessionId" pairs. */

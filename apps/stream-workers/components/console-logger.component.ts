@@ -1,8 +1,10 @@
+import { ConsoleSubjects, type ConsoleTick } from '#libs/contracts/index.js';
 import type { Component, ComponentContext, ComponentDefinition } from '../manager/component.js';
 
 /**
  * Logs `Console log #n` once per CONSOLE_LOGGER_INTERVAL_MS while the manager lives; n is kept in
- * the manager's memory, so a restart of this component after a crash goes on counting.
+ * the manager's memory, so a restart of this component after a crash goes on counting. Each tick
+ * is also published on stream.console.<userId>.tick, which the gateway relays to the user's tabs.
  */
 export class ConsoleLogger implements Component {
   private count = 0;
@@ -13,7 +15,10 @@ export class ConsoleLogger implements Component {
     this.unsubscribe = ctx.ticker.every(ctx.config.consoleLoggerIntervalMs, () => {
       this.count++;
       ctx.memory.set('count', this.count);
-      ctx.log(`Console log #${this.count} - ${new Date().toISOString()}`);
+      const at = new Date().toISOString();
+      ctx.log(`Console log #${this.count} - ${at}`);
+      const tick: ConsoleTick = { userId: ctx.userId, n: this.count, at, workerId: ctx.workerId };
+      ctx.publish(ConsoleSubjects.tick(ctx.userId), tick);
     });
   }
 

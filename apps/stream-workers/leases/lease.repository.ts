@@ -3,14 +3,17 @@ import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
 
-/** KEYS: lease, active, managers  ARGV: workerId, ttlMs, userId, managerJson */
+/** KEYS: lease, active, managers, settling  ARGV: workerId, ttlMs, userId, managerJson
+ *  While the dataset settles after a loss, only the workers already running a manager may
+ *  (re)claim its lease: nobody starts a second one before they have re-asserted theirs. */
 const ACQUIRE = `
 if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return 'inactive' end
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return 'taken' end
+if not cur and redis.call('EXISTS', KEYS[4]) == 1 then return 'settling' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if cur then return 'mine' end
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+if cur then return 'mine' end
 return 'acquired'
 `;
 
@@ -46,7 +49,19 @@ declare module 'ioredis' {
   }
 }
 
-export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive';
+export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive' | 'settling';
+
+/**
+ * How WORKER_TTL_MS is spent: a dead worker's lease lapses after `leaseMs` and a peer's reconcile,
+ * running every `reconcileEveryMs`, takes the user at most that much later, so the manager is
+ * back within WORKER_TTL_MS. Leases are renewed three times per lease period, so one slow renewal
+ * loses nothing.
+ */
+export function leaseTimings(workerTtlMs: number) {
+  const reconcileEveryMs = Math.max(50, Math.min(1000, Math.floor(workerTtlMs / 6)));
+  const leaseMs = Math.max(100, workerTtlMs - Math.ceil(reconcileEveryMs * 1.5));
+  return { leaseMs, renewEveryMs: Math.max(30, Math.floor(leaseMs / 3)), reconcileEveryMs };
+}
 export type ReassertResult = 'renewed' | 'reclaimed' | 'lost';
 
 /**
@@ -57,13 +72,15 @@ export type ReassertResult = 'renewed' | 'reclaimed' | 'lost';
 @Injectable()
 export class LeaseRepository {
   readonly keys: RedisKeys;
+  private readonly leaseMs: number;
 
   constructor(
     @Inject(REDIS) readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
-    redis.defineCommand('swAcquire', { numberOfKeys: 3, lua: ACQUIRE });
+    this.leaseMs = leaseTimings(config.workerTtlMs).leaseMs;
+    redis.defineCommand('swAcquire', { numberOfKeys: 4, lua: ACQUIRE });
     redis.defineCommand('swReassert', { numberOfKeys: 2, lua: REASSERT });
     redis.defineCommand('swRelease', { numberOfKeys: 2, lua: RELEASE });
   }
@@ -74,7 +91,7 @@ export class LeaseRepository {
 
   async acquire(userId: string, workerId: string, startedAt: Date): Promise<AcquireResult> {
     const k = this.keys;
-    return (await this.redis.swAcquire(k.lease(userId), k.active, k.managers, workerId, this.config.workerTtlMs, userId, this.managerJson(workerId, startedAt))) as AcquireResult;
+    return (await this.redis.swAcquire(k.lease(userId), k.active, k.managers, k.settling, workerId, this.leaseMs, userId, this.managerJson(workerId, startedAt))) as AcquireResult;
   }
 
   /** Renews many leases in one round trip. */
@@ -84,7 +101,7 @@ export class LeaseRepository {
       const chunk = managers.slice(i, i + 1000);
       const pipe = this.redis.pipeline();
       for (const m of chunk) {
-        pipe.swReassert(this.keys.lease(m.userId), this.keys.managers, workerId, this.config.workerTtlMs, m.userId, this.managerJson(workerId, m.startedAt));
+        pipe.swReassert(this.keys.lease(m.userId), this.keys.managers, workerId, this.leaseMs, m.userId, this.managerJson(workerId, m.startedAt));
       }
       const rows = (await pipe.exec()) ?? [];
       chunk.forEach((m, j) => {

@@ -5,6 +5,8 @@ import type { SharedTicker } from './shared-ticker.js';
 /** What a component gets from its manager. */
 export interface ComponentContext {
   readonly userId: string;
+  /** The stream worker running this manager (its INSTANCE_ID). */
+  readonly workerId: string;
   readonly config: AppConfig;
   readonly redis: Redis;
   /** Shared timers: one per period per process, not one per manager. */
@@ -13,6 +15,8 @@ export interface ComponentContext {
   readonly memory: Map<string, unknown>;
   /** Writes a line tagged [UserStreamManager:<userId>]. */
   log(message: string): void;
+  /** Core NATS publish (JSON, fire and forget): for live data that is fine to lose, never events. */
+  publish(subject: string, payload: object): void;
   /** Reports a failure from async code; the manager restarts the component. */
   fail(error: unknown): void;
 }

@@ -88,10 +88,12 @@ describe('UserStreamManager', () => {
     hooks = {
       context: jest.fn((userId: string) => ({
         userId,
+        workerId: 'worker-1',
         config,
         redis: {} as Redis,
         ticker: new SharedTicker(),
         log: jest.fn((_m: string) => {}),
+        publish: jest.fn((_s: string, _p: object) => {}),
       })),
       onComponentRestart: jest.fn(),
       onManagerRestart: jest.fn(),

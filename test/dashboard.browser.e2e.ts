@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Stack, uniqueUser } from './support/harness.js';
+import { attr, eventually, launchChromium, screenshot } from './support/browser.js';
+
+jest.setTimeout(60_000);
+
+const CLEANUP_MS = 1500;
+const TICK_MS = 200;
+const FILE = 'dashboard';
+/** An element as the page scripts see it (the project's tsconfig has no DOM lib). */
+type Dataset = { dataset: Record<string, string | undefined> };
+
+/**
+ * The dashboard page as its users see it, in a real headless Chromium against the real stack:
+ * user A in two tabs, user C watching the online list from a third.
+ */
+describe('dashboard page in headless Chromium', () => {
+  const stack = new Stack({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), CONSOLE_LOGGER_INTERVAL_MS: String(TICK_MS) } });
+  let browser: Browser;
+  beforeAll(async () => {
+    [browser] = await Promise.all([launchChromium(), stack.start()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack.stop();
+  });
+
+  /** A new tab signed in through the page's own form (POST /dev/token), connected. */
+  async function openDashboard(context: BrowserContext, userId: string): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(`${stack.gateway.url}/dashboard`);
+    await page.locator('#userid-input').fill(userId);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('body[data-connection="connected"]').waitFor();
+    await eventually('the tab learns its session id', () => attr(page.locator('body'), 'data-session'), (s) => !!s);
+    return page;
+  }
+  const lastTick = async (page: Page) => Number((await attr(page.locator('#console-log'), 'data-last-tick')) || 0);
+  const managerState = (page: Page) => attr(page.locator('body'), 'data-manager');
+  const row = (page: Page, userId: string) => page.locator(`#online-list li[data-user-id="${userId}"]`);
+  const tabsOf = (page: Page, userId: string) => attr(row(page, userId), 'data-tabs');
+  const sessionOf = async (page: Page) => (await attr(page.locator('body'), 'data-session'))!;
+  /** The status C's page shows for each of A's sessions: {sessionId: status}. */
+  const statusesOf = (page: Page, userId: string) =>
+    row(page, userId)
+      .locator('.pill[data-session-id]')
+      .evaluateAll((els) => Object.fromEntries((els as unknown as Dataset[]).map((e) => [e.dataset.sessionId, e.dataset.status])));
+  /** What a hidden tab's browser does: document.hidden turns true and visibilitychange fires. */
+  const setHidden = (page: Page, hidden: boolean) =>
+    page.evaluate((h) => {
+      const doc = (globalThis as unknown as { document: { dispatchEvent(e: Event): boolean } }).document;
+      Object.defineProperty(doc, 'hidden', { configurable: true, get: () => h });
+      Object.defineProperty(doc, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+      doc.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+
+  it('two tabs of A, close one: the manager stays; close the other: A leaves C\'s list and the manager stops after the timeout', async () => {
+    const a = uniqueUser('alice');
+    const c = uniqueUser('carol');
+    const ctxA = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    const ctxC = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    try {
+      const a1 = await openDashboard(ctxA, a);
+      const a2 = await openDashboard(ctxA, a);
+      const c1 = await openDashboard(ctxC, c);
+      const [s1, s2] = [await sessionOf(a1), await sessionOf(a2)];
+      expect(s1).not.toBe(s2);
+
+      // Both of A's tabs: the manager runs and its ConsoleLogger ticks stream in, the same count.
+      for (const p of [a1, a2]) {
+        await eventually('manager running', () => managerState(p), (s) => s === 'running');
+        const first = await eventually('a tick', () => lastTick(p), (n) => n >= 1);
+        await eventually('ticks keep arriving', () => lastTick(p), (n) => n >= first + 2);
+      }
+      expect(await a1.locator('#manager-worker').innerText()).toBe(stack.worker.env.INSTANCE_ID);
+      const a1Now = await lastTick(a1);
+      await eventually("A's second tab shows the same counter", () => lastTick(a2), (n) => n >= a1Now);
+      // Ticks go to the user's own tabs only: C's page shows only C's.
+      await eventually('C ticks', () => lastTick(c1), (n) => n >= 1);
+      const tickOwners = await c1.locator('#console-log li[data-n]').evaluateAll((els) => (els as unknown as Dataset[]).map((e) => e.dataset.userId));
+      expect(new Set(tickOwners)).toEqual(new Set([c]));
+      expect(stack.observer.on(`stream.manager.${a}.started`)).toHaveLength(1);
+
+      // C's page lists A with two tabs, both visible, and C itself, marked as this tab.
+      await eventually('C sees A with 2 tabs', () => tabsOf(c1, a), (t) => t === '2');
+      expect(await c1.locator('#online-count').innerText()).toBe('2');
+      expect(await statusesOf(c1, a)).toEqual({ [s1]: 'visible', [s2]: 'visible' });
+      expect(await attr(row(c1, c).locator('.pill[data-mine="true"]'), 'data-session-id')).toBe(await sessionOf(c1));
+      // Each of A's tabs lists A with both tabs, its own marked as this tab (its own join raced its
+      // presence:subscribe: the first subscriber of a fresh gateway).
+      for (const [p, mine] of [[a1, s1], [a2, s2]] as const) {
+        await eventually("A's tab lists A with 2 tabs", () => tabsOf(p, a), (t) => t === '2');
+        expect(await attr(row(p, a).locator('.pill[data-mine="true"]'), 'data-session-id')).toBe(mine);
+        expect(await p.locator('#online-count').innerText()).toBe('2');
+      }
+      await screenshot(a1, FILE, '1-alice-tab1-running');
+      await screenshot(c1, FILE, '2-carol-sees-alice-2-tabs');
+
+      // A's second tab goes to the background: C sees that tab's status change in place.
+      await setHidden(a2, true);
+      await eventually("C sees A's second tab hidden", () => statusesOf(c1, a), (m) => m[s2] === 'hidden' && m[s1] === 'visible');
+      await eventually('A sees its own tab hidden too', () => statusesOf(a1, a), (m) => m[s2] === 'hidden');
+      await screenshot(c1, FILE, '3-carol-sees-alice-tab-hidden');
+      await setHidden(a2, false);
+      await eventually("C sees A's second tab visible again", () => statusesOf(c1, a), (m) => m[s2] === 'visible');
+      const updates = stack.observer.on(`presence.session.${a}.updated`).map((e) => [e.data.sessionId, e.data.status]);
+      expect(updates).toEqual([[s2, 'hidden'], [s2, 'visible']]);
+      // A status change is an update, never a leave and a join.
+      expect(stack.observer.on(`presence.session.${a}.left`)).toHaveLength(0);
+      expect(stack.observer.on(`presence.session.${a}.joined`)).toHaveLength(2);
+
+      // Close one of A's tabs: C sees one tab; the manager keeps running, no cleanup, ticks go on.
+      await a2.close();
+      await eventually('C sees A with 1 tab', () => tabsOf(c1, a), (t) => t === '1');
+      expect(Object.keys(await statusesOf(c1, a))).toEqual([s1]);
+      const [left] = await stack.observer.waitFor(`presence.session.${a}.left`);
+      expect(left.data).toMatchObject({ sessionId: s2, reason: 'closed' });
+      // Wait past the cleanup timeout on the page's own evidence: ticks counted beyond it.
+      const atClose = await lastTick(a1);
+      await eventually('ticks continue past the cleanup timeout', () => lastTick(a1), (n) => n >= atClose + Math.ceil(CLEANUP_MS / TICK_MS) + 2, CLEANUP_MS * 4);
+      expect(await managerState(a1)).toBe('running');
+      expect(await a1.locator('#countdown-row').isHidden()).toBe(true);
+      expect(stack.observer.on(`presence.cleanup.${a}.scheduled`)).toHaveLength(0);
+      expect(stack.observer.on(`stream.manager.${a}.stopped`)).toHaveLength(0);
+      await screenshot(c1, FILE, '4-carol-sees-alice-1-tab');
+
+      // Close A's last tab: A leaves C's list; the manager stops CLEANUP_TIMEOUT_MS later.
+      const closedAt = Date.now();
+      await a1.close();
+      await row(c1, a).waitFor({ state: 'detached' });
+      expect(await c1.locator('#online-count').innerText()).toBe('1');
+      expect(await tabsOf(c1, c)).toBe('1');
+      await screenshot(c1, FILE, '5-carol-sees-alice-gone');
+      const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${a}.scheduled`);
+      const [stopped] = await stack.observer.waitFor(`stream.manager.${a}.stopped`, CLEANUP_MS + 5000);
+      expect(stopped.data).toMatchObject({ userId: a, reason: 'offline' });
+      expect(Date.parse(stopped.data.at as string)).toBeGreaterThanOrEqual(Date.parse(scheduled.data.runAt as string));
+      expect(stopped.receivedAt).toBeGreaterThanOrEqual(closedAt + CLEANUP_MS);
+      // C was never affected.
+      expect(await managerState(c1)).toBe('running');
+      expect(stack.observer.on(`stream.manager.${c}.stopped`)).toHaveLength(0);
+    } finally {
+      await ctxA.close();
+      await ctxC.close();
+    }
+  });
+});

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Stack, uniqueUser, until, type Tab } from '../support/harness.js';
+import { FAST, converged, expectNeverTwoManagers, fastEnv, restart } from '../support/faults.js';
+
+jest.setTimeout(60_000);
+
+const T = FAST;
+const LOGOUT_GRACE_MS = 4000;
+
+describe('the presence app dies', () => {
+  const stack = new Stack({ env: fastEnv(T, { CLEANUP_TIMEOUT_LOGOUT_MS: String(LOGOUT_GRACE_MS) }) });
+  beforeAll(() => stack.start());
+  afterAll(() => stack.stop());
+
+  it('kill -9 with a cleanup pending and sessions coming and going while it is down: nothing is lost', async () => {
+    const pending = uniqueUser('pending');
+    const leavesWhileDown = uniqueUser('leaves-down');
+    const joinsWhileDown = uniqueUser('joins-down');
+    const flickers = uniqueUser('flickers-down');
+    const users = [pending, leavesWhileDown, joinsWhileDown, flickers];
+
+    const p = await stack.tab(pending);
+    const l = await stack.tab(leavesWhileDown);
+    await stack.observer.waitFor(`stream.manager.${pending}.started`);
+    await stack.observer.waitFor(`stream.manager.${leavesWhileDown}.started`);
+    p.close();
+    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${pending}.scheduled`);
+    const runAt = Date.parse(scheduled.data.runAt as string);
+
+    const dead = stack.presence;
+    await dead.kill('SIGKILL');
+    const killedAt = Date.now();
+    // While presence is down: a leave, a join, a join and its leave.
+    l.close();
+    const j: Tab = await stack.tab(joinsWhileDown);
+    const f = await stack.tab(flickers);
+    f.close();
+    await stack.observer.waitFor(`presence.session.${flickers}.left`);
+    // Stay down past the pending cleanup's time.
+    await until('past the cleanup time', () => Date.now() > runAt + 500, 5000, 50);
+    const presence = await restart(stack, dead);
+    const restartedAt = Date.now();
+    const downtime = restartedAt - killedAt;
+
+    // The pending cleanup ran, late by no more than the downtime.
+    const [offline] = await stack.observer.waitFor(`presence.user.${pending}.offline`, 5000);
+    expect(offline.receivedAt - runAt).toBeLessThanOrEqual(downtime + 1000);
+    await stack.observer.waitFor(`stream.manager.${pending}.stopped`);
+    // The join sent while presence was down started a manager once presence was back.
+    const [started] = await stack.observer.waitFor(`stream.manager.${joinsWhileDown}.started`, 5000);
+    expect(started.receivedAt).toBeGreaterThan(restartedAt - 2000);
+    // The leave sent while presence was down ended its user after the grace, counted from the leave.
+    const [left] = stack.observer.on(`presence.session.${leavesWhileDown}.left`);
+    const [sched2] = await stack.observer.waitFor(`presence.cleanup.${leavesWhileDown}.scheduled`, 5000);
+    expect(Date.parse(sched2.data.runAt as string) - Date.parse(left.data.at as string)).toBe(T.CLEANUP_TIMEOUT_MS);
+    await stack.observer.waitFor(`stream.manager.${leavesWhileDown}.stopped`, T.CLEANUP_TIMEOUT_MS + 3000);
+
+    await converged(stack, users, [joinsWhileDown], T.CLEANUP_TIMEOUT_MS + 3000);
+    expect(presence.grep(/gateway .* silent/)).toEqual([]);
+    for (const u of users) expectNeverTwoManagers(stack, u, new Map());
+    j.close();
+  });
+
+  it('kill -9 and a quick restart before the cleanup is due: it runs on time, not earlier', async () => {
+    const user = uniqueUser('on-time');
+    const tab = await stack.tab(user);
+    await stack.observer.waitFor(`stream.manager.${user}.started`);
+    expect(await tab.socket.emitWithAck('presence:logout')).toEqual({ ok: true });
+    tab.close();
+    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${user}.scheduled`);
+    expect(scheduled.data.reason).toBe('logout');
+    const runAt = Date.parse(scheduled.data.runAt as string);
+
+    const dead = stack.presences[stack.presences.length - 1];
+    await dead.kill('SIGKILL');
+    await restart(stack, dead);
+    expect(Date.now()).toBeLessThan(runAt);
+    const [offline] = await stack.observer.waitFor(`presence.user.${user}.offline`, LOGOUT_GRACE_MS + 2000);
+    expect(offline.receivedAt).toBeGreaterThanOrEqual(runAt);
+    expect(offline.receivedAt - runAt).toBeLessThanOrEqual(500);
+    await stack.observer.waitFor(`stream.manager.${user}.stopped`);
+    await converged(stack, [user], [], 3000);
+  });
+});

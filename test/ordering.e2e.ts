@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Queue } from 'bullmq';
+import { CLEANUP_QUEUE, type CleanupJobData } from '../libs/contracts/jobs.js';
+import { redisKeys } from '../libs/redis/keys.js';
+import { FakeGateway, Stack, sleep, uniqueUser, until } from './support/harness.js';
+
+/**
+ * Session events out of order or twice, published for real on NATS (plain, or durable with the
+ * gateway's msgId), against the real presence and stream-workers: the end state must be right.
+ * A FakeGateway plays the gateway, so the test controls the exact order of events.
+ */
+
+jest.setTimeout(60_000);
+
+const CLEANUP_MS = 1500;
+const stack = new Stack({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS) } });
+let gw: FakeGateway;
+let queue: Queue<CleanupJobData>;
+
+beforeAll(async () => {
+  await stack.start();
+  gw = new FakeGateway(stack.observer).start();
+  queue = new Queue<CleanupJobData>(CLEANUP_QUEUE, { connection: { url: stack.backends.redisUrl }, prefix: redisKeys('pl').bullPrefix });
+});
+afterAll(async () => {
+  gw?.stop();
+  await queue?.close();
+  await stack.stop();
+});
+
+interface UserAnswer {
+  userId: string;
+  metas: Array<{ sessionId: string; status: string }>;
+  cleanupAt: string | null;
+}
+const userState = (userId: string) => stack.observer.request<UserAnswer>('presence.query.user', { userId });
+const managerUsers = async () => (await stack.observer.request<{ managers: Array<{ userId: string }> }>('stream.query.managers')).managers.map((m) => m.userId);
+const count = (subject: string) => stack.observer.on(subject).length;
+
+/**
+ * Every event of a user before this call has been applied: presence handles one user's events in
+ * order, so once a status update sent now shows in the state, everything sent earlier is done.
+ */
+async function barrier(userId: string, sessionId: string) {
+  const before = await userState(userId);
+  const current = before.metas.find((m) => m.sessionId === sessionId)?.status;
+  const status = current === 'hidden' ? 'idle' : 'hidden';
+  stack.observer.publish(`presence.session.${userId}.updated`, JSON.stringify({ sessionId, userId, status, at: new Date().toISOString() }));
+  await until(`${userId} ${sessionId} status ${status}`, async () => (await userState(userId)).metas.find((m) => m.sessionId === sessionId)?.status === status);
+}
+
+/** The user is gone for good: no session, no pending cleanup, no manager anywhere. */
+async function expectGone(userId: string) {
+  await until(`${userId} has no manager`, async () => !(await managerUsers()).includes(userId));
+  expect(await userState(userId)).toMatchObject({ metas: [], cleanupAt: null });
+}
+
+async function cleanupJobs(userId: string) {
+  const jobs = await queue.getJobs(['delayed', 'wait', 'active', 'completed', 'failed']);
+  return jobs.filter((j) => j?.data?.userId === userId);
+}
+
+describe('messages out of order or twice', () => {
+  it.each([
+    ['plain', true],
+    ['durable', false],
+  ])('a leave before its join (%s): the session never counts, the user never comes online for it', async (_kind, plain) => {
+    const u = uniqueUser('leave-first');
+    await gw.leave(u, 's1', { plain });
+    await gw.join(u, 's1', { plain, track: false });
+    // A real session after them, on the same user: handled after both.
+    await gw.join(u, 's2');
+    await stack.observer.waitFor(`stream.manager.${u}.started`);
+    await barrier(u, 's2');
+    const state = await userState(u);
+    expect(state.metas.map((m) => m.sessionId)).toEqual(['s2']);
+    expect(count(`presence.user.${u}.online`)).toBe(1);
+
+    await gw.leave(u, 's2');
+    await stack.observer.waitFor(`stream.manager.${u}.stopped`, 10_000);
+    await expectGone(u);
+    expect(count(`stream.manager.${u}.started`)).toBe(1);
+    expect(count(`presence.cleanup.${u}.scheduled`)).toBe(1);
+  });
+
+  it('a join sent four times (durable twice with one msgId, plain twice) is one session and one manager', async () => {
+    const u = uniqueUser('dup-join');
+    const body = JSON.stringify(gw.joinedPayload(u, 's1'));
+    gw.sessions.set('s1', JSON.parse(body));
+    const subject = `presence.session.${u}.joined`;
+    expect(await stack.observer.publishDurable(subject, body, `${u}-s1-joined`)).toEqual({ duplicate: false });
+    // JetStream's duplicate window drops the gateway's retry.
+    expect(await stack.observer.publishDurable(subject, body, `${u}-s1-joined`)).toEqual({ duplicate: true });
+    stack.observer.publish(subject, body);
+    stack.observer.publish(subject, body);
+    await stack.observer.waitFor(`stream.manager.${u}.started`);
+    await barrier(u, 's1');
+    expect((await userState(u)).metas.map((m) => m.sessionId)).toEqual(['s1']);
+    expect(count(`presence.user.${u}.online`)).toBe(1);
+    expect(count(`stream.manager.${u}.started`)).toBe(1);
+    expect(await managerUsers()).toContain(u);
+
+    // One session: its one leave is the last one. A repeated leave schedules nothing more.
+    await gw.leave(u, 's1');
+    await gw.leave(u, 's1', { plain: true });
+    await stack.observer.waitFor(`stream.manager.${u}.stopped`, 10_000);
+    await expectGone(u);
+    expect(count(`presence.cleanup.${u}.scheduled`)).toBe(1);
+    expect(count(`presence.user.${u}.offline`)).toBe(1);
+  });
+
+  it('a duplicate cleanup job: an add with the same id is ignored; a second job of the same epoch finds nothing to do', async () => {
+    const u = uniqueUser('dup-job');
+    await gw.join(u, 's1');
+    await stack.observer.waitFor(`stream.manager.${u}.started`);
+    await gw.leave(u, 's1');
+    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${u}.scheduled`);
+    const runAt = Date.parse(String(scheduled.data.runAt));
+    const [job] = await until('the delayed cleanup job', async () => {
+      const jobs = await cleanupJobs(u);
+      return jobs.length > 0 ? jobs : undefined;
+    });
+    expect(job.id).toBe(`cleanup-${u}-${job.data.epoch}`);
+    // The overdue sweep (or a retry) adds the same job again: BullMQ keeps one.
+    await queue.add(job.name, job.data, { jobId: job.id, delay: Math.max(0, runAt - Date.now()) });
+    expect(await cleanupJobs(u)).toHaveLength(1);
+    // A second job of the same epoch under another id (a replica that re-queued it): both run.
+    await queue.add(job.name, job.data, { jobId: `${job.id}-again`, delay: Math.max(0, runAt - Date.now()) });
+
+    const [stopped] = await stack.observer.waitFor(`stream.manager.${u}.stopped`, 10_000);
+    expect(stopped.receivedAt).toBeGreaterThanOrEqual(runAt);
+    const done = await until('both jobs finished', async () => {
+      const jobs = await cleanupJobs(u);
+      return jobs.length === 2 && jobs.every((j) => j.finishedOn) ? jobs : undefined;
+    });
+    expect(done.map((j) => (j.returnvalue as { outcome: string }).outcome).sort()).toEqual(['offline', 'stale: the user came back']);
+    await expectGone(u);
+    expect(count(`presence.user.${u}.offline`)).toBe(1);
+    expect(count(`stream.manager.${u}.stopped`)).toBe(1);
+  });
+
+  it('a cleanup racing a return (the return lands just before, at, or just after runAt): the user ends present with one running manager', async () => {
+    const offsets = [-40, -10, 0, 5, 15, 40];
+    const users = offsets.map(() => uniqueUser('race'));
+    await Promise.all(users.map((u) => gw.join(u, 's1')));
+    for (const u of users) await stack.observer.waitFor(`stream.manager.${u}.started`);
+    await Promise.all(users.map((u) => gw.leave(u, 's1')));
+    await Promise.all(
+      users.map(async (u, i) => {
+        const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${u}.scheduled`);
+        const at = Date.parse(String(scheduled.data.runAt)) + offsets[i];
+        // Deliberately timed: the point is to land the return on the cleanup's instant.
+        await sleep(Math.max(0, at - Date.now()));
+        await gw.join(u, 's2');
+      }),
+    );
+    for (const u of users) {
+      await until(`${u} present again with no cleanup pending`, async () => {
+        const s = await userState(u);
+        return s.metas.length === 1 && s.metas[0].sessionId === 's2' && s.cleanupAt === null;
+      });
+      await until(`${u} has a manager`, async () => (await managerUsers()).includes(u));
+      // Either the cleanup lost (cancelled: never stopped) or won (stopped, then started again).
+      await until(`${u} started once more than stopped`, () => count(`stream.manager.${u}.started`) === count(`stream.manager.${u}.stopped`) + 1);
+    }
+    // The managers keep running: nothing is pending that could stop them.
+    const after = Date.now();
+    await sleep(CLEANUP_MS + 300);
+    for (const u of users) expect(stack.observer.on(`stream.manager.${u}.stopped`).filter((s) => s.receivedAt > after)).toHaveLength(0);
+    expect((await managerUsers()).filter((u) => users.includes(u)).sort()).toEqual([...users].sort());
+
+    await Promise.all(users.map((u) => gw.leave(u, 's2')));
+    for (const u of users) await expectGone(u);
+  });
+
+  it('leave, return and leave again while the first cleanup job runs: the second leave still gets its own cleanup', async () => {
+    const offsets = [0, 1, 2, 4, 8, 16];
+    const users = offsets.map(() => uniqueUser('relapse'));
+    await Promise.all(users.map((u) => gw.join(u, 's1')));
+    for (const u of users) await stack.observer.waitFor(`stream.manager.${u}.started`);
+    await Promise.all(users.map((u) => gw.leave(u, 's1')));
+    const secondLeftAt = new Map<string, number>();
+    await Promise.all(
+      users.map(async (u, i) => {
+        const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${u}.scheduled`);
+        await sleep(Math.max(0, Date.parse(String(scheduled.data.runAt)) + offsets[i] - Date.now()));
+        await gw.join(u, 's2');
+        secondLeftAt.set(u, Date.now());
+        await gw.leave(u, 's2');
+      }),
+    );
+    for (const u of users) {
+      await expectGone(u);
+      // The last stop came a full grace period after the second leave, never earlier.
+      const last = stack.observer.on(`stream.manager.${u}.stopped`).at(-1)!;
+      expect(last.receivedAt - secondLeftAt.get(u)!).toBeGreaterThanOrEqual(CLEANUP_MS - 50);
+      const jobs = await until(`${u}'s cleanup jobs finished`, async () => {
+        const js = await cleanupJobs(u);
+        return js.length >= 2 && js.every((j) => j.finishedOn) ? js : undefined;
+      });
+      // Two cleanups, two job ids: the second add was never mistaken for the first job.
+      expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
+      const latest = jobs.sort((a, b) => b.data.epoch - a.data.epoch)[0];
+      expect(latest.returnvalue).toEqual({ outcome: 'offline' });
+    }
+  });
+
+  it('afterwards the state is empty: no user, session, pending cleanup or manager left behind', async () => {
+    await until('stats settle at zero', async () => {
+      const s = await stack.observer.request<{ users: number; sessions: number; pendingCleanups: number; managers: number }>('presence.query.stats');
+      return s.users === 0 && s.sessions === 0 && s.pendingCleanups === 0 && s.managers === 0 ? s : undefined;
+    });
+    expect(await managerUsers()).toEqual([]);
+    for (const app of stack.apps) expect(app.alive).toBe(true);
+  });
+});

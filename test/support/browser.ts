@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { ROOT, until } from './harness.js';
+
+/**
+ * Browser tests drive Debian's chromium through playwright-core (no downloaded browsers: the
+ * machine is offline). Files named test/*.browser.e2e.ts; .ci/run installs chromium for them.
+ */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS_DIR = join(ROOT, 'test-artifacts', 'screenshots');
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`no chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+      // Several pages of one browser must all keep their timers and sockets going in the background.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
+  });
+}
+
+/** A full-page screenshot kept as a test artifact: test-artifacts/screenshots/<file>-<name>.png. */
+export async function screenshot(page: Page, file: string, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+  const path = join(SCREENSHOTS_DIR, `${file}-${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/**
+ * Polls a locator until `check` holds on what it reads (no fixed sleeps). The error names what
+ * was awaited and what was last seen, which is what a failing browser test needs to say.
+ */
+export async function eventually<T>(what: string, read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  let last: T | undefined;
+  try {
+    return await until(what, async () => {
+      last = await read();
+      return check(last) ? { v: last } : undefined;
+    }, timeoutMs, 50).then((r) => r.v);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+  }
+}
+
+/** The attribute of the first match, or null when nothing matches right now (never waits). */
+export async function attr(locator: Locator, name: string): Promise<string | null> {
+  return (await locator.count()) > 0 ? locator.first().getAttribute(name) : null;
+}

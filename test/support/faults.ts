@@ -1,0 +1,170 @@
+import { expect } from '@jest/globals';
+import { AppProcess, until, type Stack, type Tab } from './harness.js';
+
+/**
+ * Helpers for the fault tests (test/faults): what a user would check after a crash. Which managers
+ * run (stream.query.managers), who is present (presence.query.users/stats), and that no user ever
+ * had two managers at once, judged from the lifecycle events and from the ConsoleLogger lines of
+ * every worker process, dead or alive.
+ */
+
+export interface FaultTimings {
+  GATEWAY_TTL_MS: number;
+  WORKER_TTL_MS: number;
+  CLEANUP_TIMEOUT_MS: number;
+}
+
+/** Small TTLs so a whole fault family runs in tens of seconds. */
+export const FAST: FaultTimings = { GATEWAY_TTL_MS: 2000, WORKER_TTL_MS: 2000, CLEANUP_TIMEOUT_MS: 1500 };
+
+export const fastEnv = (t: FaultTimings = FAST, extra: Record<string, string> = {}) => ({
+  GATEWAY_TTL_MS: String(t.GATEWAY_TTL_MS),
+  WORKER_TTL_MS: String(t.WORKER_TTL_MS),
+  CLEANUP_TIMEOUT_MS: String(t.CLEANUP_TIMEOUT_MS),
+  CONSOLE_LOGGER_INTERVAL_MS: '200',
+  ...extra,
+});
+
+/** Contract guarantee 6: converge within GATEWAY_TTL_MS + WORKER_TTL_MS + CLEANUP_TIMEOUT_MS (+ ticks). */
+export const convergenceBound = (t: FaultTimings = FAST, marginMs = 1500) => t.GATEWAY_TTL_MS + t.WORKER_TTL_MS + t.CLEANUP_TIMEOUT_MS + marginMs;
+
+export interface ManagerRow {
+  userId: string;
+  workerId: string;
+}
+
+export async function managers(stack: Stack): Promise<ManagerRow[]> {
+  const r = await stack.observer.request<{ managers: ManagerRow[] }>('stream.query.managers', undefined, 5000);
+  return r.managers;
+}
+
+export async function presentUsers(stack: Stack): Promise<Record<string, { metas: Array<{ sessionId: string; gatewayId: string }> }>> {
+  const r = await stack.observer.request<{ users: Record<string, { metas: Array<{ sessionId: string; gatewayId: string }> }> }>('presence.query.users', undefined, 5000);
+  return r.users;
+}
+
+export async function stats(stack: Stack) {
+  return stack.observer.request<{ users: number; sessions: number; pendingCleanups: number; managers: number }>('presence.query.stats', undefined, 5000);
+}
+
+/** The users whose tabs the test holds open: the only users that may be present. */
+export function heldUsers(tabs: Array<{ user: string; tab: Tab }>): string[] {
+  return [...new Set(tabs.filter((t) => t.tab.socket.connected).map((t) => t.user))].sort();
+}
+
+/**
+ * Waits until, among `users`, the managers running are exactly `expected`, presence lists exactly
+ * them, presence's stats agree with its user list, and no user has two managers. Answers the time
+ * it took.
+ */
+export async function converged(stack: Stack, users: string[], expected: string[], timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  const want = [...expected].sort();
+  let last = '';
+  try {
+    await until('managers and presence to converge', async () => {
+      let answers: [ManagerRow[], Awaited<ReturnType<typeof presentUsers>>, Awaited<ReturnType<typeof stats>>];
+      try {
+        answers = await Promise.all([managers(stack), presentUsers(stack), stats(stack)]);
+      } catch (err) {
+        last = `a query failed: ${(err as Error).message}`;
+        return false;
+      }
+      const [ms, present, st] = answers;
+      const running = ms.filter((m) => users.includes(m.userId)).map((m) => m.userId).sort();
+      const here = Object.keys(present).filter((u) => users.includes(u)).sort();
+      const sessions = Object.values(present).reduce((n, p) => n + p.metas.length, 0);
+      last = JSON.stringify({ running, here, want, stats: st, listed: Object.keys(present).length, sessions });
+      return (
+        JSON.stringify(running) === JSON.stringify(want) &&
+        JSON.stringify(here) === JSON.stringify(want) &&
+        st.users === Object.keys(present).length &&
+        st.sessions === sessions
+      );
+    }, timeoutMs, 100);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen ${last}`);
+  }
+  return Date.now() - t0;
+}
+
+interface ConsoleLine {
+  worker: AppProcess;
+  n: number;
+  at: number;
+}
+
+function consoleLinesOf(workers: AppProcess[], user: string): ConsoleLine[] {
+  const re = new RegExp(`\\[UserStreamManager:${user}\\] Console log #(\\d+) - (\\S+)`);
+  const out: ConsoleLine[] = [];
+  for (const worker of workers) {
+    for (const line of worker.lines) {
+      const m = re.exec(line);
+      if (m) out.push({ worker, n: Number(m[1]), at: Date.parse(m[2]) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Contract guarantee 5, from the ConsoleLogger lines of every worker process: split each process's
+ * lines of the user into manager lifetimes (a count that does not go on by one starts a new
+ * manager) and check that no two lifetimes overlap in time.
+ */
+export function expectOneManagerAtATime(workers: AppProcess[], user: string) {
+  const lives: Array<{ worker: string; from: number; to: number }> = [];
+  for (const worker of workers) {
+    let cur: { worker: string; from: number; to: number; n: number } | undefined;
+    for (const l of consoleLinesOf([worker], user)) {
+      if (cur && l.n === cur.n + 1) {
+        cur.to = l.at;
+        cur.n = l.n;
+        continue;
+      }
+      if (cur) lives.push(cur);
+      cur = { worker: worker.env.INSTANCE_ID, from: l.at, to: l.at, n: l.n };
+    }
+    if (cur) lives.push(cur);
+  }
+  lives.sort((a, b) => a.from - b.from);
+  for (let i = 1; i < lives.length; i++) {
+    expect({ user, overlap: lives[i].from <= lives[i - 1].to, lives }).toMatchObject({ overlap: false });
+  }
+  return lives;
+}
+
+/**
+ * Contract guarantee 5, from the events: walking stream.manager.<u>.started/stopped in the order
+ * they were seen, a start never comes while another worker's manager of the user still runs.
+ * A worker killed with -9 never says stopped: its managers end at its kill time.
+ */
+export function expectNeverTwoManagers(stack: Stack, user: string, killed: Map<string, number>) {
+  const running = new Set<string>();
+  for (const e of stack.observer.seen) {
+    if (e.subject !== `stream.manager.${user}.started` && e.subject !== `stream.manager.${user}.stopped`) continue;
+    const worker = String(e.data.workerId);
+    for (const [w, at] of killed) if (at <= e.receivedAt) running.delete(w);
+    if (e.subject.endsWith('.stopped')) {
+      running.delete(worker);
+      continue;
+    }
+    expect({ user, startedOn: worker, alreadyRunningOn: [...running] }).toEqual({ user, startedOn: worker, alreadyRunningOn: [] });
+    running.add(worker);
+  }
+}
+
+/** Every user has at most one manager in the cluster's own listing. */
+export async function expectNoDuplicateManagers(stack: Stack) {
+  const ms = await managers(stack);
+  const ids = ms.map((m) => m.userId);
+  expect(ids.filter((u, i) => ids.indexOf(u) !== i)).toEqual([]);
+}
+
+/** A new AppProcess for the same app, env and port: a restart of a killed process. */
+export async function restart(stack: Stack, dead: AppProcess): Promise<AppProcess> {
+  const again = new AppProcess(dead.app, dead.env, dead.port);
+  const list = dead.app === 'gateway' ? stack.gateways : dead.app === 'presence' ? stack.presences : stack.workers;
+  list.push(again);
+  await again.start();
+  return again;
+}
