@@ -6,7 +6,13 @@ jest.setTimeout(60_000);
 
 // Default liveness knobs on purpose: the handshake must carry them.
 const stack = new Stack();
-beforeAll(() => stack.start());
+beforeAll(async () => {
+  await stack.start();
+  // Presence's first start finds no state and, a moment later, asks the gateways to announce their
+  // sessions again: let that pass while no tab exists, so that no re-announced join folds into the
+  // diffs under test.
+  await stack.observer.waitFor('presence.gateway.resync', 15_000);
+});
 afterAll(() => stack.stop());
 
 /** A dashboard that asked for the presence feed, applying it the Phoenix way, keeping every raw diff. */

@@ -47,6 +47,15 @@ describe('loadConfig', () => {
     expect(c.production).toBe(false);
   });
 
+  it('by default a vanished client is detected within 30 s (ping interval + ping timeout)', () => {
+    const c = loadConfig({});
+    expect([c.socketPingIntervalMs, c.socketPingTimeoutMs]).toEqual([10_000, 10_000]);
+    expect(c.socketPingIntervalMs + c.socketPingTimeoutMs).toBeLessThanOrEqual(30_000);
+    const tuned = loadConfig({ SOCKET_PING_INTERVAL_MS: '300', SOCKET_PING_TIMEOUT_MS: '250' });
+    expect([tuned.socketPingIntervalMs, tuned.socketPingTimeoutMs]).toEqual([300, 250]);
+    expect(() => loadConfig({ SOCKET_PING_TIMEOUT_MS: '0' })).toThrow(/SOCKET_PING_TIMEOUT_MS/);
+  });
+
   it('treats empty strings as unset', () => {
     const c = loadConfig({ NATS_URL: '', GATEWAY_PORT: '', CLEANUP_TIMEOUT_MS: '', LOG_LEVEL: '' });
     expect(c.natsUrl).toBe('nats://127.0.0.1:4222');

@@ -7,6 +7,8 @@ export function redisKeys(prefix: string) {
     sessions: (userId: string) => `${prefix}:{${userId}}:sessions`,
     state: (userId: string) => `${prefix}:{${userId}}:state`,
     tombstone: (userId: string, sessionId: string) => `${prefix}:{${userId}}:gone:${sessionId}`,
+    /** A status change that arrived before its session's join (redelivery order after a crash). */
+    earlyStatus: (userId: string, sessionId: string) => `${prefix}:{${userId}}:early:${sessionId}`,
     /** Users whose manager should run: online or in their grace period. */
     active: `${prefix}:active`,
     /** Users in their grace period, scored by cleanup time (ms). */

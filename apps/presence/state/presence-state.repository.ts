@@ -23,6 +23,8 @@ export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' };
 
 /** How long a departed session id is remembered, so its late or repeated join is ignored. */
 const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
+/** How long a status change that came before its session's join waits for it. */
+const EARLY_STATUS_TTL_MS = 10 * 60 * 1000;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -44,9 +46,9 @@ export class PresenceStateRepository {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
-    redis.defineCommand('plJoin', { numberOfKeys: 9, lua: JOIN });
+    redis.defineCommand('plJoin', { numberOfKeys: 10, lua: JOIN });
     redis.defineCommand('plLeave', { numberOfKeys: 7, lua: LEAVE });
-    redis.defineCommand('plUpdate', { numberOfKeys: 2, lua: UPDATE });
+    redis.defineCommand('plUpdate', { numberOfKeys: 4, lua: UPDATE });
     redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
     redis.defineCommand('plAdopt', { numberOfKeys: 4, lua: ADOPT_ORPHAN });
   }
@@ -61,6 +63,7 @@ export class PresenceStateRepository {
       ...this.userKeys(userId, meta.sessionId),
       this.keys.gatewaySessions(meta.gatewayId),
       this.keys.gateways,
+      this.keys.earlyStatus(userId, meta.sessionId),
       meta.sessionId,
       JSON.stringify(meta),
       meta.status,
@@ -81,8 +84,9 @@ export class PresenceStateRepository {
   }
 
   /** `at`: when the status changed at the gateway; an older change than the stored one is stale. */
-  async update(userId: string, sessionId: string, status: SessionStatus, at: string): Promise<'updated' | 'none' | 'unknown' | 'stale'> {
-    const r = await this.redis.plUpdate(this.keys.sessions(userId), this.keys.stats, sessionId, status, canonicalIso(at));
+  async update(userId: string, sessionId: string, status: SessionStatus, at: string): Promise<'updated' | 'none' | 'unknown' | 'stale' | 'early'> {
+    const k = this.keys;
+    const r = await this.redis.plUpdate(k.sessions(userId), k.stats, k.tombstone(userId, sessionId), k.earlyStatus(userId, sessionId), sessionId, status, canonicalIso(at), EARLY_STATUS_TTL_MS);
     return r[0] as 'updated';
   }
 

@@ -4,18 +4,33 @@
  * first element of the answer says what happened; the caller turns that into events and jobs.
  */
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gateways
- *  ARGV: sessionId, metaJson, status, userId, maxSessions, nowMs, gatewayId */
+/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gateways, earlyStatus
+ *  ARGV: sessionId, metaJson, status, userId, maxSessions, nowMs, gatewayId
+ *  A status change that overtook its join (a redelivery after a crash) waits in earlyStatus. */
 export const JOIN = `
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'ignored'} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {'capped'} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local meta = ARGV[2]
+local status = ARGV[3]
+local early = redis.call('GET', KEYS[10])
+if early then
+  local e = cjson.decode(early)
+  local m = cjson.decode(meta)
+  if e.statusAt > (m.statusAt or '') then
+    m.status = e.status
+    m.statusAt = e.statusAt
+    meta = cjson.encode(m)
+    status = e.status
+  end
+  redis.call('DEL', KEYS[10])
+end
+redis.call('HSET', KEYS[1], ARGV[1], meta)
 -- A gateway that dies before its first heartbeat must still be noticed as dead.
 redis.call('ZADD', KEYS[9], 'NX', ARGV[6], ARGV[7])
 redis.call('SADD', KEYS[8], ARGV[4] .. ' ' .. ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'sessions', 1)
-redis.call('HINCRBY', KEYS[7], 'status:' .. ARGV[3], 1)
+redis.call('HINCRBY', KEYS[7], 'status:' .. status, 1)
 if redis.call('HLEN', KEYS[1]) > 1 then return {'none'} end
 redis.call('SADD', KEYS[6], ARGV[4])
 local prev = redis.call('HGET', KEYS[2], 'status')
@@ -52,11 +67,20 @@ redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 return {'scheduled', epoch, ARGV[3]}
 `;
 
-/** KEYS: sessions, stats   ARGV: sessionId, status, statusAt (canonical ISO, so strings compare as times)
- *  A status older than the stored one is stale: a redelivery after a crash comes after newer ones. */
+/** KEYS: sessions, stats, tombstone, earlyStatus
+ *  ARGV: sessionId, status, statusAt (canonical ISO, so strings compare as times), earlyTtlMs
+ *  After a crash JetStream redelivers what the dead process held only after its ack wait, so a
+ *  status change can come before its join (kept in earlyStatus for the join), or after a newer
+ *  change (stale: ignored). */
 export const UPDATE = `
 local meta = redis.call('HGET', KEYS[1], ARGV[1])
-if not meta then return {'unknown'} end
+if not meta then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return {'unknown'} end
+  local early = redis.call('GET', KEYS[4])
+  if early and ARGV[3] <= cjson.decode(early).statusAt then return {'stale'} end
+  redis.call('SET', KEYS[4], cjson.encode({status = ARGV[2], statusAt = ARGV[3]}), 'PX', ARGV[4])
+  return {'early'}
+end
 local m = cjson.decode(meta)
 if m.statusAt and ARGV[3] < m.statusAt then return {'stale'} end
 if m.status == ARGV[2] then

@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { loadConfig } from '#libs/config/index.js';
+import type { LeaveReason, SessionMeta, SessionStatus } from '#libs/contracts/index.js';
+import { PresenceStateRepository } from '../apps/presence/state/presence-state.repository.js';
+import { Backends, freePort } from './support/harness.js';
+
+jest.setTimeout(60_000);
+
+/**
+ * The presence Lua scripts against a real Redis, driven directly: session events delivered in any
+ * order, twice, interleaved with cleanups and orphan adoptions, as JetStream redeliveries after a
+ * crash can deliver them. The O(1) counters must always equal a full scan of the state.
+ */
+const backends = new Backends();
+let redis: Redis;
+let repo: PresenceStateRepository;
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+beforeAll(async () => {
+  backends.redisPort = await freePort();
+  await backends.startRedis();
+  redis = new Redis(backends.redisUrl, { maxRetriesPerRequest: null });
+  repo = new PresenceStateRepository(redis, loadConfig({ REDIS_URL: backends.redisUrl }));
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await backends.stop();
+});
+
+const meta = (sessionId: string, atMs: number): SessionMeta => ({
+  sessionId,
+  page: '/dashboard',
+  joinedAt: iso(atMs),
+  gatewayId: 'gw-1',
+  status: 'visible',
+  statusAt: iso(atMs),
+});
+
+/** The same numbers as repo.stats(), counted from every key. */
+async function scan() {
+  const k = repo.keys;
+  const users = new Set<string>();
+  const byStatus: Record<SessionStatus, number> = { visible: 0, hidden: 0, idle: 0 };
+  let sessions = 0;
+  let grace = 0;
+  for (const key of await redis.keys(k.sessions('*'))) {
+    const metas = Object.values(await redis.hgetall(key)).map((m) => JSON.parse(m) as SessionMeta);
+    if (metas.length === 0) continue;
+    users.add(key.slice(key.indexOf('{') + 1, key.indexOf('}')));
+    sessions += metas.length;
+    for (const m of metas) byStatus[m.status]++;
+  }
+  for (const key of await redis.keys(k.state('*'))) if ((await redis.hget(key, 'status')) === 'grace') grace++;
+  return { users: users.size, sessions, byStatus, pendingCleanups: grace, managers: 0 };
+}
+
+async function expectCountersExact(step: string) {
+  const [stats, full] = [await repo.stats(), await scan()];
+  expect([step, stats]).toEqual([step, full]);
+  // The indexes agree with the states they index.
+  expect(new Set(await redis.smembers(repo.keys.online)).size).toBe(full.users);
+}
+
+describe('presence state scripts', () => {
+  it('a status change that comes before its join is kept for the join; an older one after a newer is ignored', async () => {
+    const u = 'early-user';
+    expect(await repo.update(u, 's1', 'hidden', iso(T0 + 10))).toBe('early');
+    expect(await repo.update(u, 's1', 'idle', iso(T0 + 5))).toBe('stale');
+    await repo.join(u, meta('s1', T0));
+    let p = await repo.user(u);
+    expect(p.metas.map((m) => [m.status, m.statusAt])).toEqual([['hidden', iso(T0 + 10)]]);
+    expect(await repo.update(u, 's1', 'idle', iso(T0 + 7))).toBe('stale');
+    expect(await repo.update(u, 's1', 'hidden', iso(T0 + 20))).toBe('none');
+    // Same status, newer time: the time moves on, so an older change still loses.
+    expect(await repo.update(u, 's1', 'visible', iso(T0 + 15))).toBe('stale');
+    expect(await repo.update(u, 's1', 'visible', iso(T0 + 30))).toBe('updated');
+    p = await repo.user(u);
+    expect(p.metas[0].status).toBe('visible');
+    // An early status older than the join itself does not win over it.
+    expect(await repo.update(u, 's2', 'idle', iso(T0 - 1000))).toBe('early');
+    await repo.join(u, { ...meta('s2', T0 + 40), status: 'hidden' });
+    expect((await repo.user(u)).metas.find((m) => m.sessionId === 's2')!.status).toBe('hidden');
+    // After a leave, a status change is dropped and leaves nothing behind.
+    await repo.leave(u, 's2', T0 + 5000, 'closed');
+    expect(await repo.update(u, 's2', 'idle', iso(T0 + 50))).toBe('unknown');
+    await expectCountersExact('early/stale');
+  });
+
+  it('random per-session event orders, duplicates, cleanups and adoptions keep counters exact and end at the truth', async () => {
+    let seed = 1234;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const statuses: SessionStatus[] = ['visible', 'hidden', 'idle'];
+    const reasons: LeaveReason[] = ['closed', 'lost', 'logout', 'expired', 'gateway_down'];
+    type Ev = { kind: 'join' | 'update' | 'leave'; user: string; sid: string; at: number; status?: SessionStatus };
+    const truth = new Map<string, { user: string; status: SessionStatus; statusAt: number; open: boolean }>();
+    const events: Ev[] = [];
+    let clock = T0;
+    for (let s = 0; s < 120; s++) {
+      const user = `ru-${rnd(8)}`;
+      const sid = `rs-${s}`;
+      const start = (clock += 1 + rnd(5));
+      events.push({ kind: 'join', user, sid, at: start });
+      const t = { user, status: 'visible' as SessionStatus, statusAt: start, open: true };
+      truth.set(sid, t);
+      for (let i = rnd(4); i > 0; i--) {
+        const status = statuses[rnd(3)];
+        const at = (clock += 1 + rnd(3));
+        events.push({ kind: 'update', user, sid, at, status });
+        t.status = status;
+        t.statusAt = at;
+      }
+      if (rnd(2) === 0) {
+        events.push({ kind: 'leave', user, sid, at: (clock += 1) });
+        t.open = false;
+      }
+    }
+    // Redelivery after a crash: a random ~30 % of events come late, and some twice.
+    const late: Ev[] = [];
+    const delivered: Ev[] = [];
+    for (const e of events) {
+      if (rnd(10) < 3) late.push(e);
+      else delivered.push(e);
+      if (rnd(10) === 0) late.push(e);
+      if (late.length > 0 && rnd(6) === 0) delivered.push(late.splice(rnd(late.length), 1)[0]);
+    }
+    delivered.push(...late);
+    let step = 0;
+    for (const e of delivered) {
+      if (e.kind === 'join') await repo.join(e.user, meta(e.sid, e.at));
+      else if (e.kind === 'update') await repo.update(e.user, e.sid, e.status!, iso(e.at));
+      else await repo.leave(e.user, e.sid, e.at + 1000, reasons[rnd(reasons.length)]);
+      const r = rnd(10);
+      if (r === 0) {
+        // A cleanup job, with the right epoch or a stale one.
+        const epoch = Number((await redis.hget(repo.keys.state(e.user), 'epoch')) ?? 0) - rnd(2);
+        await repo.cleanup(e.user, epoch);
+      } else if (r === 1) {
+        await repo.adoptOrphan(`orphan-${rnd(3)}`, T0 + 10_000);
+      }
+      if (++step % 25 === 0) await expectCountersExact(`after ${step} events`);
+    }
+    await expectCountersExact('at the end');
+    // Whatever the order, each session ends where the gateway left it.
+    for (const [sid, t] of truth) {
+      const m = (await repo.user(t.user)).metas.find((x) => x.sessionId === sid);
+      expect([sid, m ? [m.status, Date.parse(m.statusAt!)] : 'gone']).toEqual([sid, t.open ? [t.status, t.statusAt] : 'gone']);
+    }
+  });
+});
