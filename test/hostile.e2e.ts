@@ -100,7 +100,8 @@ describe('Socket.IO hostile input', () => {
     const limited = answers.filter((a) => (a as { error?: string }).error === 'rate_limited');
     // The burst (10) plus what refilled meanwhile (5/s) got through; the rest were refused clearly.
     expect(ok).toBeGreaterThanOrEqual(10);
-    expect(ok).toBeLessThanOrEqual(12);
+    // The bucket refills while the server reads them, so a slow machine lets a few more through.
+    expect(ok).toBeLessThanOrEqual(14);
     expect(limited.length).toBe(15 - ok);
     expect(limited[0]).toMatchObject({ message: expect.stringContaining('events per second'), retryAfterMs: expect.any(Number) });
     expect(tab.socket.connected).toBe(true);

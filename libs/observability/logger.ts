@@ -3,11 +3,24 @@ import type { AppConfig } from '#libs/config/index.js';
 
 const ORDER: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
+/**
+ * JSON lines whose message still reads `[Context] text`: the contract's
+ * `[UserStreamManager:<userId>] Console log #<n>` must be findable in production logs too.
+ */
+class JsonLinesLogger extends ConsoleLogger {
+  protected override getJsonLogObject(message: unknown, options: Parameters<ConsoleLogger['getJsonLogObject']>[1]) {
+    const record = super.getJsonLogObject(message, options);
+    if (typeof record.message === 'string' && options.context) record.message = `[${options.context}] ${record.message}`;
+    return record;
+  }
+}
+
 /** Readable lines in development, JSON in production; `info` is Nest's `log`. */
 export function createLogger(app: string, config: Pick<AppConfig, 'logLevel' | 'production'>): ConsoleLogger {
   const level = (config.logLevel === 'info' ? 'log' : config.logLevel) as LogLevel;
   const logLevels = ORDER.slice(0, ORDER.indexOf(level) + 1);
-  return new ConsoleLogger({
+  const Logger = config.production ? JsonLinesLogger : ConsoleLogger;
+  return new Logger({
     prefix: app,
     json: config.production,
     colors: !config.production && process.stdout.isTTY === true,

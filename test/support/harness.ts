@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { io, type Socket } from 'socket.io-client';
 import { signToken } from '../../libs/auth/token.js';
-import { startNatsServer, startRedisServer, waitForPort } from '../../scripts/services.js';
+import { findBinary, startNatsServer, startRedisServer, waitForPort } from '../../scripts/services.js';
+import { natsConnectionOptions } from '../../libs/nats/connection.js';
 
 /**
  * End-to-end harness: a private nats-server and redis-server per test file (so suites never see
@@ -39,6 +40,22 @@ export async function until<T>(what: string, fn: () => T | undefined | false | n
   }
 }
 
+/** Back ends that differ from the plain default: auth, TLS (the apps get the URLs below). */
+export interface BackendsOptions {
+  nats?: {
+    /** nats-server config file text for this port and JetStream store directory. */
+    config: (port: number, storeDir: string) => string;
+    url: (port: number) => string;
+    /** What a test-side client (the Observer) needs on top of the URL, e.g. `{ tls: { ca } }`. */
+    clientOptions?: Partial<ConnectionOptions>;
+  };
+  redis?: {
+    /** redis-server arguments for this port (replacing the defaults). */
+    args: (port: number) => string[];
+    url: (port: number) => string;
+  };
+}
+
 export class Backends {
   nats?: ChildProcess;
   redis?: ChildProcess;
@@ -48,14 +65,16 @@ export class Backends {
   natsMonitorPort = 0;
   private natsStore = mkdtempSync(join(tmpdir(), 'e2e-nats-'));
 
+  constructor(readonly opts: BackendsOptions = {}) {}
+
   get natsUrl() {
-    return `nats://127.0.0.1:${this.natsPort}`;
+    return this.opts.nats ? this.opts.nats.url(this.natsPort) : `nats://127.0.0.1:${this.natsPort}`;
   }
   get natsMonitorUrl() {
     return `http://127.0.0.1:${this.natsMonitorPort}`;
   }
   get redisUrl() {
-    return `redis://127.0.0.1:${this.redisPort}`;
+    return this.opts.redis ? this.opts.redis.url(this.redisPort) : `redis://127.0.0.1:${this.redisPort}`;
   }
 
   async start() {
@@ -66,12 +85,17 @@ export class Backends {
   }
 
   async startNats() {
-    this.nats = startNatsServer(this.natsPort, this.natsStore, this.natsMonitorPort);
+    if (this.opts.nats) {
+      const file = join(this.natsStore, 'nats.conf');
+      writeFileSync(file, this.opts.nats.config(this.natsPort, this.natsStore));
+      const monitor = this.natsMonitorPort ? ['-m', String(this.natsMonitorPort)] : [];
+      this.nats = spawn(findBinary('nats-server') ?? 'nats-server', ['-c', file, ...monitor], { stdio: 'ignore' });
+    } else this.nats = startNatsServer(this.natsPort, this.natsStore, this.natsMonitorPort);
     if (!(await waitForPort('127.0.0.1', this.natsPort, 10_000))) throw new Error('nats-server did not start');
   }
 
   async startRedis() {
-    this.redis = startRedisServer(this.redisPort);
+    this.redis = this.opts.redis ? spawn(findBinary('redis-server') ?? 'redis-server', this.opts.redis.args(this.redisPort), { stdio: 'ignore' }) : startRedisServer(this.redisPort);
     if (!(await waitForPort('127.0.0.1', this.redisPort, 10_000))) throw new Error('redis-server did not start');
   }
 
@@ -159,18 +183,21 @@ export interface StackOptions {
   env?: Record<string, string>;
   workers?: number;
   gateways?: number;
+  backends?: BackendsOptions;
 }
 
 /** Backends plus the three apps (optionally several gateways and workers). */
 export class Stack {
-  readonly backends = new Backends();
+  readonly backends: Backends;
   gateways: AppProcess[] = [];
   presences: AppProcess[] = [];
   workers: AppProcess[] = [];
   observer!: Observer;
   env: Record<string, string> = {};
 
-  constructor(private readonly opts: StackOptions = {}) {}
+  constructor(private readonly opts: StackOptions = {}) {
+    this.backends = new Backends(opts.backends);
+  }
 
   get gateway() {
     return this.gateways[0];
@@ -199,7 +226,7 @@ export class Stack {
       LOG_LEVEL: 'debug',
       ...this.opts.env,
     };
-    this.observer = await Observer.connect(this.backends.natsUrl);
+    this.observer = await Observer.connect(this.backends.natsUrl, this.opts.backends?.nats?.clientOptions);
     for (let i = 0; i < (this.opts.workers ?? 1); i++) await this.addApp('stream-workers');
     await this.addApp('presence');
     for (let i = 0; i < (this.opts.gateways ?? 1); i++) await this.addApp('gateway');
@@ -286,8 +313,10 @@ export class Observer {
 
   private constructor(readonly nc: NatsConnection) {}
 
-  static async connect(url: string) {
-    const nc = await connect({ servers: url, name: 'e2e-observer', maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  static async connect(url: string, extra?: Partial<ConnectionOptions>) {
+    // With credentials or TLS in the URL, read it the way the apps do.
+    const base = extra ? { ...natsConnectionOptions(url, 'e2e-observer'), ...extra } : { servers: url, name: 'e2e-observer' };
+    const nc = await connect({ ...base, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const o = new Observer(nc);
     o.sub = nc.subscribe('>', {
       callback: (_e, m) => {
