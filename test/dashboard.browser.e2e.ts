@@ -145,4 +145,61 @@ describe('dashboard page in headless Chromium', () => {
       await ctxC.close();
     }
   });
+  it("shows a pending cleanup of this user's manager as 'stopping' with a countdown, and 'running' again when it is cancelled", async () => {
+    // The gateway tells a tab 'stopping' whenever presence announces the user's cleanup. With a tab
+    // open that only happens in a race (a reload beating its own join), so the test announces one
+    // the way `nats pub` would, and the real gateway carries it to the real page.
+    const a = uniqueUser('countdown');
+    const ctx = await browser.newContext();
+    try {
+      const page = await openDashboard(ctx, a);
+      await eventually('manager running', () => managerState(page), (s) => s === 'running');
+      expect(await page.locator('#countdown-row').isHidden()).toBe(true);
+      const runAt = new Date(Date.now() + 30_000).toISOString();
+      stack.observer.publish(`presence.cleanup.${a}.scheduled`, JSON.stringify({ userId: a, runAt, at: new Date().toISOString(), reason: 'closed' }));
+      await eventually('manager stopping', () => managerState(page), (s) => s === 'stopping');
+      await page.locator('#countdown-row').waitFor({ state: 'visible' });
+      const seconds = async () => Number.parseFloat(await page.locator('#countdown').innerText());
+      const first = await seconds();
+      expect(first).toBeGreaterThan(20);
+      expect(first).toBeLessThanOrEqual(30);
+      await eventually('the countdown counts down', seconds, (v) => v <= first - 0.3);
+      await screenshot(page, FILE, '6-countdown');
+      stack.observer.publish(`presence.cleanup.${a}.cancelled`, JSON.stringify({ userId: a, at: new Date().toISOString() }));
+      await eventually('manager running again', () => managerState(page), (s) => s === 'running');
+      expect(await page.locator('#countdown-row').isHidden()).toBe(true);
+      expect(await page.locator('#manager-worker').innerText()).toBe(stack.worker.env.INSTANCE_ID);
+    } finally {
+      await ctx.close();
+    }
+  });
+  it("an idle tab (no input for ?idleMs) shows as idle to others and turns visible again on input", async () => {
+    const d = uniqueUser('idler');
+    const w = uniqueUser('watcher');
+    const ctxD = await browser.newContext();
+    const ctxW = await browser.newContext();
+    try {
+      const watcher = await openDashboard(ctxW, w);
+      const page = await ctxD.newPage();
+      await page.goto(`${stack.gateway.url}/dashboard?idleMs=1500`);
+      await page.locator('#userid-input').fill(d);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.locator('body[data-connection="connected"]').waitFor();
+      const sid = await eventually('session id', () => sessionOf(page), (s) => !!s);
+      // (Listed first; under load the tab may already be idle by the time it is.)
+      await eventually('W lists D', () => statusesOf(watcher, d), (m) => m[sid] !== undefined);
+      // No input: after idleMs the tab says idle, and the watcher sees it in place.
+      await eventually('W sees D idle', () => statusesOf(watcher, d), (m) => m[sid] === 'idle', 10_000);
+      const [idle] = stack.observer.on(`presence.session.${d}.updated`);
+      expect(idle.data).toMatchObject({ sessionId: sid, status: 'idle' });
+      await page.mouse.move(20, 20);
+      await page.mouse.move(40, 60);
+      await eventually('W sees D visible again', () => statusesOf(watcher, d), (m) => m[sid] === 'visible');
+      expect(stack.observer.on(`presence.session.${d}.left`)).toHaveLength(0);
+      expect(stack.observer.on(`presence.session.${d}.joined`)).toHaveLength(1);
+    } finally {
+      await ctxD.close();
+      await ctxW.close();
+    }
+  });
 });

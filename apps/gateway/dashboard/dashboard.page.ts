@@ -96,7 +96,12 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
 (function () {
   'use strict';
   var DEV_SIGN_IN = ${devSignIn};
-  var TOKEN_KEY = 'presence.token', USER_KEY = 'presence.userId', IDLE_MS = 60000;
+  var TOKEN_KEY = 'presence.token', USER_KEY = 'presence.userId';
+  /* A tab with no mouse, keyboard or scroll for this long is 'idle'; ?idleMs= overrides it (1 s to 1 h). */
+  var IDLE_MS = (function () {
+    var v = Number(new URLSearchParams(location.search).get('idleMs'));
+    return v >= 1000 && v <= 3600000 ? v : 60000;
+  })();
   var $ = function (id) { return document.getElementById(id); };
   var socket = null, presence = {}, manager = null, ticks = [], mySessionId = null, resubscribe = null;
   /* Diffs that arrive before this subscription's presence_state wait for it (Phoenix's sync):
