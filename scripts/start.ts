@@ -54,7 +54,11 @@ await ensure('redis', config.redisUrl, 6379);
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
-for (const app of APPS) {
+/** An app that ran this long and then died was crashed (or killed by hand): start it again. */
+const RESTART_AFTER_UPTIME_MS = 10_000;
+
+function run(app: (typeof APPS)[number]) {
+  const startedAt = Date.now();
   const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'dist', 'apps', app, 'main.js')], {
     cwd: root,
     env: { ...process.env, INSTANCE_ID: process.env.INSTANCE_ID ? `${process.env.INSTANCE_ID}-${app}` : undefined },
@@ -66,15 +70,26 @@ for (const app of APPS) {
   }
   child.on('exit', (code, signal) => {
     children.delete(app);
-    if (!stopping) {
-      say('start', `${app} exited (${signal ?? code}); stopping the others`);
-      process.exitCode = 1;
-      void shutdown();
-    } else if (children.size === 0) {
-      for (const s of services) s.kill('SIGTERM');
+    if (stopping) {
+      if (children.size === 0) for (const s of services) s.kill('SIGTERM');
+      return;
     }
+    // A crash after a while (a kill -9 by hand, say) is survivable: the system converges and the
+    // app comes back. One at start is a configuration problem: stop everything and say so.
+    if (Date.now() - startedAt >= RESTART_AFTER_UPTIME_MS) {
+      say('start', `${app} exited (${signal ?? code}); starting it again`);
+      setTimeout(() => {
+        if (!stopping) run(app);
+      }, 1000);
+      return;
+    }
+    say('start', `${app} exited (${signal ?? code}); stopping the others`);
+    process.exitCode = 1;
+    void shutdown();
   });
 }
+
+for (const app of APPS) run(app);
 say('start', `dashboard: http://localhost:${config.gatewayPort}/dashboard   board: http://localhost:${config.presencePort}/queues`);
 
 async function shutdown() {

@@ -1,0 +1,13 @@
+import { describe, expect, it } from '@jest/globals';
+import { leaseTimings } from './lease.repository.js';
+
+describe('leaseTimings', () => {
+  it.each([1500, 2000, 3000, 15000, 60000])('a dead worker\'s users are taken within WORKER_TTL_MS=%i', (ttl) => {
+    const t = leaseTimings(ttl);
+    // The lease lapses at most leaseMs after the last renewal, a peer's reconcile runs within reconcileEveryMs.
+    expect(t.leaseMs + t.reconcileEveryMs).toBeLessThanOrEqual(ttl);
+    // Renewed three times per lease: one late renewal never loses it.
+    expect(t.renewEveryMs * 3).toBeLessThanOrEqual(t.leaseMs);
+    expect(t.reconcileEveryMs).toBeLessThanOrEqual(1000);
+  });
+});
