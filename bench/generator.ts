@@ -62,3 +62,98 @@ export class Generator {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
+
+/**
+ * Several generator processes acting as one: users are dealt out by index, each process paces its
+ * share of the rate, and the results are merged. Needed when one process cannot hold every socket
+ * (the descriptor limit), and it spreads the clients over the gateways.
+ */
+export class GeneratorPool {
+  readonly gens: Generator[];
+
+  constructor(count: number) {
+    this.gens = Array.from({ length: count }, () => new Generator());
+  }
+
+  get pids() {
+    return this.gens.map((g) => g.pid);
+  }
+
+  /** Generator k talks to urls[k % urls.length]. */
+  async init(a: Omit<GenInit, 'url'> & { urls: string[] }) {
+    const { urls, ...rest } = a;
+    await Promise.all(this.gens.map((g, k) => g.init({ ...rest, url: urls[k % urls.length] })));
+  }
+
+  async open(a: OpenArgs): Promise<OpenResult> {
+    const k = this.gens.length;
+    const parts = await Promise.all(this.gens.map((g, i) => g.open({ ...a, users: a.users.filter((_, j) => j % k === i), rate: a.rate / k })));
+    return {
+      tabs: total(parts, (p) => p.tabs),
+      users: total(parts, (p) => p.users),
+      first: parts.flatMap((p) => p.first),
+      warm: parts.flatMap((p) => p.warm),
+      nats: parts.flatMap((p) => p.nats),
+      connect: parts.flatMap((p) => p.connect),
+      missing: total(parts, (p) => p.missing),
+      errors: total(parts, (p) => p.errors),
+      errorSamples: [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
+      scheduleMs: Math.max(...parts.map((p) => p.scheduleMs)),
+      elapsedMs: Math.max(...parts.map((p) => p.elapsedMs)),
+    };
+  }
+
+  async close(userIds?: string[]) {
+    return total(await Promise.all(this.gens.map((g) => g.close(userIds))), (n) => n);
+  }
+
+  async storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<StormResult> {
+    const parts = await Promise.all(this.gens.map((g) => g.storm(timeoutMs, cleanupTimeoutMs)));
+    return {
+      tabs: total(parts, (p) => p.tabs),
+      users: total(parts, (p) => p.users),
+      tabsBack: total(parts, (p) => p.tabsBack),
+      tabsRunning: total(parts, (p) => p.tabsRunning),
+      backMs: parts.flatMap((p) => p.backMs),
+      timeToAllBackMs: Math.max(...parts.map((p) => p.timeToAllBackMs)),
+      timeToAllRunningMs: Math.max(...parts.map((p) => p.timeToAllRunningMs)),
+      usersAwayTooLong: total(parts, (p) => p.usersAwayTooLong),
+      stops: total(parts, (p) => p.stops),
+      starts: total(parts, (p) => p.starts),
+      spuriousStops: total(parts, (p) => p.spuriousStops),
+    };
+  }
+
+  async churn(a: ChurnArgs): Promise<ChurnResult> {
+    const parts = await Promise.all(this.gens.map((g) => g.churn({ ...a, rate: a.rate / this.gens.length })));
+    return {
+      joins: total(parts, (p) => p.joins),
+      leaves: total(parts, (p) => p.leaves),
+      joinLatency: parts.flatMap((p) => p.joinLatency),
+      returnLatency: parts.flatMap((p) => p.returnLatency),
+      returns: total(parts, (p) => p.returns),
+      maxGapMs: Math.max(...parts.map((p) => p.maxGapMs)),
+      usersAwayTooLong: total(parts, (p) => p.usersAwayTooLong),
+      starts: total(parts, (p) => p.starts),
+      stops: total(parts, (p) => p.stops),
+      spuriousStops: total(parts, (p) => p.spuriousStops),
+      extraStarts: total(parts, (p) => p.extraStarts),
+      missing: total(parts, (p) => p.missing),
+      errors: total(parts, (p) => p.errors),
+      achievedRate: total(parts, (p) => p.achievedRate),
+    };
+  }
+
+  async status(): Promise<GenStatus> {
+    const parts = await Promise.all(this.gens.map((g) => g.status()));
+    return { tabs: total(parts, (p) => p.tabs), connected: total(parts, (p) => p.connected), users: total(parts, (p) => p.users), rssBytes: total(parts, (p) => p.rssBytes) };
+  }
+
+  async exit() {
+    await Promise.all(this.gens.map((g) => g.exit()));
+  }
+}
+
+function total<T>(parts: T[], pick: (p: T) => number): number {
+  return parts.reduce((a, p) => a + pick(p), 0);
+}

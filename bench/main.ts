@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { ROOT, TEST_SECRET } from '../test/support/harness.js';
 import { measureFloor } from './floor.js';
-import { Generator } from './generator.js';
+import { GeneratorPool } from './generator.js';
 import { machineLoad } from './proc.js';
 import { chart, markdown, targets, writeBenchmarks, type RunReport } from './report.js';
 import * as sc from './scenarios.js';
@@ -33,6 +33,7 @@ const HELP = `npm run bench -- [options]
   --profile                 run the apps with --cpu-prof; profiles land in bench-profiles/
   --no-write                print only; do not write docs/BENCHMARKS.md and docs/bench-latency.svg
                             (--quick never writes them unless --write is given)
+  --processes N             gateways and generator processes (default: enough for the descriptor limit)
   --seed N                  seed of the tab counts (default 1)`;
 
 function parse(argv: string[]) {
@@ -71,6 +72,7 @@ function parse(argv: string[]) {
     addresses: num('addresses', 4, 2),
     floorN: num('floor-n', 2000, 300),
     seed: num('seed', 1, 1),
+    processes: flags.has('processes') ? num('processes', 1, 1) : undefined,
   };
   return { o, help: flags.has('help'), write: quick ? flags.has('write') : !flags.has('no-write'), profile: flags.has('profile') };
 }
@@ -108,12 +110,18 @@ async function main() {
     ramp: [],
     generator: '',
   };
+  // One process holds at most its descriptor limit of sockets: spread the clients over enough
+  // generator processes and the sessions over enough gateways.
+  const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout?.toString().trim()) || 1024;
+  const mostSockets = Math.max(o.scenarios.has('hold') || o.scenarios.has('storm') || o.scenarios.has('cleanup') ? o.holdUsers * o.holdTabs : 0, o.churnUsers * 3, ...o.rampRates.map((r) => r * o.rampSeconds));
+  const procs = o.processes ?? Math.max(1, Math.ceil(mostSockets / Math.max(1000, fdLimit - 2000)));
   const addresses = Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`);
   const stack = new BenchStack({
     cleanupTimeoutMs: o.cleanupTimeoutMs,
     logLevel: o.logLevel,
     workerLogLevel: o.workerLogLevel,
     consoleLoggerIntervalMs: o.consoleLoggerIntervalMs,
+    gateways: procs,
     nodeOptions: profile ? `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench-profiles')}` : undefined,
   });
   report.config = [
@@ -123,9 +131,9 @@ async function main() {
     'other variables at their defaults (GATEWAY_TTL_MS, WORKER_TTL_MS 15000; Socket.IO ping 10 s)',
     fdNote,
   ];
-  report.generator = `one separate Node process of socket.io-client ${'4.8'} clients (websocket transport, default reconnection), source addresses ${addresses.join(', ')}`;
+  report.generator = `${procs} separate Node process(es) of socket.io-client 4.8 clients (websocket transport, default reconnection), source addresses ${addresses.join(', ')}; ${procs} gateway process(es), one generator process per gateway (descriptor limit ${fdLimit} per process)`;
   const random = sc.rng(o.seed);
-  let gen: Generator | undefined;
+  let gen: GeneratorPool | undefined;
   let np: NaiveProcess | undefined;
   const stopAll = async () => {
     await gen?.exit().catch(() => undefined);
@@ -141,9 +149,9 @@ async function main() {
   try {
     log('starting nats-server, redis-server and the three apps');
     await stack.start();
-    gen = new Generator();
-    await gen.init({ url: stack.gatewayUrl, secret: TEST_SECRET, natsUrl: stack.backends.natsUrl, localAddresses: addresses });
-    const probe = new sc.Probe(stack, { loadgen: gen.pid });
+    gen = new GeneratorPool(procs);
+    await gen.init({ urls: stack.gatewayUrls, secret: TEST_SECRET, natsUrl: stack.backends.natsUrl, localAddresses: addresses });
+    const probe = new sc.Probe(stack, Object.fromEntries(gen.pids.map((pid, i) => [`loadgen-${i + 1}`, pid])));
     if (o.scenarios.has('floor')) {
       log('floor: NATS request/reply, JetStream publish, Redis PING');
       report.floor = await measureFloor(stack.backends.natsUrl, stack.backends.redisUrl, o.floorN);
@@ -186,8 +194,8 @@ async function main() {
       log('naive: the same ramp (and hold, cleanup) against bench/naive');
       np = new NaiveProcess({ AUTH_JWT_SECRET: TEST_SECRET, CLEANUP_TIMEOUT_MS: String(o.cleanupTimeoutMs), CONSOLE_LOGGER_INTERVAL_MS: String(o.consoleLoggerIntervalMs), LOG_LEVEL: o.workerLogLevel });
       await np.start();
-      gen = new Generator();
-      await gen.init({ url: np.url, secret: TEST_SECRET, localAddresses: addresses });
+      gen = new GeneratorPool(procs);
+      await gen.init({ urls: [np.url], secret: TEST_SECRET, localAddresses: addresses });
       report.naive = await sc.naive(np, gen, o, sc.rng(o.seed));
       await gen.exit();
       gen = undefined;

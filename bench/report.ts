@@ -124,11 +124,13 @@ export function markdown(r: RunReport, svgName: string): string {
         n ? `${ratio(s.first.p50, n.first.p50)} / ${ratio(s.first.p99, n.first.p99)}` : '-',
         ['gateway', 'presence', 'stream-workers'].map((a) => fmt(s.lag[a]?.p99, 0)).join(' / '),
         ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(s.cpu[a], 2)).join(' / '),
+        ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(s.cpuMsPerJoin[a], 2)).join(' / ') +
+          ` (Σ ${fmt(['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].reduce((t, a) => t + (s.cpuMsPerJoin[a] ?? 0), 0), 2)}; naive ${fmt(n?.cpuMsPerJoin.naive, 2)}; clients ${fmt(s.cpuMsPerJoin.loadgen, 2)})`,
         `${s.missing + s.errors}`,
         s.load.replace('loadavg ', ''),
       ];
     });
-    out.push(table(['sessions/s (achieved)', 'sessions / users', 'first tab', 'NATS started', 'other tabs', 'socket connect', 'naive first tab', 'ours / naive', 'EL lag p99 gw/pr/wk', 'CPU gw/pr/wk/nats/redis', 'missing', 'loadavg'], rows), '');
+    out.push(table(['sessions/s (achieved)', 'sessions / users', 'first tab', 'NATS started', 'other tabs', 'socket connect', 'naive first tab', 'ours / naive', 'EL lag p99 gw/pr/wk', 'CPU gw/pr/wk/nats/redis', 'CPU ms per join gw/pr/wk/nats/redis', 'missing', 'loadavg'], rows), '');
     out.push(`![join-to-running latency against load](${svgName})`, '');
   }
   if (r.hold) {

@@ -1,6 +1,6 @@
 import type { Subscription } from '@nats-io/transport-node';
 import { until } from '../test/support/harness.js';
-import { Generator } from './generator.js';
+import type { GeneratorPool as Generator } from './generator.js';
 import { sum, type Samples } from './prom.js';
 import { cpuShare, machineLoad, sample, type ProcSample } from './proc.js';
 import type { ChurnResult, OpenResult, StormResult, UserSpec } from './protocol.js';
@@ -25,6 +25,8 @@ export interface Options {
   addresses: number;
   floorN: number;
   seed: number;
+  /** Gateways and generator processes; undefined: as many as the descriptor limit needs. */
+  processes?: number;
 }
 
 /** Deterministic tab counts: mulberry32. */
@@ -71,6 +73,8 @@ export interface RampStep {
   errorSamples: string[];
   lag: Record<string, AppLag>;
   cpu: Record<string, number>;
+  /** CPU time per session joined, ms, by process (load-independent, unlike latency). */
+  cpuMsPerJoin: Record<string, number>;
   load: string;
 }
 
@@ -144,7 +148,7 @@ export class Probe {
 
   async begin() {
     // A scrape resets prom-client's event-loop histogram: the next one covers just this scenario.
-    await Promise.all((['gateway', 'presence', 'stream-workers'] as const).map((a) => this.stack.metrics(a).catch(() => null)));
+    await Promise.all(this.stack.named().map(([, a]) => this.stack.metrics(a).catch(() => null)));
     this.cpu0 = new Map();
     for (const [name, pid] of Object.entries(this.pids())) {
       const s = sample(pid);
@@ -152,26 +156,36 @@ export class Probe {
     }
   }
 
-  async end(): Promise<{ lag: Record<string, AppLag>; cpu: Record<string, number>; metrics: Record<string, Samples> }> {
+  async end(): Promise<{ lag: Record<string, AppLag>; cpu: Record<string, number>; cpuSeconds: Record<string, number>; metrics: Record<string, Samples> }> {
+    // Several gateways read as one: CPU summed, lag the worst of them.
+    const group = (name: string) => (name.startsWith('gateway') ? 'gateway' : name);
     const cpu: Record<string, number> = {};
+    const cpuSeconds: Record<string, number> = {};
     for (const [name, pid] of Object.entries(this.pids())) {
       const a = this.cpu0.get(name);
       const b = sample(pid);
-      if (a && b) cpu[name] = cpuShare(a, b);
+      const g = name.startsWith('loadgen') ? 'loadgen' : group(name);
+      if (a && b) {
+        cpu[g] = (cpu[g] ?? 0) + cpuShare(a, b);
+        cpuSeconds[g] = (cpuSeconds[g] ?? 0) + (b.cpuSeconds - a.cpuSeconds);
+      }
     }
     const lag: Record<string, AppLag> = {};
     const metrics: Record<string, Samples> = {};
-    for (const app of ['gateway', 'presence', 'stream-workers'] as const) {
+    for (const [name, app] of this.stack.named()) {
       const m = await this.stack.metrics(app).catch(() => null);
       if (!m) continue;
-      metrics[app] = m;
-      lag[app] = {
+      metrics[name] = m;
+      const g = group(name);
+      const prev = lag[g];
+      const cur = {
         p50: ms(sum(m, 'nodejs_eventloop_lag_p50_seconds')),
         p99: ms(sum(m, 'nodejs_eventloop_lag_p99_seconds')),
         max: ms(sum(m, 'nodejs_eventloop_lag_max_seconds')),
       };
+      lag[g] = prev ? { p50: Math.max(prev.p50, cur.p50), p99: Math.max(prev.p99, cur.p99), max: Math.max(prev.max, cur.max) } : cur;
     }
-    return { lag, cpu, metrics };
+    return { lag, cpu, cpuSeconds, metrics };
   }
 }
 
@@ -183,7 +197,8 @@ export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, 
   const users = usersFor(prefix, Math.max(1, Math.round(rate * o.rampSeconds)), random);
   await probe.begin();
   const r = await gen.open({ users, rate, timeoutMs: 30_000 });
-  const { lag, cpu } = await probe.end();
+  const { lag, cpu, cpuSeconds } = await probe.end();
+  const cpuMsPerJoin = Object.fromEntries(Object.entries(cpuSeconds).map(([k, v]) => [k, (v * 1000) / r.tabs]));
   const load = machineLoad();
   await gen.close();
   await stack.quiesce(o.cleanupTimeoutMs + 60_000);
@@ -198,6 +213,7 @@ export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, 
     errorSamples: r.errorSamples,
     lag,
     cpu,
+    cpuMsPerJoin,
     load,
   };
 }
@@ -207,9 +223,10 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   const settle = () => new Promise((r) => setTimeout(r, o.quick ? 2000 : 5000));
   const heapOf = async () => {
     const out: Record<string, number> = {};
-    for (const app of ['gateway', 'presence', 'stream-workers'] as const) out[app] = sum(await stack.metrics(app), 'nodejs_heap_size_used_bytes');
+    for (const [name, app] of stack.named()) out[name] = sum(await stack.metrics(app), 'nodejs_heap_size_used_bytes');
     return out;
   };
+  const gateways = (r: Record<string, number>) => Object.entries(r).filter(([n]) => n.startsWith('gateway')).reduce((a, [, v]) => a + v, 0);
   const rssOf = () => Object.fromEntries(Object.entries(stack.pids()).map(([n, pid]) => [n, sample(pid)?.rssBytes ?? NaN]));
   await settle();
   const rss0 = rssOf();
@@ -247,8 +264,8 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
       managers,
       rss,
       heap,
-      gatewayBytesPerSession: (rss1.gateway - rss0.gateway) / sessions,
-      gatewayHeapPerSession: (heap1.gateway - heap0.gateway) / sessions,
+      gatewayBytesPerSession: (gateways(rss1) - gateways(rss0)) / sessions,
+      gatewayHeapPerSession: (gateways(heap1) - gateways(heap0)) / sessions,
       workersBytesPerManager: (rss1['stream-workers'] - rss0['stream-workers']) / managers,
       workersHeapPerManager: (heap1['stream-workers'] - heap0['stream-workers']) / managers,
       presenceBytesPerUser: (rss1.presence - rss0.presence) / o.holdUsers,
@@ -378,6 +395,7 @@ export async function naive(np: NaiveProcess, gen: Generator, o: Options, random
       errorSamples: r.errorSamples,
       lag: {},
       cpu: c0 && c1 ? { naive: cpuShare(c0, c1) } : {},
+      cpuMsPerJoin: c0 && c1 ? { naive: ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / r.tabs } : {},
       load: machineLoad(),
     });
     await gen.close();

@@ -11,6 +11,8 @@ export interface StackConfig {
   consoleLoggerIntervalMs: number;
   /** Extra NODE_OPTIONS for the apps (e.g. --cpu-prof). */
   nodeOptions?: string;
+  /** Gateway processes: more than one when one process may not hold every socket (descriptors). */
+  gateways: number;
 }
 
 /**
@@ -20,6 +22,7 @@ export interface StackConfig {
 export class BenchStack {
   readonly backends = new Backends();
   apps: Record<AppName, AppProcess> = {} as Record<AppName, AppProcess>;
+  gateways: AppProcess[] = [];
   nc!: NatsConnection;
   env: Record<string, string> = {};
   private stopped = false;
@@ -42,30 +45,36 @@ export class BenchStack {
     this.nc = await connect({ servers: this.backends.natsUrl.replace(/^nats:\/\//, ''), name: 'bench' });
     await this.add('stream-workers', 'STREAM_WORKERS_PORT', { LOG_LEVEL: this.config.workerLogLevel });
     await this.add('presence', 'PRESENCE_PORT');
-    await this.add('gateway', 'GATEWAY_PORT');
+    for (let i = 0; i < this.config.gateways; i++) this.gateways.push(await this.add('gateway', 'GATEWAY_PORT'));
   }
 
   private async add(app: AppName, portVar: string, extra: Record<string, string> = {}) {
     const port = await freePort();
     const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port);
-    this.apps[app] = p;
+    this.apps[app] ??= p;
     await p.start();
+    return p;
   }
 
-  get gatewayUrl() {
-    return this.apps.gateway.url;
+  get gatewayUrls() {
+    return this.gateways.map((g) => g.url);
+  }
+
+  /** Every app process by a name: gateway, gateway-2, ..., presence, stream-workers. */
+  named(): Array<[string, AppProcess]> {
+    return [...this.gateways.map((g, i) => [i === 0 ? 'gateway' : `gateway-${i + 1}`, g] as [string, AppProcess]), ['presence', this.apps.presence], ['stream-workers', this.apps['stream-workers']]];
   }
 
   pids(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [name, p] of Object.entries(this.apps)) if (p.child?.pid) out[name] = p.child.pid;
+    for (const [name, p] of this.named()) if (p?.child?.pid) out[name] = p.child.pid;
     if (this.backends.nats?.pid) out['nats-server'] = this.backends.nats.pid;
     if (this.backends.redis?.pid) out['redis-server'] = this.backends.redis.pid;
     return out;
   }
 
-  async metrics(app: AppName): Promise<Samples> {
-    const res = await fetch(`${this.apps[app].url}/metrics`);
+  async metrics(app: AppName | AppProcess): Promise<Samples> {
+    const res = await fetch(`${(typeof app === 'string' ? this.apps[app] : app).url}/metrics`);
     return parseMetrics(await res.text());
   }
 
@@ -91,7 +100,7 @@ export class BenchStack {
     // Twice would wait forever on the closed NATS connection.
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(Object.values(this.apps).map((a) => a.kill(graceful ? 'SIGTERM' : 'SIGKILL')));
+    await Promise.all(this.named().filter(([, a]) => a).map(([, a]) => a.kill(graceful ? 'SIGTERM' : 'SIGKILL')));
     await this.nc?.close().catch(() => undefined);
     await this.backends.stop();
   }
