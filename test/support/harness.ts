@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect, type Server as TcpServer, type Socket as TcpSocket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,15 @@ import { natsConnectionOptions } from '../../libs/nats/connection.js';
  * processes, real Socket.IO clients and a NATS observer.
  */
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
+/** The repository root, from test/support (ts-jest) or dist/test/support (the compiled bench). */
+export const ROOT = findRoot(import.meta.dirname);
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = resolve(dir, '..')) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (resolve(dir, '..') === dir) return resolve(from, '..', '..');
+  }
+}
 export const TEST_SECRET = 'test-secret-0123456789abcdefghij';
 
 export async function freePort(): Promise<number> {

@@ -1,0 +1,361 @@
+/**
+ * The load generator: real Socket.IO clients (websocket transport, Socket.IO's default reconnection),
+ * run in a process of its own so that its event loop is not shared with the bench's measurements.
+ * Driven by the bench over IPC (bench/protocol.ts). Every latency is measured here, on one clock.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { io, type Socket } from 'socket.io-client';
+import { signToken } from '#libs/auth/token.js';
+import type { ChurnArgs, ChurnResult, GenCommand, GenInit, GenStatus, OpenArgs, OpenResult, StormResult } from './protocol.js';
+
+interface Tab {
+  user: User;
+  socket: Socket;
+  /** performance.now() when the client started to connect */
+  t0: number;
+  connectedAt?: number;
+  runningAt?: number;
+  error?: string;
+  /** Storm bookkeeping. */
+  droppedAt?: number;
+  backAt?: number;
+  backRunningAt?: number;
+  open: boolean;
+}
+
+interface User {
+  id: string;
+  token: string;
+  tabs: Tab[];
+  started: number[];
+  stopped: number[];
+  /** When the user's last tab was closed (no tab left), for churn. */
+  awaySince?: number;
+}
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let init: GenInit;
+let nc: NatsConnection | undefined;
+const users = new Map<string, User>();
+let addressTurn = 0;
+
+async function setup(args: GenInit) {
+  init = args;
+  if (args.natsUrl) {
+    nc = await connect({ servers: args.natsUrl.replace(/^nats:\/\//, ''), name: 'bench-loadgen' });
+    const record = (kind: 'started' | 'stopped') => (_err: unknown, msg: { subject: string }) => {
+      const u = users.get(msg.subject.split('.')[2]);
+      if (u) u[kind].push(now());
+    };
+    nc.subscribe('stream.manager.*.started', { callback: record('started') });
+    nc.subscribe('stream.manager.*.stopped', { callback: record('stopped') });
+    await nc.flush();
+  }
+}
+
+async function userOf(id: string): Promise<User> {
+  let u = users.get(id);
+  if (!u) {
+    u = { id, token: await signToken(init.secret, id, { expiresIn: '2h' }), tabs: [], started: [], stopped: [] };
+    users.set(id, u);
+  }
+  return u;
+}
+
+function openTab(user: User, onRunning?: (tab: Tab) => void): Tab {
+  const localAddress = init.localAddresses[addressTurn++ % init.localAddresses.length];
+  const t0 = now();
+  const socket = io(`${init.url}/presence`, {
+    auth: { token: user.token, page: '/dashboard' },
+    transports: ['websocket'],
+    forceNew: true,
+    localAddress,
+  } as Parameters<typeof io>[1]);
+  const tab: Tab = { user, socket, t0, open: true };
+  user.tabs.push(tab);
+  socket.on('connect', () => {
+    const t = now();
+    tab.connectedAt ??= t;
+    if (tab.droppedAt !== undefined && tab.backAt === undefined) tab.backAt = t;
+  });
+  socket.on('manager', (m: { state?: string }) => {
+    if (m?.state !== 'running') return;
+    const t = now();
+    if (tab.runningAt === undefined) {
+      tab.runningAt = t;
+      onRunning?.(tab);
+    }
+    if (tab.backAt !== undefined && tab.backRunningAt === undefined) tab.backRunningAt = t;
+  });
+  socket.on('connect_error', (e: Error) => {
+    tab.error ??= e.message;
+  });
+  return tab;
+}
+
+function closeTab(tab: Tab) {
+  tab.open = false;
+  tab.socket.disconnect();
+  const list = tab.user.tabs;
+  const i = list.indexOf(tab);
+  if (i >= 0) list.splice(i, 1);
+}
+
+async function until(fn: () => boolean, timeoutMs: number) {
+  const deadline = now() + timeoutMs;
+  while (!fn() && now() < deadline) await sleep(20);
+}
+
+/** Runs `launch(i)` for i in [0, n) at `rate` per second, open loop. Resolves after the last. */
+function paced(n: number, rate: number, launch: (i: number) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const start = now();
+    const interval = 1000 / rate;
+    let i = 0;
+    const tick = () => {
+      const t = now();
+      while (i < n && start + i * interval <= t) launch(i++);
+      if (i < n) setTimeout(tick, Math.max(0, start + i * interval - now()));
+      else resolve(now() - start);
+    };
+    tick();
+  });
+}
+
+async function open(args: OpenArgs): Promise<OpenResult> {
+  const specs = await Promise.all(args.users.map(async (s) => ({ user: await userOf(s.id), tabs: s.tabs })));
+  const plan: Array<{ user: User; first: boolean }> = [];
+  for (const s of specs) for (let k = 0; k < s.tabs; k++) plan.push({ user: s.user, first: k === 0 });
+  const opened: Array<{ tab: Tab; first: boolean }> = [];
+  const t0 = now();
+  const scheduleMs = await paced(plan.length, args.rate, (i) => opened.push({ tab: openTab(plan[i].user), first: plan[i].first }));
+  await until(() => opened.every(({ tab }) => tab.runningAt !== undefined || tab.error !== undefined), args.timeoutMs);
+  const elapsedMs = now() - t0;
+  const first: number[] = [];
+  const warm: number[] = [];
+  const nats: number[] = [];
+  const connectMs: number[] = [];
+  const errorSamples = new Set<string>();
+  let missing = 0;
+  let errors = 0;
+  for (const { tab, first: isFirst } of opened) {
+    if (tab.connectedAt !== undefined) connectMs.push(tab.connectedAt - tab.t0);
+    if (tab.error !== undefined && tab.runningAt === undefined) {
+      errors++;
+      errorSamples.add(tab.error);
+      continue;
+    }
+    if (tab.runningAt === undefined) {
+      missing++;
+      continue;
+    }
+    (isFirst ? first : warm).push(tab.runningAt - tab.t0);
+    if (isFirst) {
+      const started = tab.user.started.find((t) => t >= tab.t0);
+      if (started !== undefined) nats.push(started - tab.t0);
+    }
+  }
+  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, missing, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
+}
+
+function close(userIds?: string[]): number {
+  const list = userIds ? userIds.map((id) => users.get(id)).filter((u): u is User => !!u) : [...users.values()];
+  let n = 0;
+  for (const u of list) {
+    for (const tab of [...u.tabs]) {
+      closeTab(tab);
+      n++;
+    }
+    users.delete(u.id);
+  }
+  return n;
+}
+
+/** Every tab drops its transport at once, as a network blip would; Socket.IO reconnects with its jitter. */
+async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<StormResult> {
+  const tabs = [...users.values()].flatMap((u) => u.tabs);
+  const stormUsers = [...new Set(tabs.map((t) => t.user))];
+  const startedBefore = new Map(stormUsers.map((u) => [u, u.started.length]));
+  const stoppedBefore = new Map(stormUsers.map((u) => [u, u.stopped.length]));
+  const t0 = now();
+  for (const tab of tabs) {
+    tab.droppedAt = now();
+    tab.backAt = undefined;
+    tab.backRunningAt = undefined;
+    // Closing the engine (not the socket) is a lost connection to Socket.IO: it reconnects.
+    tab.socket.io.engine.close();
+  }
+  await until(() => tabs.every((t) => t.backRunningAt !== undefined), timeoutMs);
+  // Late stops would show up within the cleanup timeout of the last drop: wait it out.
+  await sleep(Math.max(0, cleanupTimeoutMs + 1000 - (now() - t0)));
+  const backMs = tabs.filter((t) => t.backAt !== undefined).map((t) => t.backAt! - t.droppedAt!);
+  let usersAwayTooLong = 0;
+  let stops = 0;
+  let starts = 0;
+  let spuriousStops = 0;
+  for (const u of stormUsers) {
+    const mine = tabs.filter((t) => t.user === u);
+    // The user was back when their first tab reconnected; away from their last tab's drop.
+    const lastDrop = Math.max(...mine.map((t) => t.droppedAt!));
+    const firstBack = Math.min(...mine.map((t) => t.backAt ?? Infinity));
+    const tooLong = firstBack - lastDrop >= cleanupTimeoutMs;
+    if (tooLong) usersAwayTooLong++;
+    const s = u.stopped.length - stoppedBefore.get(u)!;
+    stops += s;
+    starts += u.started.length - startedBefore.get(u)!;
+    if (!tooLong) spuriousStops += s;
+  }
+  const back = tabs.filter((t) => t.backAt !== undefined);
+  const running = tabs.filter((t) => t.backRunningAt !== undefined);
+  return {
+    tabs: tabs.length,
+    users: stormUsers.length,
+    tabsBack: back.length,
+    tabsRunning: running.length,
+    backMs,
+    timeToAllBackMs: back.length === tabs.length ? Math.max(...back.map((t) => t.backAt! - t0)) : NaN,
+    timeToAllRunningMs: running.length === tabs.length ? Math.max(...running.map((t) => t.backRunningAt! - t0)) : NaN,
+    usersAwayTooLong,
+    stops,
+    starts,
+    spuriousStops,
+  };
+}
+
+/**
+ * Sessions join and leave at `rate` per second (half each) among the users already open. A leave
+ * closes a random tab; a join opens a tab for a user who has none left (so every absence is short)
+ * or else for a random user with fewer than three tabs.
+ */
+async function churn(args: ChurnArgs): Promise<ChurnResult> {
+  const pool = [...users.values()];
+  const live: Tab[] = pool.flatMap((u) => u.tabs);
+  const away: User[] = [];
+  const startedBefore = new Map(pool.map((u) => [u, u.started.length]));
+  const stoppedBefore = new Map(pool.map((u) => [u, u.stopped.length]));
+  const joinTabs: Array<{ tab: Tab; returning: boolean }> = [];
+  let joins = 0;
+  let leaves = 0;
+  let maxGapMs = 0;
+  const tooLong = new Set<User>();
+  const steps = Math.floor((args.rate * args.durationMs) / 1000);
+  const elapsed = await paced(steps, args.rate, (i) => {
+    if (i % 2 === 1 && live.length > 0) {
+      const k = Math.floor(Math.random() * live.length);
+      const tab = live[k];
+      live[k] = live[live.length - 1];
+      live.pop();
+      closeTab(tab);
+      leaves++;
+      if (tab.user.tabs.length === 0) {
+        tab.user.awaySince = now();
+        away.push(tab.user);
+      }
+      return;
+    }
+    let user = away.shift();
+    const returning = !!user;
+    if (user) {
+      const gap = now() - user.awaySince!;
+      maxGapMs = Math.max(maxGapMs, gap);
+      if (gap >= args.cleanupTimeoutMs) tooLong.add(user);
+      user.awaySince = undefined;
+    } else {
+      for (let tries = 0; tries < 10 && !user; tries++) {
+        const u = pool[Math.floor(Math.random() * pool.length)];
+        if (u.tabs.length < 3) user = u;
+      }
+      user ??= pool[Math.floor(Math.random() * pool.length)];
+    }
+    const tab = openTab(user);
+    live.push(tab);
+    joinTabs.push({ tab, returning });
+    joins++;
+  });
+  // Users still away at the end come back now, so nobody's cleanup runs during the count.
+  for (const u of away.splice(0)) {
+    maxGapMs = Math.max(maxGapMs, now() - u.awaySince!);
+    u.awaySince = undefined;
+    const tab = openTab(u);
+    joinTabs.push({ tab, returning: true });
+  }
+  await until(() => joinTabs.every(({ tab }) => !tab.open || tab.runningAt !== undefined || tab.error !== undefined), args.timeoutMs);
+  // Let any late stop show up before counting.
+  await sleep(args.cleanupTimeoutMs + 1000);
+  const joinLatency: number[] = [];
+  const returnLatency: number[] = [];
+  let missing = 0;
+  let errors = 0;
+  for (const { tab, returning } of joinTabs) {
+    if (tab.runningAt !== undefined) (returning ? returnLatency : joinLatency).push(tab.runningAt - tab.t0);
+    else if (tab.error !== undefined) errors++;
+    else if (tab.open) missing++;
+  }
+  let starts = 0;
+  let stops = 0;
+  let spuriousStops = 0;
+  let extraStarts = 0;
+  for (const u of pool) {
+    const s = u.stopped.length - stoppedBefore.get(u)!;
+    const st = u.started.length - startedBefore.get(u)!;
+    stops += s;
+    starts += st;
+    if (!tooLong.has(u)) {
+      spuriousStops += s;
+      extraStarts += st;
+    }
+  }
+  return {
+    joins,
+    leaves,
+    joinLatency,
+    returnLatency,
+    returns: returnLatency.length,
+    maxGapMs,
+    usersAwayTooLong: tooLong.size,
+    starts,
+    stops,
+    spuriousStops,
+    extraStarts,
+    missing,
+    errors,
+    achievedRate: (steps / elapsed) * 1000,
+  };
+}
+
+function status(): GenStatus {
+  const tabs = [...users.values()].flatMap((u) => u.tabs);
+  return { tabs: tabs.length, connected: tabs.filter((t) => t.socket.connected).length, users: users.size, rssBytes: process.memoryUsage().rss };
+}
+
+async function handle(c: GenCommand): Promise<unknown> {
+  switch (c.cmd) {
+    case 'init':
+      return setup(c.args);
+    case 'open':
+      return open(c.args);
+    case 'close':
+      return close(c.args.userIds);
+    case 'storm':
+      return storm(c.args.timeoutMs, c.args.cleanupTimeoutMs);
+    case 'churn':
+      return churn(c.args);
+    case 'status':
+      return status();
+    case 'exit':
+      close();
+      await nc?.close();
+      setTimeout(() => process.exit(0), 50);
+      return true;
+  }
+}
+
+process.on('message', (m: { id: number } & GenCommand) => {
+  handle(m).then(
+    (result) => process.send!({ id: m.id, ok: true, result }),
+    (err: unknown) => process.send!({ id: m.id, ok: false, error: err instanceof Error ? err.stack : String(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));

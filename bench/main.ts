@@ -1,0 +1,229 @@
+/**
+ * `npm run bench`: starts its own stack (private nats-server -js and redis-server, the three built
+ * apps), drives it with real Socket.IO clients from a separate load generator process, measures
+ * the references (the floor and the naive process), prints a table and writes docs/BENCHMARKS.md
+ * and docs/bench-latency.svg. Options: `npm run bench -- --help`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { ROOT, TEST_SECRET } from '../test/support/harness.js';
+import { measureFloor } from './floor.js';
+import { GeneratorPool } from './generator.js';
+import { machineLoad } from './proc.js';
+import { chart, markdown, targets, writeBenchmarks, type RunReport } from './report.js';
+import * as sc from './scenarios.js';
+import { BenchStack, NaiveProcess } from './stack.js';
+
+const HELP = `npm run bench -- [options]
+  --quick                   small and short: a smoke run of every scenario (~1 min)
+  --scenarios LIST          comma list of floor,ramp,hold,storm,cleanup,churn,naive (default: all)
+  --ramp-rates LIST         session joins per second per ramp step (default 100,250,500,1000)
+  --ramp-seconds N          length of each ramp step (default 6)
+  --hold-users N            users held connected (default 10000); --hold-tabs N tabs each (default 2)
+  --hold-rate N             connects per second while building the hold (default 1000)
+  --churn-users N           users of the churn pool (default 2000)
+  --churn-rate N            joins and leaves per second, together (default 2000)
+  --churn-seconds N         (default 60)
+  --cleanup-timeout MS      CLEANUP_TIMEOUT_MS of the stack (default 5000, the contract's default)
+  --log-level L             LOG_LEVEL of gateway and presence (default warn)
+  --worker-log-level L      LOG_LEVEL of stream-workers (default warn: 10k managers log 10k lines/s)
+  --addresses N             127.0.0.x source addresses of the clients (default 4)
+  --profile                 run the apps with --cpu-prof; profiles land in bench-profiles/
+  --no-write                print only; do not write docs/BENCHMARKS.md and docs/bench-latency.svg
+                            (--quick never writes them unless --write is given)
+  --processes N             gateways and generator processes (default: enough for the descriptor limit)
+  --seed N                  seed of the tab counts (default 1)`;
+
+function parse(argv: string[]) {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const [k, v] = a.slice(2).split('=', 2);
+    if (v !== undefined) flags.set(k, v);
+    else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) flags.set(k, argv[++i]);
+    else flags.set(k, 'true');
+  }
+  const quick = flags.has('quick');
+  const num = (k: string, full: number, q: number) => {
+    const raw = flags.get(k);
+    const v = raw === undefined ? (quick ? q : full) : Number(raw);
+    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k} must be a positive number, got ${raw}`);
+    return v;
+  };
+  const list = (k: string, full: string, q: string) => (flags.get(k) ?? (quick ? q : full)).split(',').map((s) => s.trim()).filter(Boolean);
+  const o: sc.Options = {
+    quick,
+    scenarios: new Set(list('scenarios', 'floor,ramp,hold,storm,cleanup,churn,naive', 'floor,ramp,hold,storm,cleanup,churn,naive')),
+    rampRates: list('ramp-rates', '100,250,500,1000', '50,200').map(Number),
+    rampSeconds: num('ramp-seconds', 6, 2),
+    holdUsers: num('hold-users', 10_000, 300),
+    holdTabs: num('hold-tabs', 2, 2),
+    holdRate: num('hold-rate', 1000, 300),
+    churnUsers: num('churn-users', 2000, 200),
+    churnRate: num('churn-rate', 2000, 200),
+    churnSeconds: num('churn-seconds', 60, 5),
+    cleanupTimeoutMs: num('cleanup-timeout', 5000, 2000),
+    logLevel: flags.get('log-level') ?? 'warn',
+    workerLogLevel: flags.get('worker-log-level') ?? 'warn',
+    consoleLoggerIntervalMs: num('console-interval', 1000, 1000),
+    addresses: num('addresses', 4, 2),
+    floorN: num('floor-n', 2000, 300),
+    seed: num('seed', 1, 1),
+    processes: flags.has('processes') ? num('processes', 1, 1) : undefined,
+  };
+  return { o, help: flags.has('help'), write: quick ? flags.has('write') : !flags.has('no-write'), profile: flags.has('profile') };
+}
+
+/** 20k sockets on each side of the connection need more descriptors than the usual 1024 (or 20000). */
+function raiseFileLimit(want: number): string {
+  const r = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${want}:${want}`]);
+  if (r.status === 0) return `file descriptors raised to ${want} (prlimit)`;
+  const soft = spawnSync('sh', ['-c', 'ulimit -n']).stdout?.toString().trim();
+  return `could not raise file descriptors (${r.stderr?.toString().trim() || 'prlimit missing'}); soft limit ${soft}`;
+}
+
+function version(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args).toString().trim().split('\n')[0];
+  } catch {
+    return `${cmd}: unknown`;
+  }
+}
+
+const log = (s: string) => process.stdout.write(`[bench] ${s}\n`);
+
+async function main() {
+  const { o, help, write, profile } = parse(process.argv.slice(2));
+  if (help) return void process.stdout.write(`${HELP}\n`);
+  const fdNote = raiseFileLimit(200_000);
+  log(fdNote);
+  const report: RunReport = {
+    date: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${version('nats-server', ['--version'])}, ${version('redis-server', ['--version']).replace(/ sha=.*$/, '')}`,
+    loadBefore: machineLoad(),
+    loadAfter: '',
+    config: [],
+    ramp: [],
+    generator: '',
+  };
+  // One process holds at most its descriptor limit of sockets: spread the clients over enough
+  // generator processes and the sessions over enough gateways.
+  const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout?.toString().trim()) || 1024;
+  const mostSockets = Math.max(o.scenarios.has('hold') || o.scenarios.has('storm') || o.scenarios.has('cleanup') ? o.holdUsers * o.holdTabs : 0, o.churnUsers * 3, ...o.rampRates.map((r) => r * o.rampSeconds));
+  const procs = o.processes ?? Math.max(1, Math.ceil(mostSockets / Math.max(1000, fdLimit - 2000)));
+  const addresses = Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`);
+  const stack = new BenchStack({
+    cleanupTimeoutMs: o.cleanupTimeoutMs,
+    logLevel: o.logLevel,
+    workerLogLevel: o.workerLogLevel,
+    consoleLoggerIntervalMs: o.consoleLoggerIntervalMs,
+    gateways: procs,
+    nodeOptions: profile ? `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench-profiles')}` : undefined,
+  });
+  report.config = [
+    `CLEANUP_TIMEOUT_MS=${o.cleanupTimeoutMs}`,
+    `CONSOLE_LOGGER_INTERVAL_MS=${o.consoleLoggerIntervalMs}`,
+    `LOG_LEVEL=${o.logLevel} (gateway, presence), ${o.workerLogLevel} (stream-workers: at info, every manager writes a line per interval)`,
+    'other variables at their defaults (GATEWAY_TTL_MS, WORKER_TTL_MS 15000; Socket.IO ping 10 s)',
+    fdNote,
+  ];
+  report.generator = `${procs} separate Node process(es) of socket.io-client 4.8 clients (websocket transport, default reconnection), source addresses ${addresses.join(', ')}; ${procs} gateway process(es), one generator process per gateway (descriptor limit ${fdLimit} per process)`;
+  const random = sc.rng(o.seed);
+  let gen: GeneratorPool | undefined;
+  let np: NaiveProcess | undefined;
+  const stopAll = async () => {
+    await gen?.exit().catch(() => undefined);
+    await np?.stop().catch(() => undefined);
+    await stack.stop(profile).catch(() => undefined);
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  // A promise that can never settle would otherwise end the run silently, with code 0.
+  process.once('beforeExit', () => {
+    process.stderr.write('[bench] stopped early: the event loop ran empty while waiting\n');
+    process.exitCode = 1;
+  });
+  try {
+    log('starting nats-server, redis-server and the three apps');
+    await stack.start();
+    gen = new GeneratorPool(procs);
+    await gen.init({ urls: stack.gatewayUrls, secret: TEST_SECRET, natsUrl: stack.backends.natsUrl, localAddresses: addresses });
+    const probe = new sc.Probe(stack, Object.fromEntries(gen.pids.map((pid, i) => [`loadgen-${i + 1}`, pid])));
+    if (o.scenarios.has('floor')) {
+      log('floor: NATS request/reply, JetStream publish, Redis PING');
+      report.floor = await measureFloor(stack.backends.natsUrl, stack.backends.redisUrl, o.floorN);
+    }
+    if (o.scenarios.has('ramp')) {
+      for (const rate of o.rampRates) {
+        log(`ramp: ${rate} sessions/s for ${o.rampSeconds} s`);
+        const step = await sc.rampStep(stack, gen, probe, o, rate, `ramp${rate}-`, random);
+        report.ramp.push(step);
+        log(`  first tab p50 ${step.first.p50.toFixed(1)} p99 ${step.first.p99.toFixed(1)} ms; missing ${step.missing + step.errors} ${step.errorSamples.join(', ')}`);
+      }
+    }
+    const needHold = ['hold', 'storm', 'cleanup'].some((s) => o.scenarios.has(s));
+    if (needHold) {
+      log(`hold: ${o.holdUsers} users x ${o.holdTabs} tabs at ${o.holdRate}/s`);
+      const h = await sc.hold(stack, gen, o);
+      if (o.scenarios.has('hold')) report.hold = h.report;
+      log(`  gateway ${(h.report.gatewayBytesPerSession / 1024).toFixed(1)} KiB/session, workers ${(h.report.workersBytesPerManager / 1024).toFixed(1)} KiB/manager`);
+      if (o.scenarios.has('storm')) {
+        log('storm: every tab drops and reconnects');
+        report.storm = await sc.storm(gen, o);
+        log(`  ${report.storm.tabsBack}/${report.storm.tabs} back in ${(report.storm.timeToAllBackMs / 1000).toFixed(2)} s, ${report.storm.spuriousStops} spurious stops`);
+      }
+      if (o.scenarios.has('cleanup')) {
+        log(`cleanup: ${o.holdUsers} users leave at once`);
+        report.cleanup = await sc.cleanup(stack, gen, o, h.userIds);
+        log(`  lateness p50 ${report.cleanup.lateness.p50} p99 ${report.cleanup.lateness.p99} ms (${report.cleanup.stopped}/${report.cleanup.users})`);
+      } else await gen.close();
+      await stack.quiesce(o.cleanupTimeoutMs + 120_000).catch((e: Error) => log(`warning: ${e.message}`));
+    }
+    if (o.scenarios.has('churn')) {
+      log(`churn: ${o.churnUsers} users, ${o.churnRate} joins+leaves/s for ${o.churnSeconds} s`);
+      report.churn = await sc.churn(stack, gen, probe, o, random);
+      log(`  ${report.churn.lost} lost, ${report.churn.spuriousStops} spurious stops, join p99 ${report.churn.join.p99.toFixed(1)} ms`);
+    }
+    await gen.exit();
+    gen = undefined;
+    await stack.stop(profile);
+    if (o.scenarios.has('naive')) {
+      log('naive: the same ramp (and hold, cleanup) against bench/naive');
+      np = new NaiveProcess({ AUTH_JWT_SECRET: TEST_SECRET, CLEANUP_TIMEOUT_MS: String(o.cleanupTimeoutMs), CONSOLE_LOGGER_INTERVAL_MS: String(o.consoleLoggerIntervalMs), LOG_LEVEL: o.workerLogLevel });
+      await np.start();
+      gen = new GeneratorPool(procs);
+      await gen.init({ urls: [np.url], secret: TEST_SECRET, localAddresses: addresses });
+      report.naive = await sc.naive(np, gen, o, sc.rng(o.seed));
+      await gen.exit();
+      gen = undefined;
+      await np.stop();
+    }
+  } finally {
+    await stopAll();
+  }
+  report.loadAfter = machineLoad();
+  const md = markdown(report, 'bench-latency.svg');
+  process.stdout.write(`\n${md}\n`);
+  const rows = targets(report);
+  process.stdout.write(`\n${rows.map((r) => `${r[2].replace(/\*/g, '').padEnd(8)} ${r[0]}: ${r[1]}`).join('\n')}\n`);
+  if (write) {
+    writeBenchmarks(join(ROOT, 'docs', 'BENCHMARKS.md'), md);
+    writeFileSync(join(ROOT, 'docs', 'bench-latency.svg'), chart(report));
+    writeFileSync(join(ROOT, 'docs', 'bench-latest.json'), `${JSON.stringify(report, null, 1)}\n`);
+    log('wrote docs/BENCHMARKS.md, docs/bench-latency.svg and docs/bench-latest.json');
+  }
+}
+
+// stdout is asynchronous when it is a pipe: exit only once everything written has been flushed.
+const flushThenExit = (code: number) => process.stdout.write('', () => process.exit(code));
+
+main().then(
+  () => flushThenExit(0),
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    flushThenExit(1);
+  },
+);

@@ -1,0 +1,422 @@
+import type { Subscription } from '@nats-io/transport-node';
+import { until } from '../test/support/harness.js';
+import type { GeneratorPool as Generator } from './generator.js';
+import { sum, type Samples } from './prom.js';
+import { cpuShare, machineLoad, sample, type ProcSample } from './proc.js';
+import type { ChurnResult, OpenResult, StormResult, UserSpec } from './protocol.js';
+import type { BenchStack, NaiveProcess } from './stack.js';
+import { summarize, type Summary } from './stats.js';
+
+export interface Options {
+  quick: boolean;
+  scenarios: Set<string>;
+  rampRates: number[];
+  rampSeconds: number;
+  holdUsers: number;
+  holdTabs: number;
+  holdRate: number;
+  churnUsers: number;
+  churnRate: number;
+  churnSeconds: number;
+  cleanupTimeoutMs: number;
+  logLevel: string;
+  workerLogLevel: string;
+  consoleLoggerIntervalMs: number;
+  addresses: number;
+  floorN: number;
+  seed: number;
+  /** Gateways and generator processes; undefined: as many as the descriptor limit needs. */
+  processes?: number;
+}
+
+/** Deterministic tab counts: mulberry32. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Users of 1 to 3 tabs until `sessions` tabs. */
+export function usersFor(prefix: string, sessions: number, random: () => number): UserSpec[] {
+  const out: UserSpec[] = [];
+  let left = sessions;
+  for (let i = 0; left > 0; i++) {
+    const tabs = Math.min(left, 1 + Math.floor(random() * 3));
+    out.push({ id: `${prefix}${i}`, tabs });
+    left -= tabs;
+  }
+  return out;
+}
+
+export interface AppLag {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface RampStep {
+  rate: number;
+  achievedRate: number;
+  sessions: number;
+  users: number;
+  first: Summary;
+  warm: Summary;
+  nats: Summary;
+  connect: Summary;
+  missing: number;
+  errors: number;
+  errorSamples: string[];
+  lag: Record<string, AppLag>;
+  cpu: Record<string, number>;
+  /** CPU time per session joined, ms, by process (load-independent, unlike latency). */
+  cpuMsPerJoin: Record<string, number>;
+  load: string;
+}
+
+export interface HoldResult {
+  users: number;
+  sessions: number;
+  managers: number;
+  rss: Record<string, { before: number; after: number }>;
+  heap: Record<string, { before: number; after: number }>;
+  gatewayBytesPerSession: number;
+  gatewayHeapPerSession: number;
+  workersBytesPerManager: number;
+  workersHeapPerManager: number;
+  presenceBytesPerUser: number;
+  redisBytesPerUser: number;
+  idleCpu: Record<string, number>;
+  open: { first: Summary; warm: Summary; missing: number; errors: number };
+  load: string;
+}
+
+export interface CleanupResult {
+  users: number;
+  stopped: number;
+  lateness: Summary;
+  negative: number;
+  spreadOfLeavesMs: number;
+  load: string;
+}
+
+export interface ChurnReport extends Omit<ChurnResult, 'joinLatency' | 'returnLatency'> {
+  rate: number;
+  seconds: number;
+  users: number;
+  join: Summary;
+  returning: Summary;
+  publishedJoined: number;
+  publishedLeft: number;
+  consumedJoined: number;
+  consumedLeft: number;
+  lost: number;
+  lag: Record<string, AppLag>;
+  cpu: Record<string, number>;
+  load: string;
+}
+
+export interface StormReport extends Omit<StormResult, 'backMs'> {
+  back: Summary;
+  load: string;
+}
+
+export interface NaiveReport {
+  ramp: RampStep[];
+  hold?: { sessions: number; users: number; bytesPerSession: number; idleCpu: number };
+  cleanup?: { users: number; lateness: Summary };
+}
+
+const ms = (s: number) => s * 1000;
+
+/** What the bench measures around each scenario: CPU (from /proc) and event-loop lag (from /metrics). */
+export class Probe {
+  private cpu0 = new Map<string, ProcSample>();
+
+  constructor(
+    private readonly stack: BenchStack,
+    private readonly extraPids: Record<string, number> = {},
+  ) {}
+
+  pids() {
+    return { ...this.stack.pids(), ...this.extraPids };
+  }
+
+  async begin() {
+    // A scrape resets prom-client's event-loop histogram: the next one covers just this scenario.
+    await Promise.all(this.stack.named().map(([, a]) => this.stack.metrics(a).catch(() => null)));
+    this.cpu0 = new Map();
+    for (const [name, pid] of Object.entries(this.pids())) {
+      const s = sample(pid);
+      if (s) this.cpu0.set(name, s);
+    }
+  }
+
+  async end(): Promise<{ lag: Record<string, AppLag>; cpu: Record<string, number>; cpuSeconds: Record<string, number>; metrics: Record<string, Samples> }> {
+    // Several gateways read as one: CPU summed, lag the worst of them.
+    const group = (name: string) => (name.startsWith('gateway') ? 'gateway' : name);
+    const cpu: Record<string, number> = {};
+    const cpuSeconds: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.pids())) {
+      const a = this.cpu0.get(name);
+      const b = sample(pid);
+      const g = name.startsWith('loadgen') ? 'loadgen' : group(name);
+      if (a && b) {
+        cpu[g] = (cpu[g] ?? 0) + cpuShare(a, b);
+        cpuSeconds[g] = (cpuSeconds[g] ?? 0) + (b.cpuSeconds - a.cpuSeconds);
+      }
+    }
+    const lag: Record<string, AppLag> = {};
+    const metrics: Record<string, Samples> = {};
+    for (const [name, app] of this.stack.named()) {
+      const m = await this.stack.metrics(app).catch(() => null);
+      if (!m) continue;
+      metrics[name] = m;
+      const g = group(name);
+      const prev = lag[g];
+      const cur = {
+        p50: ms(sum(m, 'nodejs_eventloop_lag_p50_seconds')),
+        p99: ms(sum(m, 'nodejs_eventloop_lag_p99_seconds')),
+        max: ms(sum(m, 'nodejs_eventloop_lag_max_seconds')),
+      };
+      lag[g] = prev ? { p50: Math.max(prev.p50, cur.p50), p99: Math.max(prev.p99, cur.p99), max: Math.max(prev.max, cur.max) } : cur;
+    }
+    return { lag, cpu, cpuSeconds, metrics };
+  }
+}
+
+function openSummary(r: OpenResult) {
+  return { first: summarize(r.first), warm: summarize(r.warm), nats: summarize(r.nats), connect: summarize(r.connect) };
+}
+
+export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, o: Options, rate: number, prefix: string, random: () => number): Promise<RampStep> {
+  const users = usersFor(prefix, Math.max(1, Math.round(rate * o.rampSeconds)), random);
+  await probe.begin();
+  const r = await gen.open({ users, rate, timeoutMs: 30_000 });
+  const { lag, cpu, cpuSeconds } = await probe.end();
+  const cpuMsPerJoin = Object.fromEntries(Object.entries(cpuSeconds).map(([k, v]) => [k, (v * 1000) / r.tabs]));
+  const load = machineLoad();
+  await gen.close();
+  await stack.quiesce(o.cleanupTimeoutMs + 60_000);
+  return {
+    rate,
+    achievedRate: (r.tabs / r.scheduleMs) * 1000,
+    sessions: r.tabs,
+    users: r.users,
+    ...openSummary(r),
+    missing: r.missing,
+    errors: r.errors,
+    errorSamples: r.errorSamples,
+    lag,
+    cpu,
+    cpuMsPerJoin,
+    load,
+  };
+}
+
+/** Hold: memory per session and per idle manager, CPU while idle. Leaves the users connected. */
+export async function hold(stack: BenchStack, gen: Generator, o: Options): Promise<{ report: HoldResult; userIds: string[] }> {
+  const settle = () => new Promise((r) => setTimeout(r, o.quick ? 2000 : 5000));
+  const heapOf = async () => {
+    const out: Record<string, number> = {};
+    for (const [name, app] of stack.named()) out[name] = sum(await stack.metrics(app), 'nodejs_heap_size_used_bytes');
+    return out;
+  };
+  const gateways = (r: Record<string, number>) => Object.entries(r).filter(([n]) => n.startsWith('gateway')).reduce((a, [, v]) => a + v, 0);
+  const rssOf = () => Object.fromEntries(Object.entries(stack.pids()).map(([n, pid]) => [n, sample(pid)?.rssBytes ?? NaN]));
+  await settle();
+  const rss0 = rssOf();
+  const heap0 = await heapOf();
+  const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `hold${i}`, tabs: o.holdTabs }));
+  const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
+  const stats = await until('every hold manager running', async () => {
+    const s = await stack.stats();
+    return s.managers >= o.holdUsers ? s : null;
+  }, 120_000, 500).catch(async () => stack.stats());
+  await settle();
+  const rss1 = rssOf();
+  const heap1 = await heapOf();
+  // Idle CPU: nothing joins or leaves; the managers tick, the sockets ping.
+  const idleWindow = o.quick ? 3000 : 10_000;
+  const cpu0 = Object.fromEntries(Object.entries(stack.pids()).map(([n, pid]) => [n, sample(pid)]));
+  await new Promise((res) => setTimeout(res, idleWindow));
+  const idleCpu: Record<string, number> = {};
+  for (const [n, pid] of Object.entries(stack.pids())) {
+    const a = cpu0[n];
+    const b = sample(pid);
+    if (a && b) idleCpu[n] = cpuShare(a, b);
+  }
+  const rss: HoldResult['rss'] = {};
+  for (const n of Object.keys(rss0)) rss[n] = { before: rss0[n], after: rss1[n] };
+  const heap: HoldResult['heap'] = {};
+  for (const n of Object.keys(heap0)) heap[n] = { before: heap0[n], after: heap1[n] };
+  const sessions = r.tabs - r.missing - r.errors;
+  const managers = stats.managers;
+  return {
+    userIds: users.map((u) => u.id),
+    report: {
+      users: o.holdUsers,
+      sessions,
+      managers,
+      rss,
+      heap,
+      gatewayBytesPerSession: (gateways(rss1) - gateways(rss0)) / sessions,
+      gatewayHeapPerSession: (gateways(heap1) - gateways(heap0)) / sessions,
+      workersBytesPerManager: (rss1['stream-workers'] - rss0['stream-workers']) / managers,
+      workersHeapPerManager: (heap1['stream-workers'] - heap0['stream-workers']) / managers,
+      presenceBytesPerUser: (rss1.presence - rss0.presence) / o.holdUsers,
+      redisBytesPerUser: (rss1['redis-server'] - rss0['redis-server']) / o.holdUsers,
+      idleCpu,
+      open: { first: summarize(r.first), warm: summarize(r.warm), missing: r.missing, errors: r.errors },
+      load: machineLoad(),
+    },
+  };
+}
+
+export async function storm(gen: Generator, o: Options): Promise<StormReport> {
+  const r = await gen.storm(120_000, o.cleanupTimeoutMs);
+  const { backMs, ...rest } = r;
+  return { ...rest, back: summarize(backMs), load: machineLoad() };
+}
+
+/**
+ * Cleanup precision: every connected user leaves at once. Lateness per user: the `at` of their
+ * stream.manager.<u>.stopped minus (the `at` of their last presence.session.<u>.left + timeout).
+ */
+export async function cleanup(stack: BenchStack, gen: Generator, o: Options, userIds: string[]): Promise<CleanupResult> {
+  const lastLeft = new Map<string, number>();
+  const stoppedAt = new Map<string, number>();
+  const watch = new Set(userIds);
+  const subs: Subscription[] = [
+    stack.nc.subscribe('presence.session.*.left', {
+      callback: (_e, m) => {
+        const u = m.subject.split('.')[2];
+        if (!watch.has(u)) return;
+        const at = Date.parse((m.json() as { at: string }).at);
+        lastLeft.set(u, Math.max(lastLeft.get(u) ?? 0, at));
+      },
+    }),
+    stack.nc.subscribe('stream.manager.*.stopped', {
+      callback: (_e, m) => {
+        const u = m.subject.split('.')[2];
+        if (watch.has(u) && !stoppedAt.has(u)) stoppedAt.set(u, Date.parse((m.json() as { at: string }).at));
+      },
+    }),
+  ];
+  await stack.nc.flush();
+  await gen.close();
+  await until('every manager stopped', () => stoppedAt.size >= userIds.length, o.cleanupTimeoutMs + 120_000, 200).catch(() => undefined);
+  for (const s of subs) s.unsubscribe();
+  const lateness: number[] = [];
+  for (const [u, stop] of stoppedAt) {
+    const left = lastLeft.get(u);
+    if (left !== undefined) lateness.push(stop - (left + o.cleanupTimeoutMs));
+  }
+  const lefts = [...lastLeft.values()];
+  return {
+    users: userIds.length,
+    stopped: stoppedAt.size,
+    lateness: summarize(lateness),
+    negative: lateness.filter((l) => l < 0).length,
+    spreadOfLeavesMs: lefts.length ? Math.max(...lefts) - Math.min(...lefts) : NaN,
+    load: machineLoad(),
+  };
+}
+
+export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: Options, random: () => number): Promise<ChurnReport> {
+  const users = usersFor('churn', Math.round(o.churnUsers * 2), random).slice(0, o.churnUsers);
+  const opened = await gen.open({ users, rate: Math.min(1000, o.holdRate), timeoutMs: 60_000 });
+  const tabs = opened.tabs - opened.missing - opened.errors;
+  await until('churn users present', async () => (await stack.stats()).sessions >= tabs, 30_000, 200).catch(() => undefined);
+  const consumed = async () => {
+    const m = await stack.metrics('presence');
+    return { joined: sum(m, 'presence_session_events_total', { kind: 'joined' }), left: sum(m, 'presence_session_events_total', { kind: 'left' }) };
+  };
+  const published = { joined: 0, left: 0 };
+  const subs = [
+    stack.nc.subscribe('presence.session.*.joined', { callback: () => void published.joined++ }),
+    stack.nc.subscribe('presence.session.*.left', { callback: () => void published.left++ }),
+  ];
+  await stack.nc.flush();
+  const before = await consumed();
+  await probe.begin();
+  const r = await gen.churn({ rate: o.churnRate, durationMs: o.churnSeconds * 1000, cleanupTimeoutMs: o.cleanupTimeoutMs, timeoutMs: 30_000 });
+  const { lag, cpu } = await probe.end();
+  const load = machineLoad();
+  let after = await consumed();
+  await until('presence to consume every published session event', async () => {
+    after = await consumed();
+    return after.joined - before.joined >= published.joined && after.left - before.left >= published.left;
+  }, 60_000, 250).catch(() => undefined);
+  for (const s of subs) s.unsubscribe();
+  const consumedJoined = after.joined - before.joined;
+  const consumedLeft = after.left - before.left;
+  const { joinLatency, returnLatency, ...rest } = r;
+  await gen.close();
+  await stack.quiesce(o.cleanupTimeoutMs + 60_000).catch(() => undefined);
+  return {
+    ...rest,
+    rate: o.churnRate,
+    seconds: o.churnSeconds,
+    users: users.length,
+    join: summarize(joinLatency),
+    returning: summarize(returnLatency),
+    publishedJoined: published.joined,
+    publishedLeft: published.left,
+    consumedJoined,
+    consumedLeft,
+    lost: Math.max(0, published.joined - consumedJoined) + Math.max(0, published.left - consumedLeft),
+    lag,
+    cpu,
+    load,
+  };
+}
+
+/** The naive process, measured the same way: ramp steps, then memory per session and cleanup lateness. */
+export async function naive(np: NaiveProcess, gen: Generator, o: Options, random: () => number): Promise<NaiveReport> {
+  const ramp: RampStep[] = [];
+  for (const rate of o.rampRates) {
+    const users = usersFor(`naive${rate}-`, Math.max(1, Math.round(rate * o.rampSeconds)), random);
+    const c0 = sample(np.child!.pid!);
+    const r = await gen.open({ users, rate, timeoutMs: 30_000 });
+    const c1 = sample(np.child!.pid!);
+    ramp.push({
+      rate,
+      achievedRate: (r.tabs / r.scheduleMs) * 1000,
+      sessions: r.tabs,
+      users: r.users,
+      ...openSummary(r),
+      missing: r.missing,
+      errors: r.errors,
+      errorSamples: r.errorSamples,
+      lag: {},
+      cpu: c0 && c1 ? { naive: cpuShare(c0, c1) } : {},
+      cpuMsPerJoin: c0 && c1 ? { naive: ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / r.tabs } : {},
+      load: machineLoad(),
+    });
+    await gen.close();
+    await until('naive idle', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 30_000, 200);
+  }
+  const out: NaiveReport = { ramp };
+  if (o.scenarios.has('hold') || o.scenarios.has('cleanup')) {
+    await np.reset();
+    await new Promise((r) => setTimeout(r, 2000));
+    const rss0 = sample(np.child!.pid!)!.rssBytes;
+    const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `nhold${i}`, tabs: o.holdTabs }));
+    const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
+    await new Promise((res) => setTimeout(res, o.quick ? 2000 : 5000));
+    const s0 = sample(np.child!.pid!)!;
+    await new Promise((res) => setTimeout(res, o.quick ? 3000 : 10_000));
+    const s1 = sample(np.child!.pid!)!;
+    const sessions = r.tabs - r.missing - r.errors;
+    out.hold = { sessions, users: o.holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
+    await gen.close();
+    await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
+    out.cleanup = { users: o.holdUsers, lateness: summarize((await np.stats()).lateness) };
+  }
+  return out;
+}
