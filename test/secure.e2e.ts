@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppProcess, freePort, Stack, TEST_SECRET, uniqueUser, until, type AppName } from './support/harness.js';
@@ -70,7 +70,10 @@ tls { cert_file: "${file('server.pem')}", key_file: "${file('server.key')}", ca_
 
 describe('NATS user:password over tls://, Redis password over rediss://, in production mode', () => {
   beforeAll(() => stack.start());
-  afterAll(() => stack.stop());
+  afterAll(async () => {
+    await stack.stop();
+    rmSync(certs, { recursive: true, force: true });
+  });
 
   it('the whole lifecycle works: session, manager, cleanup', async () => {
     // The apps really are on TLS with credentials: a plain, anonymous client gets nowhere.
