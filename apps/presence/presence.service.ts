@@ -152,7 +152,7 @@ export class PresenceService {
   async sweepOverdue(graceMs = 1000): Promise<number> {
     const due = await this.ports.state.dueCleanups(Date.now() - graceMs);
     for (const d of due) {
-      await this.ports.queue.schedule({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason });
+      await this.ports.queue.schedule({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason }, { revive: true });
     }
     return due.length;
   }

@@ -1,8 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { createRedis, redisKeys } from '#libs/redis/index.js';
 import { CLEANUP_QUEUE, cleanupJobId, cleanupJobName, type CleanupJobData } from '#libs/contracts/index.js';
+
+/** Past this, a job that starts early is put back; under it, it just waits. */
+const EARLY_DEFER_MS = 20;
 
 export type CleanupProcessor = (data: CleanupJobData) => Promise<{ outcome: string }>;
 
@@ -30,7 +33,7 @@ export class CleanupQueueService implements OnApplicationShutdown {
   }
 
   startWorker(processor: CleanupProcessor) {
-    this.worker = new Worker<CleanupJobData>(CLEANUP_QUEUE, (job: Job<CleanupJobData>) => processor(job.data), {
+    this.worker = new Worker<CleanupJobData>(CLEANUP_QUEUE, (job: Job<CleanupJobData>, token?: string) => this.process(job, processor, token), {
       connection: createRedis(this.config.redisUrl, `presence:${this.config.instanceId}:worker`),
       prefix: this.prefix,
       concurrency: 200,
@@ -39,10 +42,38 @@ export class CleanupQueueService implements OnApplicationShutdown {
     this.worker.on('failed', (job, err) => this.logger.error(`cleanup ${job?.id} failed: ${err.message}`));
   }
 
-  /** Idempotent: the job id carries the epoch, so a repeated schedule adds nothing. */
-  async schedule(data: CleanupJobData): Promise<void> {
+  /**
+   * Guarantee 3 says never earlier: a job promoted by hand on the board (or by anything else)
+   * before its time goes back to waiting until runAt instead of stopping the manager early.
+   */
+  private async process(job: Job<CleanupJobData>, processor: CleanupProcessor, token?: string) {
+    const early = Date.parse(job.data.runAt) - Date.now();
+    if (early > EARLY_DEFER_MS) {
+      this.logger.log(`cleanup ${job.id} ran ${early} ms before its time: delayed until ${job.data.runAt}`);
+      await job.moveToDelayed(Date.parse(job.data.runAt), token);
+      throw new DelayedError();
+    }
+    // Clocks of two replicas, or a timer firing on another clock, can be a few ms apart.
+    if (early > 0) await new Promise((r) => setTimeout(r, early));
+    return processor(job.data);
+  }
+
+  /**
+   * Idempotent: the job id carries the epoch, so a repeated schedule adds nothing. With `revive`
+   * (the overdue sweep), a job that failed all its attempts is retried: an add under its id would
+   * otherwise be ignored for as long as BullMQ keeps the failed job.
+   */
+  async schedule(data: CleanupJobData, opts: { revive?: boolean } = {}): Promise<void> {
     const runAt = Date.parse(data.runAt);
     const id = cleanupJobId(data.userId, data.epoch);
+    if (opts.revive) {
+      const existing = await this.queue.getJob(id);
+      if (existing && (await existing.isFailed())) {
+        this.logger.warn(`cleanup ${id} had failed every attempt: retrying it`);
+        await existing.retry('failed');
+        return;
+      }
+    }
     await this.queue.add(cleanupJobName(data.userId), data, {
       jobId: id,
       delay: Math.max(0, runAt - Date.now()),
