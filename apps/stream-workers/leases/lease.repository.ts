@@ -3,14 +3,15 @@ import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
 
-/** KEYS: lease, active, managers, settling  ARGV: workerId, ttlMs, userId, managerJson
- *  While the dataset settles after a loss, only the workers already running a manager may
- *  (re)claim its lease: nobody starts a second one before they have re-asserted theirs. */
+/** KEYS: lease, active, managers, settling, marker  ARGV: workerId, ttlMs, userId, managerJson
+ *  Until presence has recreated the marker after a loss, and while the dataset settles after that,
+ *  only the workers already running a manager may (re)claim its lease: nobody starts a second one
+ *  before they have re-asserted theirs. */
 const ACQUIRE = `
 if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return 'inactive' end
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return 'taken' end
-if not cur and redis.call('EXISTS', KEYS[4]) == 1 then return 'settling' end
+if not cur and (redis.call('EXISTS', KEYS[4]) == 1 or redis.call('EXISTS', KEYS[5]) == 0) then return 'settling' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 if cur then return 'mine' end
@@ -80,7 +81,7 @@ export class LeaseRepository {
   ) {
     this.keys = redisKeys(config.redisPrefix);
     this.leaseMs = leaseTimings(config.workerTtlMs).leaseMs;
-    redis.defineCommand('swAcquire', { numberOfKeys: 4, lua: ACQUIRE });
+    redis.defineCommand('swAcquire', { numberOfKeys: 5, lua: ACQUIRE });
     redis.defineCommand('swReassert', { numberOfKeys: 2, lua: REASSERT });
     redis.defineCommand('swRelease', { numberOfKeys: 2, lua: RELEASE });
   }
@@ -91,7 +92,7 @@ export class LeaseRepository {
 
   async acquire(userId: string, workerId: string, startedAt: Date): Promise<AcquireResult> {
     const k = this.keys;
-    return (await this.redis.swAcquire(k.lease(userId), k.active, k.managers, k.settling, workerId, this.leaseMs, userId, this.managerJson(workerId, startedAt))) as AcquireResult;
+    return (await this.redis.swAcquire(k.lease(userId), k.active, k.managers, k.settling, k.marker, workerId, this.leaseMs, userId, this.managerJson(workerId, startedAt))) as AcquireResult;
   }
 
   /** Renews many leases in one round trip. */
