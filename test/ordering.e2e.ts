@@ -210,6 +210,25 @@ describe('messages out of order or twice', () => {
     }
   });
 
+  it('a cleanup job promoted before its time (by hand on the board) still stops the manager no earlier than runAt', async () => {
+    const u = uniqueUser('promoted');
+    await gw.join(u, 's1');
+    await stack.observer.waitFor(`stream.manager.${u}.started`);
+    await gw.leave(u, 's1');
+    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${u}.scheduled`);
+    const runAt = Date.parse(String(scheduled.data.runAt));
+    const [job] = await until('the delayed cleanup job', async () => {
+      const jobs = await cleanupJobs(u);
+      return jobs.length > 0 && (await jobs[0].isDelayed()) ? jobs : undefined;
+    });
+    await job.promote();
+    const [offline] = await stack.observer.waitFor(`presence.user.${u}.offline`, 10_000);
+    const [stopped] = await stack.observer.waitFor(`stream.manager.${u}.stopped`, 10_000);
+    expect(Date.parse(String(offline.data.at))).toBeGreaterThanOrEqual(runAt);
+    expect(Date.parse(String(stopped.data.at))).toBeGreaterThanOrEqual(runAt);
+    await expectGone(u);
+  });
+
   it('afterwards the state is empty: no user, session, pending cleanup or manager left behind', async () => {
     await until('stats settle at zero', async () => {
       const s = await stack.observer.request<{ users: number; sessions: number; pendingCleanups: number; managers: number }>('presence.query.stats');

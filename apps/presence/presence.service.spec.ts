@@ -116,7 +116,7 @@ describe('PresenceService', () => {
   let config: AppConfig;
   let metrics: Metrics;
   let state: FakeState;
-  let schedule: jest.Mock<(data: CleanupJobData) => Promise<void>>;
+  let schedule: jest.Mock<(data: CleanupJobData, opts?: { revive?: boolean }) => Promise<void>>;
   let cancel: jest.Mock<(userId: string, epoch: number) => Promise<void>>;
   let published: Array<{ subject: string; payload: Record<string, unknown> }>;
   let svc: PresenceService;
@@ -460,7 +460,7 @@ describe('PresenceService', () => {
     const n = await svc.sweepOverdue();
     expect(n).toBe(1);
     expect(schedule).toHaveBeenCalledTimes(1);
-    expect(schedule).toHaveBeenCalledWith({ userId: 'bob', epoch: 2, runAt: iso(Date.now() - 1500), reason: 'closed' });
+    expect(schedule).toHaveBeenCalledWith({ userId: 'bob', epoch: 2, runAt: iso(Date.now() - 1500), reason: 'closed' }, { revive: true });
 
     // 600 ms later carol is overdue by more than a second too.
     schedule.mockClear();
