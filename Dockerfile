@@ -6,7 +6,7 @@
 # No HEALTHCHECK here on purpose: docker-compose.yml defines one per app/port.
 
 # ---- build stage -------------------------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 
 # Install all dependencies (dev included) from the lockfile; cached unless
@@ -20,7 +20,7 @@ RUN npm run build \
  && npm prune --omit=dev
 
 # ---- runtime stage -----------------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 

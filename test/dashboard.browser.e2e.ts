@@ -135,6 +135,8 @@ describe('dashboard page in headless Chromium', () => {
       const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${a}.scheduled`);
       const [stopped] = await stack.observer.waitFor(`stream.manager.${a}.stopped`, CLEANUP_MS + 5000);
       expect(stopped.data).toMatchObject({ userId: a, reason: 'offline' });
+      // A closed tab says goodbye (pagehide): its leave is 'closed', not a dropped connection.
+      expect(stack.observer.on(`presence.session.${a}.left`).map((e) => [e.data.sessionId, e.data.reason])).toEqual([[s2, 'closed'], [s1, 'closed']]);
       expect(Date.parse(stopped.data.at as string)).toBeGreaterThanOrEqual(Date.parse(scheduled.data.runAt as string));
       expect(stopped.receivedAt).toBeGreaterThanOrEqual(closedAt + CLEANUP_MS);
       // C was never affected.

@@ -355,6 +355,12 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
   });
   armIdle();
 
+  /* ---------- leaving ---------- */
+  /* Closing or navigating away: say goodbye over the socket, so the leave is 'closed' rather than a
+     dropped connection ('lost', with its own grace). Back from the back-forward cache: connect again. */
+  window.addEventListener('pagehide', function () { if (socket && socket.connected) socket.disconnect(); });
+  window.addEventListener('pageshow', function (ev) { if (ev.persisted && socket && !socket.connected) socket.connect(); });
+
   /* ---------- boot ---------- */
   $('signout').addEventListener('click', function () { signOut(); });
   $('signin-form').addEventListener('submit', function (ev) {
