@@ -10,6 +10,10 @@ import { SharedTicker } from './manager/shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './manager/user-stream-manager.js';
 import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
 
+/** While the dataset settles, a joined user is retried this often, for at most this long. */
+const SETTLE_RETRY_EVERY_MS = 100;
+const SETTLE_RETRY_FOR_MS = 10_000;
+
 /**
  * Keeps this worker's managers equal to what the presence state asks for, on the users whose
  * lease it holds. Events (online, offline, handover) are the fast path; a periodic reconcile and
@@ -115,10 +119,16 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   tryStart(userId: string, since?: number): Promise<void> {
     return this.exclusive(userId, async () => {
       if (this.shuttingDown || this.managers.has(userId)) return;
+      since ??= this.waitingSince.get(userId);
       const manager = new UserStreamManager(userId, this.workerId, COMPONENTS, this.hooks);
       const result = await this.leases.acquire(userId, this.workerId, manager.startedAt);
+      if (result === 'settling' && since !== undefined) return this.retryAfterSettle(userId, since);
       // 'mine' without a manager here: an earlier run of this worker (same INSTANCE_ID) held it.
-      if (result !== 'acquired' && result !== 'mine') return;
+      if (result !== 'acquired' && result !== 'mine') {
+        this.waitingSince.delete(userId);
+        return;
+      }
+      this.waitingSince.delete(userId);
       this.managers.set(userId, manager);
       await manager.start();
       this.metrics.managersRunning.set(this.managers.size);
@@ -127,6 +137,26 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       this.logger.log(`manager started for ${userId}`);
       this.nats.publish(ManagerSubjects.started(userId), { userId, workerId: this.workerId, at: nowIso() });
     });
+  }
+
+  /**
+   * A join while the dataset settles (first start, or Redis lost its data) cannot take a lease
+   * yet: try again shortly rather than wait for the next reconcile, and keep when the user joined
+   * so the join-to-started latency stays honest whichever path starts the manager.
+   */
+  private readonly waitingSince = new Map<string, number>();
+  private retryAfterSettle(userId: string, since: number) {
+    const first = !this.waitingSince.has(userId);
+    this.waitingSince.set(userId, since);
+    if (!first) return;
+    const retry = () => {
+      if (!this.waitingSince.has(userId) || this.shuttingDown) return;
+      if (Date.now() - since > SETTLE_RETRY_FOR_MS) return void this.waitingSince.delete(userId);
+      void this.tryStart(userId).then(() => {
+        if (this.waitingSince.has(userId) && !this.managers.has(userId)) setTimeout(retry, SETTLE_RETRY_EVERY_MS).unref();
+      });
+    };
+    setTimeout(retry, SETTLE_RETRY_EVERY_MS).unref();
   }
 
   /** Stop the user's manager if it runs here. `ifInactive`: only when presence no longer wants it. */
