@@ -150,6 +150,28 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     session.socket.disconnect(true);
   }
 
+  /**
+   * Presence ended this session while its socket stayed with us (our NATS link was down past
+   * GATEWAY_TTL_MS, so presence took us for dead): its id is tombstoned and can never join again.
+   * The socket becomes a new session: new id, a fresh durable join (the user's manager comes back),
+   * and the tab is told its new id. No client action, no reconnect. The old id's leave is repeated
+   * so every presence feed drops the old meta (presence itself ignores it: already gone).
+   */
+  private rekey(session: LocalSession) {
+    if (this.shuttingDown || !session.socket.connected) return;
+    const { userId, sessionId: old } = session.joined;
+    const sessionId = randomUUID();
+    this.registry.remove(old);
+    session.joined = { ...session.joined, sessionId, at: nowIso(), status: session.status };
+    (session.socket.data as SocketData).sessionId = sessionId;
+    this.registry.add(session);
+    this.metrics.sessionsRekeyed.inc();
+    this.logger.warn(`session ${old} of ${userId} was ended by presence while its socket is still here (NATS cut off?): it goes on as session ${sessionId}`);
+    session.socket.emit('session', { sessionId, userId, gatewayId: this.config.instanceId });
+    void this.publisher.left(userId, old, 'gateway_down');
+    void this.publisher.joined(session.joined).then(() => this.views.refresh(userId));
+  }
+
   private disconnected(session: LocalSession, reason: string, description?: unknown) {
     const { userId, sessionId } = session.joined;
     // An oversized message makes the transport fail (WebSocket close 1009); say so, it is otherwise invisible.
@@ -212,17 +234,21 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       });
     // Presence lost its state (Redis restarted empty) or missed events: announce every session again.
     this.nats.subscribe(InternalSubjects.gatewayResync, z.unknown(), () => this.resync());
-    // Presence refused a session (the user's cap counts every gateway): end it here.
+    // Presence will not hold a session: over the user's cap (counted across gateways), end it;
+    // already ended there (we were cut off from NATS too long), carry the socket on under a new id.
+    // A refusal naming a session we no longer hold (closed, or re-keyed already) is stale: dropped.
     this.nats.subscribe(InternalSubjects.sessionRefused(this.config.instanceId), SessionRefused, (r) => {
       const session = this.registry.get(r.sessionId);
-      if (session && session.joined.userId === r.userId) {
-        this.cutOff(session, r.reason, `more than ${this.config.maxSessionsPerUser} sessions for this user`);
-      }
+      if (!session || session.joined.userId !== r.userId) return;
+      if (r.reason === 'gone') this.rekey(session);
+      else this.cutOff(session, r.reason, `more than ${this.config.maxSessionsPerUser} sessions for this user`);
     });
     // A resync request broadcast while we were cut off from NATS never reached us: announce anyway.
     this.nats.onReconnect(() => {
       beat();
       this.resync();
+      // Manager events sent meanwhile never reached us: what the tabs were last told may be stale.
+      for (const userId of this.registry.users()) void this.views.refresh(userId);
     });
     // Answered before the first heartbeat goes out: a new boot id makes presence ask at once.
     this.nats.nc.subscribe(InternalSubjects.gatewaySessions(this.config.instanceId), {

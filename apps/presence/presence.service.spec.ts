@@ -287,10 +287,11 @@ describe('PresenceService', () => {
     expect(cancel).not.toHaveBeenCalled();
   });
 
-  it('a leave that arrives before its join leaves the user offline, with no events', async () => {
+  it('a leave that arrives before its join leaves the user offline, with no user events', async () => {
     await svc.left(leave('alice', 's1'));
     await svc.joined(join('alice', 's1'));
-    expect(published).toEqual([]);
+    // Only the gateway hears that the session is gone (it no longer holds it: nothing to do).
+    expect(subjects()).toEqual(['presence.gateway.gw-1.refused']);
     expect(schedule).not.toHaveBeenCalled();
     expect(cancel).not.toHaveBeenCalled();
     expect(state.status('alice')).toBe('offline');
@@ -387,17 +388,24 @@ describe('PresenceService', () => {
     }
   });
 
-  it('a join redelivered after its session left (and after a later return) is ignored', async () => {
+  it('a join redelivered after its session left (and after a later return) is ignored; its gateway is told the session is gone', async () => {
     await svc.joined(join('alice', 's1'));
     await svc.left(leave('alice', 's1'));
     await svc.joined(join('alice', 's2'));
     await svc.left(leave('alice', 's2'));
     const pending = lastScheduled();
     published = [];
-    // JetStream redelivers both old joins (an ack was lost): nothing comes back to life.
+    // JetStream redelivers both old joins (an ack was lost): nothing comes back to life. The
+    // gateway hears of each (it drops the refusal of a session it no longer holds).
     await svc.joined(join('alice', 's1'));
     await svc.joined(join('alice', 's2'));
-    expect(published).toEqual([]);
+    const gw = join('alice', 's1').gatewayId;
+    expect(published).toEqual(
+      ['s1', 's2'].map((sessionId) => ({
+        subject: `presence.gateway.${gw}.refused`,
+        payload: { sessionId, userId: 'alice', gatewayId: gw, reason: 'gone', at: iso(Date.now()) },
+      })),
+    );
     expect(cancel).toHaveBeenCalledTimes(1);
     expect(state.status('alice')).toBe('grace');
     jest.advanceTimersByTime(5000);

@@ -81,9 +81,16 @@ export class PresenceService {
         this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
         return;
       }
-      case 'ignored':
-        this.logger.debug(`join: ${e.userId} session ${e.sessionId} already left; ignored`);
+      case 'ignored': {
+        // Usually a late duplicate of a session that closed: its gateway no longer holds it and
+        // drops the refusal. But a gateway cut off from NATS past GATEWAY_TTL_MS had its sessions
+        // ended here while it kept their sockets; its re-announced joins land here, and it must
+        // give those sockets new sessions or their users stay without a manager.
+        this.logger.debug(`join: ${e.userId} session ${e.sessionId} already left; ignored (its gateway is told)`);
+        const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'gone', at: nowIso() };
+        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
         return;
+      }
       default:
         this.logger.debug(`join: ${e.userId} session ${e.sessionId} (${out.kind})`);
     }

@@ -86,6 +86,9 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEveryMs));
     this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), reconcileEveryMs));
     this.timers.push(setInterval(() => void this.guard('marker', () => this.watchMarker()), 250));
+    // A worker is dead once silent for WORKER_TTL_MS: soon after, its leftover registry entries go.
+    const forgetEveryMs = Math.max(reconcileEveryMs, Math.floor(this.config.workerTtlMs / 2));
+    this.timers.push(setInterval(() => void this.guard('forget-dead', () => this.forgetDeadWorkersManagers()), forgetEveryMs));
     void this.guard('heartbeat', () => this.leases.heartbeat(this.workerId));
     void this.guard('reconcile', () => this.reconcile());
   }
@@ -201,6 +204,12 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     for await (const users of this.leases.unleasedActiveUsers()) {
       await Promise.all(users.map((u) => this.tryStart(u)));
     }
+  }
+
+  /** Registry entries (`pl:managers`) of workers killed mid-run, for users nobody took over. */
+  async forgetDeadWorkersManagers() {
+    const n = await this.leases.forgetDeadWorkersManagers();
+    if (n > 0) this.logger.warn(`forgot ${n} registry entr(ies) of manager(s) that died with their worker and were not taken over`);
   }
 
   /** Redis came back empty: re-assert our leases at once, before any peer starts a duplicate. */

@@ -100,8 +100,14 @@ export const GatewayHeartbeat = z.object({
 });
 export type GatewayHeartbeat = z.infer<typeof GatewayHeartbeat>;
 
-/** Presence to a gateway: this session may not exist; end it with this reason. */
-export const SessionRefused = z.object({ sessionId: Id, userId: UserId, gatewayId: Id, reason: z.enum(['too_many_sessions']), at: IsoTime });
+/**
+ * Presence to a gateway: the state will not hold this session. `too_many_sessions`: over the
+ * user's cap across gateways, end it. `gone`: the state already ended it (a tombstone; e.g. the
+ * gateway was cut off from NATS past GATEWAY_TTL_MS) while the gateway may still hold its socket:
+ * the gateway carries the socket on under a new session id.
+ */
+export const SessionRefusalReason = z.enum(['too_many_sessions', 'gone']);
+export const SessionRefused = z.object({ sessionId: Id, userId: UserId, gatewayId: Id, reason: SessionRefusalReason, at: IsoTime });
 export type SessionRefused = z.infer<typeof SessionRefused>;
 
 /** A gateway's answer to a resync request: every live session it holds. */

@@ -33,6 +33,11 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly sessionsRekeyed = new Counter({
+    name: 'presence_gateway_sessions_rekeyed_total',
+    help: 'Sockets carried on under a new session id because presence had already ended their session',
+    registers: [this.registry],
+  });
   readonly sessionEvents = new Counter({
     name: 'presence_session_events_total',
     help: 'Session events applied to the presence state, by kind and outcome',

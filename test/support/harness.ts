@@ -271,6 +271,8 @@ export class Stack {
 export class Tab {
   readonly socket: Socket;
   readonly managerEvents: Array<{ userId: string; state: string; workerId?: string; cleanupAt?: string }> = [];
+  /** The `session` events: which session id the gateway gives this tab (again when it re-keys it). */
+  readonly sessionEvents: Array<{ sessionId: string; userId: string; gatewayId: string }> = [];
 
   constructor(
     readonly stack: Stack | null,
@@ -282,6 +284,7 @@ export class Tab {
   ) {
     this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true, ...extra });
     this.socket.on('manager', (m) => this.managerEvents.push(m));
+    this.socket.on('session', (m) => this.sessionEvents.push(m));
   }
 
   connected(): Promise<void> {
@@ -474,6 +477,18 @@ export class CableProxy {
   /** The cable is cut: bytes go nowhere, and nobody is told. */
   cut() {
     this.isCut = true;
+  }
+
+  /**
+   * The cable is mended. The connections it carried lost bytes both ways, so they are reset (as
+   * either end's own timeout would sooner or later do); new connections pass.
+   */
+  heal() {
+    for (const { client, upstream } of this.pairs.splice(0)) {
+      client.destroy();
+      upstream.destroy();
+    }
+    this.isCut = false;
   }
 
   async close() {

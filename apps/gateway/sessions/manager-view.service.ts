@@ -90,23 +90,38 @@ export class ManagerViewService implements OnApplicationBootstrap {
       return;
     }
     const version = this.versions.get(userId) ?? 0;
-    let view: ManagerStateEvent = { userId, state: 'starting' };
-    try {
-      const p = await this.nats.request<UserPresence>(QuerySubjects.user, { userId }, 2000);
-      if (p.manager) {
-        view = p.cleanupAt
-          ? { userId, state: 'stopping', workerId: p.manager.workerId, cleanupAt: p.cleanupAt }
-          : { userId, state: 'running', workerId: p.manager.workerId };
-      }
-    } catch (err) {
-      this.logger.debug(`presence query for ${userId} failed: ${(err as Error).message}`);
-    }
+    const view = (await this.ask(userId)) ?? { userId, state: 'starting' };
     if ((this.versions.get(userId) ?? 0) !== version) {
       socket.emit('manager', this.current(userId));
       return;
     }
     this.views.set(userId, view);
     socket.emit('manager', view);
+  }
+
+  /**
+   * Our view may be stale (events missed while our NATS link was down): ask presence again and
+   * tell the user's sockets if it changed. An event that arrives meanwhile wins over the answer.
+   */
+  async refresh(userId: string) {
+    const version = this.versions.get(userId) ?? 0;
+    const view = await this.ask(userId);
+    if (!view || (this.versions.get(userId) ?? 0) !== version || !this.registry.hasUser(userId)) return;
+    this.set(view);
+  }
+
+  /** The manager's state as presence knows it; null when presence does not answer. */
+  private async ask(userId: string): Promise<ManagerStateEvent | null> {
+    try {
+      const p = await this.nats.request<UserPresence>(QuerySubjects.user, { userId }, 2000);
+      if (!p.manager) return { userId, state: 'starting' };
+      return p.cleanupAt
+        ? { userId, state: 'stopping', workerId: p.manager.workerId, cleanupAt: p.cleanupAt }
+        : { userId, state: 'running', workerId: p.manager.workerId };
+    } catch (err) {
+      this.logger.debug(`presence query for ${userId} failed: ${(err as Error).message}`);
+      return null;
+    }
   }
 
   /** The user's last local socket left: forget the view. */

@@ -50,6 +50,11 @@ export class SessionRegistry {
     return this.byUser.has(userId);
   }
 
+  /** The users holding at least one session here. */
+  users(): string[] {
+    return [...this.byUser.keys()];
+  }
+
   get size() {
     return this.sessions.size;
   }

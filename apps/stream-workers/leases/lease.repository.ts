@@ -42,8 +42,23 @@ if m and cjson.decode(m).workerId == ARGV[1] then redis.call('HDEL', KEYS[2], AR
 return 1
 `;
 
+/** KEYS: lease, managers  ARGV: workerId (a dead one), userId
+ *  Forgets the registry entry of a manager whose worker died without stopping it. The lease is the
+ *  authority: while the dead worker's lease lives (it may be paused, not dead) the entry stays; a
+ *  worker that took the user over has overwritten the entry already. */
+const FORGET_DEAD = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+local m = redis.call('HGET', KEYS[2], ARGV[2])
+if m and cjson.decode(m).workerId == ARGV[1] then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
+    swForgetDead(...args: (string | number)[]): Result<number, Context>;
     swAcquire(...args: (string | number)[]): Result<string, Context>;
     swReassert(...args: (string | number)[]): Result<string, Context>;
     swRelease(...args: (string | number)[]): Result<number, Context>;
@@ -84,6 +99,7 @@ export class LeaseRepository {
     redis.defineCommand('swAcquire', { numberOfKeys: 5, lua: ACQUIRE });
     redis.defineCommand('swReassert', { numberOfKeys: 2, lua: REASSERT });
     redis.defineCommand('swRelease', { numberOfKeys: 2, lua: RELEASE });
+    redis.defineCommand('swForgetDead', { numberOfKeys: 2, lua: FORGET_DEAD });
   }
 
   private managerJson(workerId: string, startedAt: Date) {
@@ -145,6 +161,37 @@ export class LeaseRepository {
       const free = users.filter((_, i) => leases[i] === null);
       if (free.length > 0) yield free;
     } while (cursor !== '0');
+  }
+
+  /**
+   * `pl:managers` entries of workers that stopped heartbeating and no longer hold the user's lease:
+   * a worker killed with -9 never released them. Its active users were taken over (the entry now
+   * names the new worker); the others (the user left meanwhile) would stay registered forever and
+   * count in presence's stats. Answers how many entries were dropped.
+   */
+  async forgetDeadWorkersManagers(): Promise<number> {
+    const live = new Set(await this.liveWorkers());
+    let cursor = '0';
+    let dropped = 0;
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.managers, cursor, 'COUNT', 1000);
+      cursor = next;
+      const pipe = this.redis.pipeline();
+      let n = 0;
+      for (let i = 0; i < flat.length; i += 2) {
+        let workerId: unknown;
+        try {
+          workerId = (JSON.parse(flat[i + 1]) as { workerId?: unknown }).workerId;
+        } catch {
+          continue;
+        }
+        if (typeof workerId !== 'string' || live.has(workerId)) continue;
+        pipe.swForgetDead(this.keys.lease(flat[i]), this.keys.managers, workerId, flat[i]);
+        n++;
+      }
+      if (n > 0) for (const [err, v] of (await pipe.exec()) ?? []) if (!err && v === 1) dropped++;
+    } while (cursor !== '0');
+    return dropped;
   }
 
   async heartbeat(workerId: string) {
