@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Stack, uniqueUser, until, type AppProcess } from '../support/harness.js';
-import { converged, expectNeverTwoManagers, expectNoDuplicateManagers, expectOneManagerAtATime, fastEnv, managers, type FaultTimings } from '../support/faults.js';
+import { Stack, uniqueUser, until, type AppProcess, type Tab } from '../support/harness.js';
+import { converged, expectNeverTwoManagers, expectNoDuplicateManagers, expectOneManagerAtATime, fastEnv, managers, statsMatchManagers, type FaultTimings } from '../support/faults.js';
 
 jest.setTimeout(60_000);
 
@@ -24,17 +24,28 @@ describe('a stream worker dies (two workers)', () => {
     return proc(top[0]);
   };
 
-  it('kill -9: its users\' managers start on the other worker within WORKER_TTL_MS, never two at once', async () => {
-    for (const u of users) await stack.tab(u);
+  it('kill -9: its users\' managers start on the other worker within WORKER_TTL_MS, never two at once; stats count what runs', async () => {
+    const tabs = new Map<string, Tab>();
+    for (const u of users) tabs.set(u, await stack.tab(u));
     await converged(stack, users, users, 5000);
+    expect(await statsMatchManagers(stack, 3000)).toBeGreaterThanOrEqual(users.length);
     const victim = await busiest();
     const moved = (await managers(stack)).filter((m) => m.workerId === victim.env.INSTANCE_ID).map((m) => m.userId);
-    expect(moved.length).toBeGreaterThan(0);
+    expect(moved.length).toBeGreaterThan(1);
     const startsBefore = new Map(users.map((u) => [u, stack.observer.on(`stream.manager.${u}.started`).length]));
+    // One of the victim's users leaves, so that their cleanup runs just after the kill and before
+    // the dead worker's lease lapses: nobody takes that user over, nobody stops their manager.
+    const leaver = moved.pop()!;
+    users.splice(users.indexOf(leaver), 1);
+    tabs.get(leaver)!.close();
+    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${leaver}.scheduled`);
+    const runAt = Date.parse(scheduled.data.runAt as string);
+    await until('shortly before the leaver\'s cleanup', () => Date.now() >= runAt - 300, T.CLEANUP_TIMEOUT_MS + 1000);
 
     await victim.kill('SIGKILL');
     const killedAt = Date.now();
     killed.set(victim.env.INSTANCE_ID, killedAt);
+    await stack.observer.waitFor(`presence.user.${leaver}.offline`, 2000);
     for (const u of moved) {
       const starts = await stack.observer.waitFor(`stream.manager.${u}.started`, T.WORKER_TTL_MS + 1000, startsBefore.get(u)! + 1);
       const again = starts[starts.length - 1];
@@ -42,6 +53,10 @@ describe('a stream worker dies (two workers)', () => {
       expect(again.receivedAt - killedAt).toBeLessThanOrEqual(T.WORKER_TTL_MS + 250);
     }
     await converged(stack, users, users, 3000);
+    // The dead worker's registry entry of the leaver goes too, once the worker counts as dead
+    // (silent WORKER_TTL_MS) and a survivor's check runs (every WORKER_TTL_MS / 2).
+    await statsMatchManagers(stack, Math.max(0, killedAt + T.WORKER_TTL_MS * 2 + 1000 - Date.now()));
+    expect(stack.observer.on(`stream.manager.${leaver}.started`)).toHaveLength(1);
     // The survivor's own users were never touched.
     for (const u of users.filter((x) => !moved.includes(x))) {
       expect(stack.observer.on(`stream.manager.${u}.started`)).toHaveLength(1);
@@ -80,6 +95,7 @@ describe('a stream worker dies (two workers)', () => {
     }
     expect(victim.grep(new RegExp(`handed over ${moved.length} manager\\(s\\)`))).toHaveLength(1);
     await converged(stack, users, users, 3000);
+    await statsMatchManagers(stack, 3000);
     for (const u of users) {
       expectNeverTwoManagers(stack, u, killed);
       expectOneManagerAtATime(stack.workers, u);

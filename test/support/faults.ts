@@ -168,3 +168,27 @@ export async function restart(stack: Stack, dead: AppProcess): Promise<AppProces
   await again.start();
   return again;
 }
+
+/**
+ * Presence's count of managers (`presence.query.stats` and /metrics `presence_managers`, both
+ * read from the workers' registry) equals the managers the workers list: no entry of a dead
+ * worker outlives it. Waits for it; answers the count.
+ */
+export async function statsMatchManagers(stack: Stack, timeoutMs: number): Promise<number> {
+  let last = '';
+  try {
+    return await until('presence stats and /metrics to count the managers the workers run', async () => {
+      try {
+        const [ms, st, text] = await Promise.all([managers(stack), stats(stack), fetch(`${stack.presence.url}/metrics`).then((r) => r.text())]);
+        const gauge = Number(/^presence_managers (\d+)$/m.exec(text)?.[1] ?? NaN);
+        last = JSON.stringify({ listed: ms.length, stats: st.managers, metrics: gauge });
+        return ms.length === st.managers && gauge === ms.length ? { count: ms.length } : false;
+      } catch (err) {
+        last = `a query failed: ${(err as Error).message}`;
+        return false;
+      }
+    }, timeoutMs, 100).then((v) => v.count);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen ${last}`);
+  }
+}
