@@ -27,6 +27,8 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   private lastMarker: string | null | undefined;
   private shuttingDown = false;
   private readonly hooks: ManagerHooks;
+  /** One tagged logger per running manager; dropped when it stops, or every user ever seen stays. */
+  private readonly loggers = new Map<string, Logger>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -36,7 +38,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     private readonly metrics: Metrics,
   ) {
     this.workerId = config.instanceId;
-    const loggers = new Map<string, Logger>();
+    const loggers = this.loggers;
     const loggerFor = (userId: string) => {
       let l = loggers.get(userId);
       if (!l) {
@@ -109,7 +111,9 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (this.shuttingDown || this.managers.has(userId)) return;
       const manager = new UserStreamManager(userId, this.workerId, COMPONENTS, this.hooks);
       const result = await this.leases.acquire(userId, this.workerId, manager.startedAt);
-      if (result !== 'acquired') return;
+      // 'mine' with no manager here: a lease left by this worker id (a restart under the same
+      // INSTANCE_ID, or a renewal that raced a stop). It is ours to run, not a reason to wait out its TTL.
+      if (result !== 'acquired' && result !== 'mine') return;
       this.managers.set(userId, manager);
       await manager.start();
       this.metrics.managersRunning.set(this.managers.size);
@@ -128,6 +132,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (opts.ifInactive && (await this.leases.isActive(userId))) return;
       this.managers.delete(userId);
       await manager.stop();
+      this.loggers.delete(userId);
       if (opts.release !== false) await this.leases.release(userId, this.workerId);
       this.metrics.managersRunning.set(this.managers.size);
       this.metrics.managerStops.inc({ reason });
@@ -144,7 +149,13 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     const results = await this.leases.reassert(this.workerId, mine);
     for (const [userId, r] of results) {
       if (r === 'lost') await this.stop(userId, 'lease_lost', { release: false });
-      else if (r === 'reclaimed') this.logger.warn(`lease of ${userId} was gone (Redis lost data?); reclaimed it`);
+      else if (!this.managers.has(userId)) {
+        // Stopped while this renewal was in flight: the renewal re-created the lease and the
+        // managers entry that the stop had just released (a ghost manager in every count). Undo it.
+        await this.exclusive(userId, async () => {
+          if (!this.managers.has(userId)) await this.leases.release(userId, this.workerId);
+        });
+      } else if (r === 'reclaimed') this.logger.warn(`lease of ${userId} was gone (Redis lost data?); reclaimed it`);
     }
   }
 

@@ -9,8 +9,8 @@ if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return 'inactive' end
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return 'taken' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if cur then return 'mine' end
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+if cur then return 'mine' end
 return 'acquired'
 `;
 
