@@ -115,8 +115,9 @@ export class GeneratorPool {
       tabsBack: total(parts, (p) => p.tabsBack),
       tabsRunning: total(parts, (p) => p.tabsRunning),
       backMs: parts.flatMap((p) => p.backMs),
-      timeToAllBackMs: Math.max(...parts.map((p) => p.timeToAllBackMs)),
-      timeToAllRunningMs: Math.max(...parts.map((p) => p.timeToAllRunningMs)),
+      timeToAllBackMs: worst(parts.map((p) => p.timeToAllBackMs)),
+      timeToAllRunningMs: worst(parts.map((p) => p.timeToAllRunningMs)),
+      notBack: [...new Set(parts.flatMap((p) => p.notBack))].slice(0, 5),
       usersAwayTooLong: total(parts, (p) => p.usersAwayTooLong),
       stops: total(parts, (p) => p.stops),
       starts: total(parts, (p) => p.starts),
@@ -152,6 +153,11 @@ export class GeneratorPool {
   async exit() {
     await Promise.all(this.gens.map((g) => g.exit()));
   }
+}
+
+/** The largest, or null when any part is null (not every tab came back). */
+function worst(values: Array<number | null>): number | null {
+  return values.some((v) => v === null) ? null : Math.max(...(values as number[]));
 }
 
 function total<T>(parts: T[], pick: (p: T) => number): number {

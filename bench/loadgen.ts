@@ -16,6 +16,8 @@ interface Tab {
   connectedAt?: number;
   runningAt?: number;
   error?: string;
+  /** The last reconnection failure, for the report. */
+  lastError?: string;
   /** Storm bookkeeping. */
   droppedAt?: number;
   backAt?: number;
@@ -91,6 +93,10 @@ function openTab(user: User, onRunning?: (tab: Tab) => void): Tab {
   });
   socket.on('connect_error', (e: Error) => {
     tab.error ??= e.message;
+    tab.lastError = `connect_error: ${e.message}`;
+  });
+  socket.io.on('reconnect_error', (e: Error) => {
+    tab.lastError = `reconnect_error: ${e.message}`;
   });
   return tab;
 }
@@ -215,8 +221,9 @@ async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<Storm
     tabsBack: back.length,
     tabsRunning: running.length,
     backMs,
-    timeToAllBackMs: back.length === tabs.length ? Math.max(...back.map((t) => t.backAt! - t0)) : NaN,
-    timeToAllRunningMs: running.length === tabs.length ? Math.max(...running.map((t) => t.backRunningAt! - t0)) : NaN,
+    timeToAllBackMs: back.length === tabs.length ? Math.max(...back.map((t) => t.backAt! - t0)) : null,
+    timeToAllRunningMs: running.length === tabs.length ? Math.max(...running.map((t) => t.backRunningAt! - t0)) : null,
+    notBack: [...new Set(tabs.filter((t) => t.backAt === undefined).map((t) => t.lastError ?? (t.socket.connected ? 'connected?' : 'no error seen')))].slice(0, 5),
     usersAwayTooLong,
     stops,
     starts,

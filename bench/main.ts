@@ -122,7 +122,7 @@ async function main() {
     workerLogLevel: o.workerLogLevel,
     consoleLoggerIntervalMs: o.consoleLoggerIntervalMs,
     gateways: procs,
-    nodeOptions: profile ? `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench-profiles')}` : undefined,
+    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-profiles')}`] : [],
   });
   report.config = [
     `CLEANUP_TIMEOUT_MS=${o.cleanupTimeoutMs}`,
@@ -173,7 +173,7 @@ async function main() {
       if (o.scenarios.has('storm')) {
         log('storm: every tab drops and reconnects');
         report.storm = await sc.storm(gen, o);
-        log(`  ${report.storm.tabsBack}/${report.storm.tabs} back in ${(report.storm.timeToAllBackMs / 1000).toFixed(2)} s, ${report.storm.spuriousStops} spurious stops`);
+        log(`  ${report.storm.tabsBack}/${report.storm.tabs} back (all in ${report.storm.timeToAllBackMs ?? '-'} ms), ${report.storm.spuriousStops} spurious stops ${report.storm.notBack.join('; ')}`);
       }
       if (o.scenarios.has('cleanup')) {
         log(`cleanup: ${o.holdUsers} users leave at once`);

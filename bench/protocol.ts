@@ -44,8 +44,11 @@ export interface StormResult {
   tabsRunning: number;
   /** ms from the drop to the tab's reconnect, per tab. */
   backMs: number[];
-  timeToAllBackMs: number;
-  timeToAllRunningMs: number;
+  /** null: not every tab came back (null, not NaN: the result crosses IPC as JSON). */
+  timeToAllBackMs: number | null;
+  timeToAllRunningMs: number | null;
+  /** Why tabs did not come back (their last errors). */
+  notBack: string[];
   /** Users whose every tab was away longer than the cleanup timeout (a restart is then expected). */
   usersAwayTooLong: number;
   /** stream.manager.<u>.stopped / started seen for the storm's users during the storm. */

@@ -77,14 +77,14 @@ export function targets(r: RunReport): string[][] {
     rows.push([
       'churn 2,000 joins+leaves/s for 60 s: 0 lost, 0 spurious restarts',
       `${fmt(c.achievedRate, 0)}/s for ${c.seconds} s: ${c.lost} lost, ${c.spuriousStops} spurious stops, ${c.extraStarts} extra starts`,
-      mark(c.lost === 0 && c.spuriousStops === 0 && c.extraStarts === 0 && c.rate >= 2000 && c.seconds >= 60),
+      mark(c.lost === 0 && c.consumerPending === 0 && c.spuriousStops === 0 && c.extraStarts === 0 && c.rate >= 2000 && c.seconds >= 60),
     ]);
   }
   if (r.storm) {
     const s = r.storm;
     rows.push([
       'reconnect storm: 0 restarts for users back within the timeout',
-      `${s.tabsBack}/${s.tabs} tabs back in ${fmt(s.timeToAllBackMs / 1000, 2)} s; ${s.spuriousStops} spurious stops (${s.usersAwayTooLong} users away too long)`,
+      `${s.tabsBack}/${s.tabs} tabs back${s.timeToAllBackMs === null ? '' : ` in ${fmt(s.timeToAllBackMs / 1000, 2)} s`}; ${s.spuriousStops} spurious stops (${s.usersAwayTooLong} users away too long)`,
       mark(s.spuriousStops === 0 && s.tabsBack === s.tabs),
     ]);
   }
@@ -162,12 +162,13 @@ export function markdown(r: RunReport, svgName: string): string {
       `${s.tabs} / ${s.users}`,
       `${s.tabsBack} (${s.tabsRunning} running)`,
       pq(s.back, 0),
-      `${fmt(s.timeToAllBackMs / 1000, 2)} s`,
-      `${fmt(s.timeToAllRunningMs / 1000, 2)} s`,
+      s.timeToAllBackMs === null ? 'not all' : `${fmt(s.timeToAllBackMs / 1000, 2)} s`,
+      s.timeToAllRunningMs === null ? 'not all' : `${fmt(s.timeToAllRunningMs / 1000, 2)} s`,
       String(s.usersAwayTooLong),
       `${s.stops} / ${s.starts}`,
       String(s.spuriousStops),
     ]]), '');
+    if (s.notBack.length) out.push(`Tabs not back: ${s.notBack.join('; ')}.`, '');
   }
   if (r.cleanup) {
     const c = r.cleanup;
@@ -182,6 +183,7 @@ export function markdown(r: RunReport, svgName: string): string {
     const c = r.churn;
     out.push('### 3. Churn', '');
     out.push(`${c.users} users; sessions join and leave at ${c.rate}/s together (half each) for ${c.seconds} s (achieved ${fmt(c.achievedRate, 0)}/s). A user whose last tab closed comes back with the next join. ${c.load}.`, '');
+    out.push(`Presence's durable consumer at the end: ${c.consumerPending} pending, ${c.consumerAckPending} unacknowledged; ${c.redeliveries} redeliveries (acks later than ack_wait: applied twice, harmlessly).`, '');
     out.push(table(['joins / leaves', 'published joined / left (NATS)', 'consumed by presence', 'lost', 'join-to-running p50 / p99', 'returning user p50 / p99', 'returns', 'longest absence', 'stops / starts', 'spurious stops / extra starts', 'EL lag p99 gw/pr/wk', 'CPU gw/pr/wk/nats/redis'], [[
       `${c.joins} / ${c.leaves}`,
       `${c.publishedJoined} / ${c.publishedLeft}`,

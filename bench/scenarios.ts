@@ -1,4 +1,5 @@
 import type { Subscription } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { until } from '../test/support/harness.js';
 import type { GeneratorPool as Generator } from './generator.js';
 import { sum, type Samples } from './prom.js';
@@ -114,7 +115,13 @@ export interface ChurnReport extends Omit<ChurnResult, 'joinLatency' | 'returnLa
   publishedLeft: number;
   consumedJoined: number;
   consumedLeft: number;
+  /** Published on NATS and not applied by presence (0 when every event was consumed). */
   lost: number;
+  /** Presence's durable consumer at the end: messages not yet delivered / delivered and not acked. */
+  consumerPending: number;
+  consumerAckPending: number;
+  /** Deliveries beyond one per message: acks later than ack_wait (harmless: handlers are idempotent). */
+  redeliveries: number;
   lag: Record<string, AppLag>;
   cpu: Record<string, number>;
   load: string;
@@ -342,6 +349,9 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     stack.nc.subscribe('presence.session.*.left', { callback: () => void published.left++ }),
   ];
   await stack.nc.flush();
+  const jsm = await jetstreamManager(stack.nc);
+  const consumerInfo = () => jsm.consumers.info('PRESENCE_EVENTS', 'presence-sessions');
+  const c0 = await consumerInfo();
   const before = await consumed();
   await probe.begin();
   const r = await gen.churn({ rate: o.churnRate, durationMs: o.churnSeconds * 1000, cleanupTimeoutMs: o.cleanupTimeoutMs, timeoutMs: 30_000 });
@@ -353,6 +363,8 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     return after.joined - before.joined >= published.joined && after.left - before.left >= published.left;
   }, 60_000, 250).catch(() => undefined);
   for (const s of subs) s.unsubscribe();
+  const c1 = await consumerInfo();
+  const deliveries = c1.delivered.consumer_seq - c0.delivered.consumer_seq;
   const consumedJoined = after.joined - before.joined;
   const consumedLeft = after.left - before.left;
   const { joinLatency, returnLatency, ...rest } = r;
@@ -370,6 +382,10 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     consumedJoined,
     consumedLeft,
     lost: Math.max(0, published.joined - consumedJoined) + Math.max(0, published.left - consumedLeft),
+    consumerPending: c1.num_pending,
+    consumerAckPending: c1.num_ack_pending,
+    // The consumer sees session events only: deliveries beyond those published are redeliveries.
+    redeliveries: Math.max(0, deliveries - (published.joined + published.left)),
     lag,
     cpu,
     load,
