@@ -96,6 +96,7 @@ export class GeneratorPool {
       nats: parts.flatMap((p) => p.nats),
       connect: parts.flatMap((p) => p.connect),
       missing: total(parts, (p) => p.missing),
+      connectedNotRunning: total(parts, (p) => p.connectedNotRunning),
       errors: total(parts, (p) => p.errors),
       errorSamples: [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
       scheduleMs: Math.max(...parts.map((p) => p.scheduleMs)),

@@ -145,6 +145,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
   const connectMs: number[] = [];
   const errorSamples = new Set<string>();
   let missing = 0;
+  let connectedNotRunning = 0;
   let errors = 0;
   for (const { tab, first: isFirst } of opened) {
     if (tab.connectedAt !== undefined) connectMs.push(tab.connectedAt - tab.t0);
@@ -155,6 +156,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
     }
     if (tab.runningAt === undefined) {
       missing++;
+      if (tab.socket.connected) connectedNotRunning++;
       continue;
     }
     (isFirst ? first : warm).push(tab.runningAt - tab.t0);
@@ -163,7 +165,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
       if (started !== undefined) nats.push(started - tab.t0);
     }
   }
-  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, missing, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
+  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, missing, connectedNotRunning, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
 }
 
 function close(userIds?: string[]): number {

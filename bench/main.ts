@@ -22,7 +22,8 @@ const HELP = `npm run bench -- [options]
   --ramp-rates LIST         session joins per second per ramp step (default 100,250,500,1000)
   --ramp-seconds N          length of each ramp step (default 6)
   --hold-users N            users held connected (default 10000); --hold-tabs N tabs each (default 2)
-  --hold-rate N             connects per second while building the hold (default 1000)
+  --hold-rate N             connects per second while building the hold (default 500)
+  --storm-users N           users (x --hold-tabs tabs) of the reconnect storm (default 1000)
   --churn-users N           users of the churn pool (default 2000)
   --churn-rate N            joins and leaves per second, together (default 2000)
   --churn-seconds N         (default 60)
@@ -61,7 +62,8 @@ function parse(argv: string[]) {
     rampSeconds: num('ramp-seconds', 6, 2),
     holdUsers: num('hold-users', 10_000, 300),
     holdTabs: num('hold-tabs', 2, 2),
-    holdRate: num('hold-rate', 1000, 300),
+    holdRate: num('hold-rate', 500, 300),
+    stormUsers: num('storm-users', 1000, 200),
     churnUsers: num('churn-users', 2000, 200),
     churnRate: num('churn-rate', 2000, 200),
     churnSeconds: num('churn-seconds', 60, 5),
@@ -113,7 +115,7 @@ async function main() {
   // One process holds at most its descriptor limit of sockets: spread the clients over enough
   // generator processes and the sessions over enough gateways.
   const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout?.toString().trim()) || 1024;
-  const mostSockets = Math.max(o.scenarios.has('hold') || o.scenarios.has('storm') || o.scenarios.has('cleanup') ? o.holdUsers * o.holdTabs : 0, o.churnUsers * 3, ...o.rampRates.map((r) => r * o.rampSeconds));
+  const mostSockets = Math.max(o.scenarios.has('hold') || o.scenarios.has('cleanup') ? o.holdUsers * o.holdTabs : 0, o.stormUsers * o.holdTabs, o.churnUsers * 3, ...o.rampRates.map((r) => r * o.rampSeconds));
   const procs = o.processes ?? Math.max(1, Math.ceil(mostSockets / Math.max(1000, fdLimit - 2000)));
   const addresses = Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`);
   const stack = new BenchStack({
@@ -164,23 +166,23 @@ async function main() {
         log(`  first tab p50 ${step.first.p50.toFixed(1)} p99 ${step.first.p99.toFixed(1)} ms; missing ${step.missing + step.errors} ${step.errorSamples.join(', ')}`);
       }
     }
-    const needHold = ['hold', 'storm', 'cleanup'].some((s) => o.scenarios.has(s));
+    const needHold = ['hold', 'cleanup'].some((s) => o.scenarios.has(s));
     if (needHold) {
       log(`hold: ${o.holdUsers} users x ${o.holdTabs} tabs at ${o.holdRate}/s`);
       const h = await sc.hold(stack, gen, o);
       if (o.scenarios.has('hold')) report.hold = h.report;
-      log(`  gateway ${(h.report.gatewayBytesPerSession / 1024).toFixed(1)} KiB/session, workers ${(h.report.workersBytesPerManager / 1024).toFixed(1)} KiB/manager`);
-      if (o.scenarios.has('storm')) {
-        log('storm: every tab drops and reconnects');
-        report.storm = await sc.storm(gen, o);
-        log(`  ${report.storm.tabsBack}/${report.storm.tabs} back (all in ${report.storm.timeToAllBackMs ?? '-'} ms), ${report.storm.spuriousStops} spurious stops ${report.storm.notBack.join('; ')}`);
-      }
+      log(`  ${h.report.sessions} sessions, ${h.report.managers} managers: gateway ${(h.report.gatewayBytesPerSession / 1024).toFixed(1)} KiB/session, workers ${(h.report.workersBytesPerManager / 1024).toFixed(1)} KiB/manager`);
       if (o.scenarios.has('cleanup')) {
         log(`cleanup: ${o.holdUsers} users leave at once`);
-        report.cleanup = await sc.cleanup(stack, gen, o, h.userIds);
+        report.cleanup = await sc.cleanup(stack, gen, probe, o, h.userIds);
         log(`  lateness p50 ${report.cleanup.lateness.p50} p99 ${report.cleanup.lateness.p99} ms (${report.cleanup.stopped}/${report.cleanup.users})`);
       } else await gen.close();
       await stack.quiesce(o.cleanupTimeoutMs + 120_000).catch((e: Error) => log(`warning: ${e.message}`));
+    }
+    if (o.scenarios.has('storm')) {
+      log(`storm: ${o.stormUsers} users x ${o.holdTabs} tabs drop and reconnect`);
+      report.storm = await sc.storm(stack, gen, o);
+      log(`  ${report.storm.tabsBack}/${report.storm.tabs} back (all in ${report.storm.timeToAllBackMs ?? '-'} ms), ${report.storm.spuriousStops} spurious stops ${report.storm.notBack.join('; ')}`);
     }
     if (o.scenarios.has('churn')) {
       log(`churn: ${o.churnUsers} users, ${o.churnRate} joins+leaves/s for ${o.churnSeconds} s`);

@@ -31,6 +31,8 @@ export interface OpenResult {
   /** ms from starting to connect to the socket's `connect` event, every tab. */
   connect: number[];
   missing: number;
+  /** Of the missing: connected, but no `manager` running event (a notification lost, not capacity). */
+  connectedNotRunning: number;
   errors: number;
   errorSamples: string[];
   scheduleMs: number;

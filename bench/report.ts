@@ -126,7 +126,7 @@ export function markdown(r: RunReport, svgName: string): string {
         ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(s.cpu[a], 2)).join(' / '),
         ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(s.cpuMsPerJoin[a], 2)).join(' / ') +
           ` (Σ ${fmt(['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].reduce((t, a) => t + (s.cpuMsPerJoin[a] ?? 0), 0), 2)}; naive ${fmt(n?.cpuMsPerJoin.naive, 2)}; clients ${fmt(s.cpuMsPerJoin.loadgen, 2)})`,
-        `${s.missing + s.errors}`,
+        `${s.missing + s.errors}${s.connectedNotRunning ? ` (${s.connectedNotRunning} connected)` : ''}`,
         s.load.replace('loadavg ', ''),
       ];
     });
@@ -152,11 +152,11 @@ export function markdown(r: RunReport, svgName: string): string {
       ['presence, per user', `${kib(h.presenceBytesPerUser)} KiB`, '', ''],
       ['redis-server, per user', `${kib(h.redisBytesPerUser)} KiB`, '', ''],
     ]), '');
-    out.push(`Connecting them: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms, ${h.open.missing + h.open.errors} missing.`, '');
+    out.push(`Connecting them took ${fmt(h.open.seconds, 1)} s: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms; ${h.open.missing + h.open.errors} tabs without a \`running\` event in time (${h.open.connectedNotRunning} of them connected).`, '');
   }
   if (r.storm) {
     const s = r.storm;
-    out.push('### 5. Reconnect storm (run on the held users)', '');
+    out.push('### 5. Reconnect storm', '');
     out.push(`Every tab's transport drops at once; Socket.IO reconnects with its default backoff (1 s, randomisation 0.5). ${s.load}.`, '');
     out.push(table(['tabs / users', 'back', 'reconnect ms p50 / p99', 'time to all back', 'time to all running', 'users away > timeout', 'stops / starts', 'spurious stops'], [[
       `${s.tabs} / ${s.users}`,
@@ -174,10 +174,11 @@ export function markdown(r: RunReport, svgName: string): string {
     const c = r.cleanup;
     const nc = r.naive?.cleanup;
     out.push('### 4. Cleanup precision', '');
-    out.push(`Every held user leaves at once. Lateness = \`at\` of \`stream.manager.<u>.stopped\` minus (\`at\` of the user's last \`presence.session.<u>.left\` + CLEANUP_TIMEOUT_MS). The leaves themselves spread over ${fmt(c.spreadOfLeavesMs, 0)} ms. ${c.load}.`, '');
+    out.push(`Every held user leaves at once. Lateness = \`at\` of \`stream.manager.<u>.stopped\` minus (\`at\` of the user's last \`presence.session.<u>.left\` + CLEANUP_TIMEOUT_MS). The leaves themselves (their \`at\`, stamped by the gateways) spread over ${fmt(c.spreadOfLeavesMs, 0)} ms. Event-loop lag p99 gw/pr/wk ${['gateway', 'presence', 'stream-workers'].map((a) => fmt(c.lag[a]?.p99, 0)).join(' / ')} ms; CPU gw/pr/wk/nats/redis ${['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(c.cpu[a], 2)).join(' / ')}. ${c.load}.`, '');
     out.push(table(['users', 'stopped', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'min ms', 'negative', 'naive p50 / p99 ms'], [[
       String(c.users), String(c.stopped), fmt(c.lateness.p50), fmt(c.lateness.p90), fmt(c.lateness.p99), fmt(c.lateness.max), fmt(c.lateness.min), String(c.negative), nc ? pq(nc.lateness) : '-',
     ]]), '');
+    if (c.earlyStops.length) out.push('Early stops (event, its `at` and when the bench saw it, ms from the start of the scenario):', '', ...c.earlyStops.map((e) => `- ${e}`), '');
   }
   if (r.churn) {
     const c = r.churn;

@@ -26,6 +26,7 @@ export interface Options {
   addresses: number;
   floorN: number;
   seed: number;
+  stormUsers: number;
   /** Gateways and generator processes; undefined: as many as the descriptor limit needs. */
   processes?: number;
 }
@@ -70,6 +71,7 @@ export interface RampStep {
   nats: Summary;
   connect: Summary;
   missing: number;
+  connectedNotRunning: number;
   errors: number;
   errorSamples: string[];
   lag: Record<string, AppLag>;
@@ -92,7 +94,7 @@ export interface HoldResult {
   presenceBytesPerUser: number;
   redisBytesPerUser: number;
   idleCpu: Record<string, number>;
-  open: { first: Summary; warm: Summary; missing: number; errors: number };
+  open: { first: Summary; warm: Summary; missing: number; connectedNotRunning: number; errors: number; seconds: number };
   load: string;
 }
 
@@ -102,6 +104,10 @@ export interface CleanupResult {
   lateness: Summary;
   negative: number;
   spreadOfLeavesMs: number;
+  /** The event histories of a few users stopped too early (must be none). */
+  earlyStops: string[];
+  lag: Record<string, AppLag>;
+  cpu: Record<string, number>;
   load: string;
 }
 
@@ -216,6 +222,7 @@ export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, 
     users: r.users,
     ...openSummary(r),
     missing: r.missing,
+    connectedNotRunning: r.connectedNotRunning,
     errors: r.errors,
     errorSamples: r.errorSamples,
     lag,
@@ -238,15 +245,27 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   await settle();
   const rss0 = rssOf();
   const heap0 = await heapOf();
+  for (let i = 0; i < (o.quick ? 1 : 3); i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    const h = await heapOf();
+    for (const k of Object.keys(h)) heap0[k] = Math.min(heap0[k], h[k]);
+  }
   const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `hold${i}`, tabs: o.holdTabs }));
-  const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
-  const stats = await until('every hold manager running', async () => {
+  const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 180_000 });
+  const want = o.holdUsers * o.holdTabs;
+  const stats = await until('every hold session and manager', async () => {
     const s = await stack.stats();
-    return s.managers >= o.holdUsers ? s : null;
+    return s.managers >= o.holdUsers && s.sessions >= want ? s : null;
   }, 120_000, 500).catch(async () => stack.stats());
   await settle();
   const rss1 = rssOf();
+  // Heap used includes garbage not yet collected: the least of a few scrapes is closest to live data.
   const heap1 = await heapOf();
+  for (let i = 0; i < (o.quick ? 2 : 8); i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    const h = await heapOf();
+    for (const k of Object.keys(h)) heap1[k] = Math.min(heap1[k], h[k]);
+  }
   // Idle CPU: nothing joins or leaves; the managers tick, the sockets ping.
   const idleWindow = o.quick ? 3000 : 10_000;
   const cpu0 = Object.fromEntries(Object.entries(stack.pids()).map(([n, pid]) => [n, sample(pid)]));
@@ -261,7 +280,7 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   for (const n of Object.keys(rss0)) rss[n] = { before: rss0[n], after: rss1[n] };
   const heap: HoldResult['heap'] = {};
   for (const n of Object.keys(heap0)) heap[n] = { before: heap0[n], after: heap1[n] };
-  const sessions = r.tabs - r.missing - r.errors;
+  const sessions = stats.sessions;
   const managers = stats.managers;
   return {
     userIds: users.map((u) => u.id),
@@ -278,33 +297,64 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
       presenceBytesPerUser: (rss1.presence - rss0.presence) / o.holdUsers,
       redisBytesPerUser: (rss1['redis-server'] - rss0['redis-server']) / o.holdUsers,
       idleCpu,
-      open: { first: summarize(r.first), warm: summarize(r.warm), missing: r.missing, errors: r.errors },
+      open: { first: summarize(r.first), warm: summarize(r.warm), missing: r.missing, connectedNotRunning: r.connectedNotRunning, errors: r.errors, seconds: r.elapsedMs / 1000 },
       load: machineLoad(),
     },
   };
 }
 
-export async function storm(gen: Generator, o: Options): Promise<StormReport> {
+/** Reconnect storm on a population of its own: every tab drops at once and reconnects. */
+export async function storm(stack: BenchStack, gen: Generator, o: Options): Promise<StormReport> {
+  const users: UserSpec[] = Array.from({ length: o.stormUsers }, (_, i) => ({ id: `storm${i}`, tabs: o.holdTabs }));
+  await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
+  await until('storm users present', async () => (await stack.stats()).managers >= o.stormUsers, 60_000, 250).catch(() => undefined);
   const r = await gen.storm(120_000, o.cleanupTimeoutMs);
   const { backMs, ...rest } = r;
-  return { ...rest, back: summarize(backMs), load: machineLoad() };
+  const load = machineLoad();
+  await gen.close();
+  await stack.quiesce(o.cleanupTimeoutMs + 60_000).catch(() => undefined);
+  return { ...rest, back: summarize(backMs), load };
 }
 
 /**
  * Cleanup precision: every connected user leaves at once. Lateness per user: the `at` of their
  * stream.manager.<u>.stopped minus (the `at` of their last presence.session.<u>.left + timeout).
  */
-export async function cleanup(stack: BenchStack, gen: Generator, o: Options, userIds: string[]): Promise<CleanupResult> {
+export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o: Options, userIds: string[]): Promise<CleanupResult> {
   const lastLeft = new Map<string, number>();
   const stoppedAt = new Map<string, number>();
   const watch = new Set(userIds);
+  const seenLeaves = new Set<string>();
+  // Every lifecycle event of the watched users, to show what happened to an early stop.
+  const history = new Map<string, string[]>();
+  const t0 = Date.now();
   const subs: Subscription[] = [
+    stack.nc.subscribe('>', {
+      callback: (_e, m) => {
+        const parts = m.subject.split('.');
+        if (parts.length !== 4 || !watch.has(parts[2]) || m.reply?.startsWith('$JS.ACK')) return;
+        let p: { at?: string; reason?: string; sessionId?: string; runAt?: string } = {};
+        try {
+          p = m.json();
+        } catch {
+          return;
+        }
+        const list = history.get(parts[2]) ?? [];
+        const extra = [p.reason, p.sessionId?.slice(0, 8), p.runAt ? `runAt+${Date.parse(p.runAt) - t0}` : undefined].filter(Boolean).join(' ');
+        list.push(`${parts[1]}.${parts[3]}${extra ? ` (${extra})` : ''} at+${Date.parse(p.at ?? '') - t0} recv+${Date.now() - t0}`);
+        history.set(parts[2], list);
+      },
+    }),
     stack.nc.subscribe('presence.session.*.left', {
       callback: (_e, m) => {
         const u = m.subject.split('.')[2];
         if (!watch.has(u)) return;
-        const at = Date.parse((m.json() as { at: string }).at);
-        lastLeft.set(u, Math.max(lastLeft.get(u) ?? 0, at));
+        const left = m.json() as { at: string; sessionId: string };
+        // A second leave of a session (a retry, or presence ending a gateway it thinks dead) has the
+        // same message id: JetStream drops it, and presence never sees its time.
+        if (seenLeaves.has(left.sessionId)) return;
+        seenLeaves.add(left.sessionId);
+        lastLeft.set(u, Math.max(lastLeft.get(u) ?? 0, Date.parse(left.at)));
       },
     }),
     stack.nc.subscribe('stream.manager.*.stopped', {
@@ -315,8 +365,10 @@ export async function cleanup(stack: BenchStack, gen: Generator, o: Options, use
     }),
   ];
   await stack.nc.flush();
+  await probe.begin();
   await gen.close();
   await until('every manager stopped', () => stoppedAt.size >= userIds.length, o.cleanupTimeoutMs + 120_000, 200).catch(() => undefined);
+  const { lag, cpu } = await probe.end();
   for (const s of subs) s.unsubscribe();
   const lateness: number[] = [];
   for (const [u, stop] of stoppedAt) {
@@ -324,12 +376,16 @@ export async function cleanup(stack: BenchStack, gen: Generator, o: Options, use
     if (left !== undefined) lateness.push(stop - (left + o.cleanupTimeoutMs));
   }
   const lefts = [...lastLeft.values()];
+  const early = [...stoppedAt].filter(([u, stop]) => stop - ((lastLeft.get(u) ?? Infinity) + o.cleanupTimeoutMs) < 0).slice(0, 3);
   return {
+    earlyStops: early.map(([u]) => `${u}: ${(history.get(u) ?? []).join(', ')}`),
     users: userIds.length,
     stopped: stoppedAt.size,
     lateness: summarize(lateness),
     negative: lateness.filter((l) => l < 0).length,
     spreadOfLeavesMs: lefts.length ? Math.max(...lefts) - Math.min(...lefts) : NaN,
+    lag,
+    cpu,
     load: machineLoad(),
   };
 }
@@ -407,6 +463,7 @@ export async function naive(np: NaiveProcess, gen: Generator, o: Options, random
       users: r.users,
       ...openSummary(r),
       missing: r.missing,
+      connectedNotRunning: r.connectedNotRunning,
       errors: r.errors,
       errorSamples: r.errorSamples,
       lag: {},
