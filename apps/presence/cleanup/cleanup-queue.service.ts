@@ -71,6 +71,8 @@ export class CleanupQueueService implements OnApplicationShutdown {
   private arm(id: string, data: CleanupJobData, runAt: number) {
     this.disarm(id);
     const timer = setTimeout(() => {
+      // Node's timers may fire a millisecond before Date.now() reaches runAt: never run early.
+      if (Date.now() < runAt) return this.arm(id, data, runAt);
       this.timers.delete(id);
       void this.runDue(id, data);
     }, Math.max(0, runAt - Date.now()));
