@@ -131,6 +131,7 @@ export class GeneratorPool {
     return {
       joins: total(parts, (p) => p.joins),
       leaves: total(parts, (p) => p.leaves),
+      skippedLeaves: total(parts, (p) => p.skippedLeaves),
       joinLatency: parts.flatMap((p) => p.joinLatency),
       returnLatency: parts.flatMap((p) => p.returnLatency),
       returns: total(parts, (p) => p.returns),

@@ -18,6 +18,8 @@ interface Tab {
   error?: string;
   /** The last reconnection failure, for the report. */
   lastError?: string;
+  /** The state of the last `manager` event. */
+  lastState?: string;
   /** Storm bookkeeping. */
   droppedAt?: number;
   backAt?: number;
@@ -83,6 +85,7 @@ function openTab(user: User, onRunning?: (tab: Tab) => void): Tab {
     if (tab.droppedAt !== undefined && tab.backAt === undefined) tab.backAt = t;
   });
   socket.on('manager', (m: { state?: string }) => {
+    tab.lastState = m?.state;
     if (m?.state !== 'running') return;
     const t = now();
     if (tab.runningAt === undefined) {
@@ -225,7 +228,12 @@ async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<Storm
     backMs,
     timeToAllBackMs: back.length === tabs.length ? Math.max(...back.map((t) => t.backAt! - t0)) : null,
     timeToAllRunningMs: running.length === tabs.length ? Math.max(...running.map((t) => t.backRunningAt! - t0)) : null,
-    notBack: [...new Set(tabs.filter((t) => t.backAt === undefined).map((t) => t.lastError ?? (t.socket.connected ? 'connected?' : 'no error seen')))].slice(0, 5),
+    notBack: [
+      ...new Set([
+        ...tabs.filter((t) => t.backAt === undefined).map((t) => `not reconnected: ${t.lastError ?? 'no error seen'}`),
+        ...tabs.filter((t) => t.backAt !== undefined && t.backRunningAt === undefined).map((t) => `reconnected, last manager state ${t.lastState ?? 'none'}`),
+      ]),
+    ].slice(0, 5),
     usersAwayTooLong,
     stops,
     starts,
@@ -244,15 +252,21 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
   const away: User[] = [];
   const startedBefore = new Map(pool.map((u) => [u, u.started.length]));
   const stoppedBefore = new Map(pool.map((u) => [u, u.stopped.length]));
-  const joinTabs: Array<{ tab: Tab; returning: boolean }> = [];
+  /** awaySince: for a returning user, when their last tab closed. */
+  const joinTabs: Array<{ tab: Tab; returning: boolean; awaySince?: number }> = [];
   let joins = 0;
   let leaves = 0;
-  let maxGapMs = 0;
-  const tooLong = new Set<User>();
   const steps = Math.floor((args.rate * args.durationMs) / 1000);
+  let skippedLeaves = 0;
   const elapsed = await paced(steps, args.rate, (i) => {
     if (i % 2 === 1 && live.length > 0) {
-      const k = Math.floor(Math.random() * live.length);
+      // A leave closes a session: a tab still connecting is not one yet.
+      let k = Math.floor(Math.random() * live.length);
+      for (let tries = 0; tries < 8 && !live[k].socket.connected; tries++) k = Math.floor(Math.random() * live.length);
+      if (!live[k].socket.connected) {
+        skippedLeaves++;
+        return;
+      }
       const tab = live[k];
       live[k] = live[live.length - 1];
       live.pop();
@@ -266,10 +280,8 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
     }
     let user = away.shift();
     const returning = !!user;
+    const awaySince = user?.awaySince;
     if (user) {
-      const gap = now() - user.awaySince!;
-      maxGapMs = Math.max(maxGapMs, gap);
-      if (gap >= args.cleanupTimeoutMs) tooLong.add(user);
       user.awaySince = undefined;
     } else {
       for (let tries = 0; tries < 10 && !user; tries++) {
@@ -280,15 +292,14 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
     }
     const tab = openTab(user);
     live.push(tab);
-    joinTabs.push({ tab, returning });
+    joinTabs.push({ tab, returning, awaySince });
     joins++;
   });
   // Users still away at the end come back now, so nobody's cleanup runs during the count.
   for (const u of away.splice(0)) {
-    maxGapMs = Math.max(maxGapMs, now() - u.awaySince!);
+    const awaySince = u.awaySince;
     u.awaySince = undefined;
-    const tab = openTab(u);
-    joinTabs.push({ tab, returning: true });
+    joinTabs.push({ tab: openTab(u), returning: true, awaySince });
   }
   await until(() => joinTabs.every(({ tab }) => !tab.open || tab.runningAt !== undefined || tab.error !== undefined), args.timeoutMs);
   // Let any late stop show up before counting.
@@ -301,6 +312,16 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
     if (tab.runningAt !== undefined) (returning ? returnLatency : joinLatency).push(tab.runningAt - tab.t0);
     else if (tab.error !== undefined) errors++;
     else if (tab.open) missing++;
+  }
+  // A user was away from their last tab's close until their returning tab was connected (not
+  // until it started to connect: a slow handshake is time away, as far as the gateway knows).
+  let maxGapMs = 0;
+  const tooLong = new Set<User>();
+  for (const { tab, returning, awaySince } of joinTabs) {
+    if (!returning || awaySince === undefined) continue;
+    const gap = (tab.connectedAt ?? now()) - awaySince;
+    maxGapMs = Math.max(maxGapMs, gap);
+    if (gap >= args.cleanupTimeoutMs) tooLong.add(tab.user);
   }
   let starts = 0;
   let stops = 0;
@@ -319,6 +340,7 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
   return {
     joins,
     leaves,
+    skippedLeaves,
     joinLatency,
     returnLatency,
     returns: returnLatency.length,

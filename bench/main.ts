@@ -158,14 +158,7 @@ async function main() {
       log('floor: NATS request/reply, JetStream publish, Redis PING');
       report.floor = await measureFloor(stack.backends.natsUrl, stack.backends.redisUrl, o.floorN);
     }
-    if (o.scenarios.has('ramp')) {
-      for (const rate of o.rampRates) {
-        log(`ramp: ${rate} sessions/s for ${o.rampSeconds} s`);
-        const step = await sc.rampStep(stack, gen, probe, o, rate, `ramp${rate}-`, random);
-        report.ramp.push(step);
-        log(`  first tab p50 ${step.first.p50.toFixed(1)} p99 ${step.first.p99.toFixed(1)} ms; missing ${step.missing + step.errors} ${step.errorSamples.join(', ')}`);
-      }
-    }
+    // Hold first: its memory deltas are measured on a fresh stack, before earlier scenarios grew the heaps.
     const needHold = ['hold', 'cleanup'].some((s) => o.scenarios.has(s));
     if (needHold) {
       log(`hold: ${o.holdUsers} users x ${o.holdTabs} tabs at ${o.holdRate}/s`);
@@ -178,6 +171,14 @@ async function main() {
         log(`  lateness p50 ${report.cleanup.lateness.p50} p99 ${report.cleanup.lateness.p99} ms (${report.cleanup.stopped}/${report.cleanup.users})`);
       } else await gen.close();
       await stack.quiesce(o.cleanupTimeoutMs + 120_000).catch((e: Error) => log(`warning: ${e.message}`));
+    }
+    if (o.scenarios.has('ramp')) {
+      for (const rate of o.rampRates) {
+        log(`ramp: ${rate} sessions/s for ${o.rampSeconds} s`);
+        const step = await sc.rampStep(stack, gen, probe, o, rate, `ramp${rate}-`, random);
+        report.ramp.push(step);
+        log(`  first tab p50 ${step.first.p50.toFixed(1)} p99 ${step.first.p99.toFixed(1)} ms; missing ${step.missing + step.errors} ${step.errorSamples.join(', ')}`);
+      }
     }
     if (o.scenarios.has('storm')) {
       log(`storm: ${o.stormUsers} users x ${o.holdTabs} tabs drop and reconnect`);

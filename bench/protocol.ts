@@ -71,6 +71,8 @@ export interface ChurnArgs {
 export interface ChurnResult {
   joins: number;
   leaves: number;
+  /** Leaves not made because every tab tried was still connecting. */
+  skippedLeaves: number;
   joinLatency: number[];
   /** Joins of a user who had no tab left (the cleanup is cancelled). */
   returnLatency: number[];

@@ -183,7 +183,7 @@ export function markdown(r: RunReport, svgName: string): string {
   if (r.churn) {
     const c = r.churn;
     out.push('### 3. Churn', '');
-    out.push(`${c.users} users; sessions join and leave at ${c.rate}/s together (half each) for ${c.seconds} s (achieved ${fmt(c.achievedRate, 0)}/s). A user whose last tab closed comes back with the next join. ${c.load}.`, '');
+    out.push(`${c.users} users; sessions join and leave at ${c.rate}/s together (half each) for ${c.seconds} s (achieved ${fmt(c.achievedRate, 0)}/s; ${c.skippedLeaves} leaves skipped because every tab tried was still connecting). A user whose last tab closed comes back with the next join; a stop is spurious unless the user was away (from their last tab's close to their returning tab's connect) longer than the timeout: ${c.usersAwayTooLong} users were. ${c.load}.`, '');
     out.push(`Presence's durable consumer at the end: ${c.consumerPending} pending, ${c.consumerAckPending} unacknowledged; ${c.redeliveries} redeliveries (acks later than ack_wait: applied twice, harmlessly).`, '');
     out.push(table(['joins / leaves', 'published joined / left (NATS)', 'consumed by presence', 'lost', 'join-to-running p50 / p99', 'returning user p50 / p99', 'returns', 'longest absence', 'stops / starts', 'spurious stops / extra starts', 'EL lag p99 gw/pr/wk', 'CPU gw/pr/wk/nats/redis'], [[
       `${c.joins} / ${c.leaves}`,

@@ -450,7 +450,25 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
 
 /** The naive process, measured the same way: ramp steps, then memory per session and cleanup lateness. */
 export async function naive(np: NaiveProcess, gen: Generator, o: Options, random: () => number): Promise<NaiveReport> {
-  const ramp: RampStep[] = [];
+  // Hold first, as for ours: memory measured on a fresh process.
+  const out: NaiveReport = { ramp: [] };
+  if (o.scenarios.has('hold') || o.scenarios.has('cleanup')) {
+    await np.reset();
+    await new Promise((r) => setTimeout(r, 2000));
+    const rss0 = sample(np.child!.pid!)!.rssBytes;
+    const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `nhold${i}`, tabs: o.holdTabs }));
+    const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
+    await new Promise((res) => setTimeout(res, o.quick ? 2000 : 5000));
+    const s0 = sample(np.child!.pid!)!;
+    await new Promise((res) => setTimeout(res, o.quick ? 3000 : 10_000));
+    const s1 = sample(np.child!.pid!)!;
+    const sessions = r.tabs - r.missing - r.errors;
+    out.hold = { sessions, users: o.holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
+    await gen.close();
+    await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
+    out.cleanup = { users: o.holdUsers, lateness: summarize((await np.stats()).lateness) };
+  }
+  const ramp = out.ramp;
   for (const rate of o.rampRates) {
     const users = usersFor(`naive${rate}-`, Math.max(1, Math.round(rate * o.rampSeconds)), random);
     const c0 = sample(np.child!.pid!);
@@ -473,23 +491,6 @@ export async function naive(np: NaiveProcess, gen: Generator, o: Options, random
     });
     await gen.close();
     await until('naive idle', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 30_000, 200);
-  }
-  const out: NaiveReport = { ramp };
-  if (o.scenarios.has('hold') || o.scenarios.has('cleanup')) {
-    await np.reset();
-    await new Promise((r) => setTimeout(r, 2000));
-    const rss0 = sample(np.child!.pid!)!.rssBytes;
-    const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `nhold${i}`, tabs: o.holdTabs }));
-    const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
-    await new Promise((res) => setTimeout(res, o.quick ? 2000 : 5000));
-    const s0 = sample(np.child!.pid!)!;
-    await new Promise((res) => setTimeout(res, o.quick ? 3000 : 10_000));
-    const s1 = sample(np.child!.pid!)!;
-    const sessions = r.tabs - r.missing - r.errors;
-    out.hold = { sessions, users: o.holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
-    await gen.close();
-    await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
-    out.cleanup = { users: o.holdUsers, lateness: summarize((await np.stats()).lateness) };
   }
   return out;
 }
