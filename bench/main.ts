@@ -137,8 +137,10 @@ async function main() {
   const random = sc.rng(o.seed);
   let gen: GeneratorPool | undefined;
   let np: NaiveProcess | undefined;
+  let stopNaiveGen: (() => Promise<void> | undefined) | undefined;
   const stopAll = async () => {
     await gen?.exit().catch(() => undefined);
+    await stopNaiveGen?.()?.catch(() => undefined);
     await np?.stop().catch(() => undefined);
     await stack.stop(profile).catch(() => undefined);
   };
@@ -154,6 +156,18 @@ async function main() {
     gen = new GeneratorPool(procs);
     await gen.init({ urls: stack.gatewayUrls, secret: TEST_SECRET, natsUrl: stack.backends.natsUrl, localAddresses: addresses });
     const probe = new sc.Probe(stack, Object.fromEntries(gen.pids.map((pid, i) => [`loadgen-${i + 1}`, pid])));
+    // The naive process runs beside the (idle) stack, and each of its measurements follows ours at
+    // once: on a shared machine, the two then see the same load.
+    let naiveGen: GeneratorPool | undefined;
+    const naiveRandom = sc.rng(o.seed);
+    if (o.scenarios.has('naive')) {
+      np = new NaiveProcess({ AUTH_JWT_SECRET: TEST_SECRET, CLEANUP_TIMEOUT_MS: String(o.cleanupTimeoutMs), CONSOLE_LOGGER_INTERVAL_MS: String(o.consoleLoggerIntervalMs), LOG_LEVEL: o.workerLogLevel });
+      await np.start();
+      naiveGen = new GeneratorPool(procs);
+      await naiveGen.init({ urls: [np.url], secret: TEST_SECRET, localAddresses: addresses });
+      report.naive = { ramp: [] };
+      stopNaiveGen = () => naiveGen?.exit();
+    }
     if (o.scenarios.has('floor')) {
       log('floor: NATS request/reply, JetStream publish, Redis PING');
       report.floor = await measureFloor(stack.backends.natsUrl, stack.backends.redisUrl, o.floorN);
@@ -171,6 +185,14 @@ async function main() {
         log(`  lateness p50 ${report.cleanup.lateness.p50} p99 ${report.cleanup.lateness.p99} ms (${report.cleanup.stopped}/${report.cleanup.users})`);
       } else await gen.close();
       await stack.quiesce(o.cleanupTimeoutMs + 120_000).catch((e: Error) => log(`warning: ${e.message}`));
+      if (np && naiveGen && report.naive) {
+        log('naive: hold and cleanup');
+        try {
+          Object.assign(report.naive, await sc.naiveHold(np, naiveGen, o, fdLimit - 2000));
+        } catch (err) {
+          log(`naive hold failed: ${(err as Error).message}`);
+        }
+      }
     }
     if (o.scenarios.has('ramp')) {
       for (const rate of o.rampRates) {
@@ -178,6 +200,11 @@ async function main() {
         const step = await sc.rampStep(stack, gen, probe, o, rate, `ramp${rate}-`, random);
         report.ramp.push(step);
         log(`  first tab p50 ${step.first.p50.toFixed(1)} p99 ${step.first.p99.toFixed(1)} ms; missing ${step.missing + step.errors} ${step.errorSamples.join(', ')}`);
+        if (np && naiveGen && report.naive) {
+          const n = await sc.naiveRampStep(np, naiveGen, o, rate, naiveRandom);
+          report.naive.ramp.push(n);
+          log(`  naive: first tab p50 ${n.first.p50.toFixed(1)} p99 ${n.first.p99.toFixed(1)} ms`);
+        }
       }
     }
     if (o.scenarios.has('storm')) {
@@ -193,17 +220,8 @@ async function main() {
     await gen.exit();
     gen = undefined;
     await stack.stop(profile);
-    if (o.scenarios.has('naive')) {
-      log('naive: the same ramp (and hold, cleanup) against bench/naive');
-      np = new NaiveProcess({ AUTH_JWT_SECRET: TEST_SECRET, CLEANUP_TIMEOUT_MS: String(o.cleanupTimeoutMs), CONSOLE_LOGGER_INTERVAL_MS: String(o.consoleLoggerIntervalMs), LOG_LEVEL: o.workerLogLevel });
-      await np.start();
-      gen = new GeneratorPool(procs);
-      await gen.init({ urls: [np.url], secret: TEST_SECRET, localAddresses: addresses });
-      report.naive = await sc.naive(np, gen, o, sc.rng(o.seed));
-      await gen.exit();
-      gen = undefined;
-      await np.stop();
-    }
+    await naiveGen?.exit();
+    await np?.stop();
   } finally {
     await stopAll();
   }

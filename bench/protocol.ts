@@ -30,6 +30,11 @@ export interface OpenResult {
   nats: number[];
   /** ms from starting to connect to the socket's `connect` event, every tab. */
   connect: number[];
+  /**
+   * The first tabs' pipeline, as the generator sees the events on NATS: start -> session joined
+   * (gateway) -> user online (presence) -> manager started (worker) -> `manager` running (gateway).
+   */
+  stages: { toJoined: number[]; toOnline: number[]; toStarted: number[]; toRunning: number[] };
   missing: number;
   /** Of the missing: connected, but no `manager` running event (a notification lost, not capacity). */
   connectedNotRunning: number;
@@ -85,6 +90,8 @@ export interface ChurnResult {
   spuriousStops: number;
   /** Users whose manager started more than once in the window (spurious restarts). */
   extraStarts: number;
+  /** What happened to a few users stopped spuriously (client and NATS events, ms). */
+  spuriousLogs: string[];
   missing: number;
   errors: number;
   achievedRate: number;

@@ -70,6 +70,7 @@ export interface RampStep {
   warm: Summary;
   nats: Summary;
   connect: Summary;
+  stages: { toJoined: Summary; toOnline: Summary; toStarted: Summary; toRunning: Summary };
   missing: number;
   connectedNotRunning: number;
   errors: number;
@@ -203,7 +204,18 @@ export class Probe {
 }
 
 function openSummary(r: OpenResult) {
-  return { first: summarize(r.first), warm: summarize(r.warm), nats: summarize(r.nats), connect: summarize(r.connect) };
+  return {
+    first: summarize(r.first),
+    warm: summarize(r.warm),
+    nats: summarize(r.nats),
+    connect: summarize(r.connect),
+    stages: {
+      toJoined: summarize(r.stages.toJoined),
+      toOnline: summarize(r.stages.toOnline),
+      toStarted: summarize(r.stages.toStarted),
+      toRunning: summarize(r.stages.toRunning),
+    },
+  };
 }
 
 export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, o: Options, rate: number, prefix: string, random: () => number): Promise<RampStep> {
@@ -448,49 +460,48 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
   };
 }
 
-/** The naive process, measured the same way: ramp steps, then memory per session and cleanup lateness. */
-export async function naive(np: NaiveProcess, gen: Generator, o: Options, random: () => number): Promise<NaiveReport> {
-  // Hold first, as for ours: memory measured on a fresh process.
-  const out: NaiveReport = { ramp: [] };
-  if (o.scenarios.has('hold') || o.scenarios.has('cleanup')) {
-    await np.reset();
-    await new Promise((r) => setTimeout(r, 2000));
-    const rss0 = sample(np.child!.pid!)!.rssBytes;
-    const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `nhold${i}`, tabs: o.holdTabs }));
-    const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
-    await new Promise((res) => setTimeout(res, o.quick ? 2000 : 5000));
-    const s0 = sample(np.child!.pid!)!;
-    await new Promise((res) => setTimeout(res, o.quick ? 3000 : 10_000));
-    const s1 = sample(np.child!.pid!)!;
-    const sessions = r.tabs - r.missing - r.errors;
-    out.hold = { sessions, users: o.holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
-    await gen.close();
-    await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
-    out.cleanup = { users: o.holdUsers, lateness: summarize((await np.stats()).lateness) };
-  }
-  const ramp = out.ramp;
-  for (const rate of o.rampRates) {
-    const users = usersFor(`naive${rate}-`, Math.max(1, Math.round(rate * o.rampSeconds)), random);
-    const c0 = sample(np.child!.pid!);
-    const r = await gen.open({ users, rate, timeoutMs: 30_000 });
-    const c1 = sample(np.child!.pid!);
-    ramp.push({
-      rate,
-      achievedRate: (r.tabs / r.scheduleMs) * 1000,
-      sessions: r.tabs,
-      users: r.users,
-      ...openSummary(r),
-      missing: r.missing,
-      connectedNotRunning: r.connectedNotRunning,
-      errors: r.errors,
-      errorSamples: r.errorSamples,
-      lag: {},
-      cpu: c0 && c1 ? { naive: cpuShare(c0, c1) } : {},
-      cpuMsPerJoin: c0 && c1 ? { naive: ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / r.tabs } : {},
-      load: machineLoad(),
-    });
-    await gen.close();
-    await until('naive idle', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 30_000, 200);
-  }
-  return out;
+/** The naive process, measured the same way: memory per session and cleanup lateness. */
+export async function naiveHold(np: NaiveProcess, gen: Generator, o: Options, maxSessions: number): Promise<Pick<NaiveReport, 'hold' | 'cleanup'>> {
+  await np.reset();
+  await new Promise((r) => setTimeout(r, 2000));
+  const rss0 = sample(np.child!.pid!)!.rssBytes;
+  // One process by design: it holds no more sockets than its descriptor limit allows.
+  const holdUsers = Math.min(o.holdUsers, Math.floor(maxSessions / o.holdTabs));
+  const users: UserSpec[] = Array.from({ length: holdUsers }, (_, i) => ({ id: `nhold${i}`, tabs: o.holdTabs }));
+  const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
+  await new Promise((res) => setTimeout(res, o.quick ? 2000 : 5000));
+  const s0 = sample(np.child!.pid!)!;
+  await new Promise((res) => setTimeout(res, o.quick ? 3000 : 10_000));
+  const s1 = sample(np.child!.pid!)!;
+  const sessions = r.tabs - r.missing - r.errors;
+  const hold = { sessions, users: holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
+  await gen.close();
+  await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
+  return { hold, cleanup: { users: holdUsers, lateness: summarize((await np.stats()).lateness) } };
+}
+
+/** One ramp step against the naive process, right after ours at the same rate (the same machine load). */
+export async function naiveRampStep(np: NaiveProcess, gen: Generator, o: Options, rate: number, random: () => number): Promise<RampStep> {
+  const users = usersFor(`naive${rate}-`, Math.max(1, Math.round(rate * o.rampSeconds)), random);
+  const c0 = sample(np.child!.pid!);
+  const r = await gen.open({ users, rate, timeoutMs: 30_000 });
+  const c1 = sample(np.child!.pid!);
+  const step: RampStep = {
+    rate,
+    achievedRate: (r.tabs / r.scheduleMs) * 1000,
+    sessions: r.tabs,
+    users: r.users,
+    ...openSummary(r),
+    missing: r.missing,
+    connectedNotRunning: r.connectedNotRunning,
+    errors: r.errors,
+    errorSamples: r.errorSamples,
+    lag: {},
+    cpu: c0 && c1 ? { naive: cpuShare(c0, c1) } : {},
+    cpuMsPerJoin: c0 && c1 ? { naive: ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / r.tabs } : {},
+    load: machineLoad(),
+  };
+  await gen.close();
+  await until('naive idle', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 30_000, 200);
+  return step;
 }
