@@ -95,7 +95,14 @@ export class GeneratorPool {
       warm: parts.flatMap((p) => p.warm),
       nats: parts.flatMap((p) => p.nats),
       connect: parts.flatMap((p) => p.connect),
+      stages: {
+        toJoined: parts.flatMap((p) => p.stages.toJoined),
+        toOnline: parts.flatMap((p) => p.stages.toOnline),
+        toStarted: parts.flatMap((p) => p.stages.toStarted),
+        toRunning: parts.flatMap((p) => p.stages.toRunning),
+      },
       missing: total(parts, (p) => p.missing),
+      connectedNotRunning: total(parts, (p) => p.connectedNotRunning),
       errors: total(parts, (p) => p.errors),
       errorSamples: [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
       scheduleMs: Math.max(...parts.map((p) => p.scheduleMs)),
@@ -115,8 +122,9 @@ export class GeneratorPool {
       tabsBack: total(parts, (p) => p.tabsBack),
       tabsRunning: total(parts, (p) => p.tabsRunning),
       backMs: parts.flatMap((p) => p.backMs),
-      timeToAllBackMs: Math.max(...parts.map((p) => p.timeToAllBackMs)),
-      timeToAllRunningMs: Math.max(...parts.map((p) => p.timeToAllRunningMs)),
+      timeToAllBackMs: worst(parts.map((p) => p.timeToAllBackMs)),
+      timeToAllRunningMs: worst(parts.map((p) => p.timeToAllRunningMs)),
+      notBack: [...new Set(parts.flatMap((p) => p.notBack))].slice(0, 5),
       usersAwayTooLong: total(parts, (p) => p.usersAwayTooLong),
       stops: total(parts, (p) => p.stops),
       starts: total(parts, (p) => p.starts),
@@ -129,6 +137,7 @@ export class GeneratorPool {
     return {
       joins: total(parts, (p) => p.joins),
       leaves: total(parts, (p) => p.leaves),
+      skippedLeaves: total(parts, (p) => p.skippedLeaves),
       joinLatency: parts.flatMap((p) => p.joinLatency),
       returnLatency: parts.flatMap((p) => p.returnLatency),
       returns: total(parts, (p) => p.returns),
@@ -138,6 +147,7 @@ export class GeneratorPool {
       stops: total(parts, (p) => p.stops),
       spuriousStops: total(parts, (p) => p.spuriousStops),
       extraStarts: total(parts, (p) => p.extraStarts),
+      spuriousLogs: parts.flatMap((p) => p.spuriousLogs).slice(0, 3),
       missing: total(parts, (p) => p.missing),
       errors: total(parts, (p) => p.errors),
       achievedRate: total(parts, (p) => p.achievedRate),
@@ -152,6 +162,11 @@ export class GeneratorPool {
   async exit() {
     await Promise.all(this.gens.map((g) => g.exit()));
   }
+}
+
+/** The largest, or null when any part is null (not every tab came back). */
+function worst(values: Array<number | null>): number | null {
+  return values.some((v) => v === null) ? null : Math.max(...(values as number[]));
 }
 
 function total<T>(parts: T[], pick: (p: T) => number): number {

@@ -16,6 +16,10 @@ interface Tab {
   connectedAt?: number;
   runningAt?: number;
   error?: string;
+  /** The last reconnection failure, for the report. */
+  lastError?: string;
+  /** The state of the last `manager` event. */
+  lastState?: string;
   /** Storm bookkeeping. */
   droppedAt?: number;
   backAt?: number;
@@ -29,6 +33,15 @@ interface User {
   tabs: Tab[];
   started: number[];
   stopped: number[];
+  left: number[];
+  offline: number[];
+  scheduled: number[];
+  cancelled: number[];
+  /** When the generator saw the user's session joined and online events (the pipeline's stages). */
+  joined: number[];
+  online: number[];
+  /** Client and NATS events with times, kept during churn to explain a spurious stop. */
+  log?: string[];
   /** When the user's last tab was closed (no tab left), for churn. */
   awaySince?: number;
 }
@@ -40,17 +53,27 @@ let init: GenInit;
 let nc: NatsConnection | undefined;
 const users = new Map<string, User>();
 let addressTurn = 0;
+let logT0 = 0;
 
 async function setup(args: GenInit) {
   init = args;
   if (args.natsUrl) {
     nc = await connect({ servers: args.natsUrl.replace(/^nats:\/\//, ''), name: 'bench-loadgen' });
-    const record = (kind: 'started' | 'stopped') => (_err: unknown, msg: { subject: string }) => {
+    const record = (kind: 'started' | 'stopped' | 'joined' | 'online' | 'left' | 'offline' | 'scheduled' | 'cancelled') => (_err: unknown, msg: { subject: string }) => {
       const u = users.get(msg.subject.split('.')[2]);
-      if (u) u[kind].push(now());
+      if (u) {
+        u[kind].push(now());
+        u.log?.push(`${kind}@${Math.round(now() - logT0)}`);
+      }
     };
     nc.subscribe('stream.manager.*.started', { callback: record('started') });
     nc.subscribe('stream.manager.*.stopped', { callback: record('stopped') });
+    nc.subscribe('presence.session.*.joined', { callback: record('joined') });
+    nc.subscribe('presence.user.*.online', { callback: record('online') });
+    nc.subscribe('presence.session.*.left', { callback: record('left') });
+    nc.subscribe('presence.user.*.offline', { callback: record('offline') });
+    nc.subscribe('presence.cleanup.*.scheduled', { callback: record('scheduled') });
+    nc.subscribe('presence.cleanup.*.cancelled', { callback: record('cancelled') });
     await nc.flush();
   }
 }
@@ -58,7 +81,7 @@ async function setup(args: GenInit) {
 async function userOf(id: string): Promise<User> {
   let u = users.get(id);
   if (!u) {
-    u = { id, token: await signToken(init.secret, id, { expiresIn: '2h' }), tabs: [], started: [], stopped: [] };
+    u = { id, token: await signToken(init.secret, id, { expiresIn: '2h' }), tabs: [], started: [], stopped: [], joined: [], online: [], left: [], offline: [], scheduled: [], cancelled: [] };
     users.set(id, u);
   }
   return u;
@@ -75,12 +98,15 @@ function openTab(user: User, onRunning?: (tab: Tab) => void): Tab {
   } as Parameters<typeof io>[1]);
   const tab: Tab = { user, socket, t0, open: true };
   user.tabs.push(tab);
+  user.log?.push(`open@${Math.round(t0 - logT0)}`);
   socket.on('connect', () => {
     const t = now();
+    user.log?.push(`connected@${Math.round(t - logT0)}`);
     tab.connectedAt ??= t;
     if (tab.droppedAt !== undefined && tab.backAt === undefined) tab.backAt = t;
   });
   socket.on('manager', (m: { state?: string }) => {
+    tab.lastState = m?.state;
     if (m?.state !== 'running') return;
     const t = now();
     if (tab.runningAt === undefined) {
@@ -91,11 +117,16 @@ function openTab(user: User, onRunning?: (tab: Tab) => void): Tab {
   });
   socket.on('connect_error', (e: Error) => {
     tab.error ??= e.message;
+    tab.lastError = `connect_error: ${e.message}`;
+  });
+  socket.io.on('reconnect_error', (e: Error) => {
+    tab.lastError = `reconnect_error: ${e.message}`;
   });
   return tab;
 }
 
 function closeTab(tab: Tab) {
+  tab.user.log?.push(`close@${Math.round(now() - logT0)}`);
   tab.open = false;
   tab.socket.disconnect();
   const list = tab.user.tabs;
@@ -137,8 +168,10 @@ async function open(args: OpenArgs): Promise<OpenResult> {
   const warm: number[] = [];
   const nats: number[] = [];
   const connectMs: number[] = [];
+  const stages = { toJoined: [] as number[], toOnline: [] as number[], toStarted: [] as number[], toRunning: [] as number[] };
   const errorSamples = new Set<string>();
   let missing = 0;
+  let connectedNotRunning = 0;
   let errors = 0;
   for (const { tab, first: isFirst } of opened) {
     if (tab.connectedAt !== undefined) connectMs.push(tab.connectedAt - tab.t0);
@@ -149,15 +182,24 @@ async function open(args: OpenArgs): Promise<OpenResult> {
     }
     if (tab.runningAt === undefined) {
       missing++;
+      if (tab.socket.connected) connectedNotRunning++;
       continue;
     }
     (isFirst ? first : warm).push(tab.runningAt - tab.t0);
     if (isFirst) {
       const started = tab.user.started.find((t) => t >= tab.t0);
       if (started !== undefined) nats.push(started - tab.t0);
+      const joined = tab.user.joined.find((t) => t >= tab.t0);
+      const online = tab.user.online.find((t) => t >= tab.t0);
+      if (joined !== undefined && online !== undefined && started !== undefined && online >= joined && started >= online && tab.runningAt >= started) {
+        stages.toJoined.push(joined - tab.t0);
+        stages.toOnline.push(online - joined);
+        stages.toStarted.push(started - online);
+        stages.toRunning.push(tab.runningAt - started);
+      }
     }
   }
-  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, missing, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
+  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, stages, missing, connectedNotRunning, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
 }
 
 function close(userIds?: string[]): number {
@@ -215,8 +257,14 @@ async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<Storm
     tabsBack: back.length,
     tabsRunning: running.length,
     backMs,
-    timeToAllBackMs: back.length === tabs.length ? Math.max(...back.map((t) => t.backAt! - t0)) : NaN,
-    timeToAllRunningMs: running.length === tabs.length ? Math.max(...running.map((t) => t.backRunningAt! - t0)) : NaN,
+    timeToAllBackMs: back.length === tabs.length ? Math.max(...back.map((t) => t.backAt! - t0)) : null,
+    timeToAllRunningMs: running.length === tabs.length ? Math.max(...running.map((t) => t.backRunningAt! - t0)) : null,
+    notBack: [
+      ...new Set([
+        ...tabs.filter((t) => t.backAt === undefined).map((t) => `not reconnected: ${t.lastError ?? 'no error seen'}`),
+        ...tabs.filter((t) => t.backAt !== undefined && t.backRunningAt === undefined).map((t) => `reconnected, last manager state ${t.lastState ?? 'none'}`),
+      ]),
+    ].slice(0, 5),
     usersAwayTooLong,
     stops,
     starts,
@@ -231,19 +279,27 @@ async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<Storm
  */
 async function churn(args: ChurnArgs): Promise<ChurnResult> {
   const pool = [...users.values()];
+  logT0 = now();
+  for (const u of pool) u.log = [];
   const live: Tab[] = pool.flatMap((u) => u.tabs);
   const away: User[] = [];
   const startedBefore = new Map(pool.map((u) => [u, u.started.length]));
   const stoppedBefore = new Map(pool.map((u) => [u, u.stopped.length]));
-  const joinTabs: Array<{ tab: Tab; returning: boolean }> = [];
+  /** awaySince: for a returning user, when their last tab closed. */
+  const joinTabs: Array<{ tab: Tab; returning: boolean; awaySince?: number }> = [];
   let joins = 0;
   let leaves = 0;
-  let maxGapMs = 0;
-  const tooLong = new Set<User>();
   const steps = Math.floor((args.rate * args.durationMs) / 1000);
+  let skippedLeaves = 0;
   const elapsed = await paced(steps, args.rate, (i) => {
     if (i % 2 === 1 && live.length > 0) {
-      const k = Math.floor(Math.random() * live.length);
+      // A leave closes a session: a tab still connecting is not one yet.
+      let k = Math.floor(Math.random() * live.length);
+      for (let tries = 0; tries < 8 && !live[k].socket.connected; tries++) k = Math.floor(Math.random() * live.length);
+      if (!live[k].socket.connected) {
+        skippedLeaves++;
+        return;
+      }
       const tab = live[k];
       live[k] = live[live.length - 1];
       live.pop();
@@ -257,10 +313,8 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
     }
     let user = away.shift();
     const returning = !!user;
+    const awaySince = user?.awaySince;
     if (user) {
-      const gap = now() - user.awaySince!;
-      maxGapMs = Math.max(maxGapMs, gap);
-      if (gap >= args.cleanupTimeoutMs) tooLong.add(user);
       user.awaySince = undefined;
     } else {
       for (let tries = 0; tries < 10 && !user; tries++) {
@@ -271,15 +325,14 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
     }
     const tab = openTab(user);
     live.push(tab);
-    joinTabs.push({ tab, returning });
+    joinTabs.push({ tab, returning, awaySince });
     joins++;
   });
   // Users still away at the end come back now, so nobody's cleanup runs during the count.
   for (const u of away.splice(0)) {
-    maxGapMs = Math.max(maxGapMs, now() - u.awaySince!);
+    const awaySince = u.awaySince;
     u.awaySince = undefined;
-    const tab = openTab(u);
-    joinTabs.push({ tab, returning: true });
+    joinTabs.push({ tab: openTab(u), returning: true, awaySince });
   }
   await until(() => joinTabs.every(({ tab }) => !tab.open || tab.runningAt !== undefined || tab.error !== undefined), args.timeoutMs);
   // Let any late stop show up before counting.
@@ -293,23 +346,44 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
     else if (tab.error !== undefined) errors++;
     else if (tab.open) missing++;
   }
+  // A stop is spurious when, as the gateways saw it, the user was back in time: from the last
+  // `left` before the stop to the next `joined` is shorter than the timeout (50 ms of slack for
+  // the generator seeing both events later than they happened).
+  const t1 = logT0;
+  let maxGapMs = 0;
+  const tooLong = new Set<User>();
+  const spurious = new Map<User, number>();
+  for (const u of pool) {
+    for (const stop of u.offline.filter((t) => t >= t1)) {
+      const lastLeft = Math.max(...u.left.filter((t) => t <= stop));
+      const nextJoin = Math.min(...u.joined.filter((t) => t > lastLeft));
+      const gap = nextJoin - lastLeft;
+      if (Number.isFinite(gap)) maxGapMs = Math.max(maxGapMs, gap);
+      if (gap >= args.cleanupTimeoutMs - 50) tooLong.add(u);
+      else spurious.set(u, (spurious.get(u) ?? 0) + 1);
+    }
+  }
   let starts = 0;
   let stops = 0;
   let spuriousStops = 0;
   let extraStarts = 0;
+  const spuriousLogs: string[] = [];
   for (const u of pool) {
     const s = u.stopped.length - stoppedBefore.get(u)!;
     const st = u.started.length - startedBefore.get(u)!;
     stops += s;
     starts += st;
-    if (!tooLong.has(u)) {
-      spuriousStops += s;
-      extraStarts += st;
-    }
+    const n = spurious.get(u) ?? 0;
+    spuriousStops += n;
+    // Each spurious stop is followed by a start the user should not have needed.
+    extraStarts += Math.min(n, st);
+    if (n > 0 && spuriousLogs.length < 3) spuriousLogs.push(`${u.id}: ${(u.log ?? []).join(' ')}`);
+    u.log = undefined;
   }
   return {
     joins,
     leaves,
+    skippedLeaves,
     joinLatency,
     returnLatency,
     returns: returnLatency.length,
@@ -319,6 +393,7 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
     stops,
     spuriousStops,
     extraStarts,
+    spuriousLogs,
     missing,
     errors,
     achievedRate: (steps / elapsed) * 1000,

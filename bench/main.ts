@@ -22,7 +22,8 @@ const HELP = `npm run bench -- [options]
   --ramp-rates LIST         session joins per second per ramp step (default 100,250,500,1000)
   --ramp-seconds N          length of each ramp step (default 6)
   --hold-users N            users held connected (default 10000); --hold-tabs N tabs each (default 2)
-  --hold-rate N             connects per second while building the hold (default 1000)
+  --hold-rate N             connects per second while building the hold (default 500)
+  --storm-users N           users (x --hold-tabs tabs) of the reconnect storm (default 1000)
   --churn-users N           users of the churn pool (default 2000)
   --churn-rate N            joins and leaves per second, together (default 2000)
   --churn-seconds N         (default 60)
@@ -61,7 +62,8 @@ function parse(argv: string[]) {
     rampSeconds: num('ramp-seconds', 6, 2),
     holdUsers: num('hold-users', 10_000, 300),
     holdTabs: num('hold-tabs', 2, 2),
-    holdRate: num('hold-rate', 1000, 300),
+    holdRate: num('hold-rate', 500, 300),
+    stormUsers: num('storm-users', 1000, 200),
     churnUsers: num('churn-users', 2000, 200),
     churnRate: num('churn-rate', 2000, 200),
     churnSeconds: num('churn-seconds', 60, 5),
@@ -113,7 +115,7 @@ async function main() {
   // One process holds at most its descriptor limit of sockets: spread the clients over enough
   // generator processes and the sessions over enough gateways.
   const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout?.toString().trim()) || 1024;
-  const mostSockets = Math.max(o.scenarios.has('hold') || o.scenarios.has('storm') || o.scenarios.has('cleanup') ? o.holdUsers * o.holdTabs : 0, o.churnUsers * 3, ...o.rampRates.map((r) => r * o.rampSeconds));
+  const mostSockets = Math.max(o.scenarios.has('hold') || o.scenarios.has('cleanup') ? o.holdUsers * o.holdTabs : 0, o.stormUsers * o.holdTabs, o.churnUsers * 3, ...o.rampRates.map((r) => r * o.rampSeconds));
   const procs = o.processes ?? Math.max(1, Math.ceil(mostSockets / Math.max(1000, fdLimit - 2000)));
   const addresses = Array.from({ length: o.addresses }, (_, i) => `127.0.0.${i + 1}`);
   const stack = new BenchStack({
@@ -122,7 +124,7 @@ async function main() {
     workerLogLevel: o.workerLogLevel,
     consoleLoggerIntervalMs: o.consoleLoggerIntervalMs,
     gateways: procs,
-    nodeOptions: profile ? `--cpu-prof --cpu-prof-dir=${join(ROOT, 'bench-profiles')}` : undefined,
+    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-profiles')}`] : [],
   });
   report.config = [
     `CLEANUP_TIMEOUT_MS=${o.cleanupTimeoutMs}`,
@@ -135,8 +137,10 @@ async function main() {
   const random = sc.rng(o.seed);
   let gen: GeneratorPool | undefined;
   let np: NaiveProcess | undefined;
+  let stopNaiveGen: (() => Promise<void> | undefined) | undefined;
   const stopAll = async () => {
     await gen?.exit().catch(() => undefined);
+    await stopNaiveGen?.()?.catch(() => undefined);
     await np?.stop().catch(() => undefined);
     await stack.stop(profile).catch(() => undefined);
   };
@@ -152,9 +156,43 @@ async function main() {
     gen = new GeneratorPool(procs);
     await gen.init({ urls: stack.gatewayUrls, secret: TEST_SECRET, natsUrl: stack.backends.natsUrl, localAddresses: addresses });
     const probe = new sc.Probe(stack, Object.fromEntries(gen.pids.map((pid, i) => [`loadgen-${i + 1}`, pid])));
+    // The naive process runs beside the (idle) stack, and each of its measurements follows ours at
+    // once: on a shared machine, the two then see the same load.
+    let naiveGen: GeneratorPool | undefined;
+    const naiveRandom = sc.rng(o.seed);
+    if (o.scenarios.has('naive')) {
+      np = new NaiveProcess({ AUTH_JWT_SECRET: TEST_SECRET, CLEANUP_TIMEOUT_MS: String(o.cleanupTimeoutMs), CONSOLE_LOGGER_INTERVAL_MS: String(o.consoleLoggerIntervalMs), LOG_LEVEL: o.workerLogLevel });
+      await np.start();
+      naiveGen = new GeneratorPool(procs);
+      await naiveGen.init({ urls: [np.url], secret: TEST_SECRET, localAddresses: addresses });
+      report.naive = { ramp: [] };
+      stopNaiveGen = () => naiveGen?.exit();
+    }
     if (o.scenarios.has('floor')) {
       log('floor: NATS request/reply, JetStream publish, Redis PING');
       report.floor = await measureFloor(stack.backends.natsUrl, stack.backends.redisUrl, o.floorN);
+    }
+    // Hold first: its memory deltas are measured on a fresh stack, before earlier scenarios grew the heaps.
+    const needHold = ['hold', 'cleanup'].some((s) => o.scenarios.has(s));
+    if (needHold) {
+      log(`hold: ${o.holdUsers} users x ${o.holdTabs} tabs at ${o.holdRate}/s`);
+      const h = await sc.hold(stack, gen, o);
+      if (o.scenarios.has('hold')) report.hold = h.report;
+      log(`  ${h.report.sessions} sessions, ${h.report.managers} managers: gateway ${(h.report.gatewayBytesPerSession / 1024).toFixed(1)} KiB/session, workers ${(h.report.workersBytesPerManager / 1024).toFixed(1)} KiB/manager`);
+      if (o.scenarios.has('cleanup')) {
+        log(`cleanup: ${o.holdUsers} users leave at once`);
+        report.cleanup = await sc.cleanup(stack, gen, probe, o, h.userIds);
+        log(`  lateness p50 ${report.cleanup.lateness.p50} p99 ${report.cleanup.lateness.p99} ms (${report.cleanup.stopped}/${report.cleanup.users})`);
+      } else await gen.close();
+      await stack.quiesce(o.cleanupTimeoutMs + 120_000).catch((e: Error) => log(`warning: ${e.message}`));
+      if (np && naiveGen && report.naive) {
+        log('naive: hold and cleanup');
+        try {
+          Object.assign(report.naive, await sc.naiveHold(np, naiveGen, o, fdLimit - 2000));
+        } catch (err) {
+          log(`naive hold failed: ${(err as Error).message}`);
+        }
+      }
     }
     if (o.scenarios.has('ramp')) {
       for (const rate of o.rampRates) {
@@ -162,25 +200,17 @@ async function main() {
         const step = await sc.rampStep(stack, gen, probe, o, rate, `ramp${rate}-`, random);
         report.ramp.push(step);
         log(`  first tab p50 ${step.first.p50.toFixed(1)} p99 ${step.first.p99.toFixed(1)} ms; missing ${step.missing + step.errors} ${step.errorSamples.join(', ')}`);
+        if (np && naiveGen && report.naive) {
+          const n = await sc.naiveRampStep(np, naiveGen, o, rate, naiveRandom);
+          report.naive.ramp.push(n);
+          log(`  naive: first tab p50 ${n.first.p50.toFixed(1)} p99 ${n.first.p99.toFixed(1)} ms`);
+        }
       }
     }
-    const needHold = ['hold', 'storm', 'cleanup'].some((s) => o.scenarios.has(s));
-    if (needHold) {
-      log(`hold: ${o.holdUsers} users x ${o.holdTabs} tabs at ${o.holdRate}/s`);
-      const h = await sc.hold(stack, gen, o);
-      if (o.scenarios.has('hold')) report.hold = h.report;
-      log(`  gateway ${(h.report.gatewayBytesPerSession / 1024).toFixed(1)} KiB/session, workers ${(h.report.workersBytesPerManager / 1024).toFixed(1)} KiB/manager`);
-      if (o.scenarios.has('storm')) {
-        log('storm: every tab drops and reconnects');
-        report.storm = await sc.storm(gen, o);
-        log(`  ${report.storm.tabsBack}/${report.storm.tabs} back in ${(report.storm.timeToAllBackMs / 1000).toFixed(2)} s, ${report.storm.spuriousStops} spurious stops`);
-      }
-      if (o.scenarios.has('cleanup')) {
-        log(`cleanup: ${o.holdUsers} users leave at once`);
-        report.cleanup = await sc.cleanup(stack, gen, o, h.userIds);
-        log(`  lateness p50 ${report.cleanup.lateness.p50} p99 ${report.cleanup.lateness.p99} ms (${report.cleanup.stopped}/${report.cleanup.users})`);
-      } else await gen.close();
-      await stack.quiesce(o.cleanupTimeoutMs + 120_000).catch((e: Error) => log(`warning: ${e.message}`));
+    if (o.scenarios.has('storm')) {
+      log(`storm: ${o.stormUsers} users x ${o.holdTabs} tabs drop and reconnect`);
+      report.storm = await sc.storm(stack, gen, o);
+      log(`  ${report.storm.tabsBack}/${report.storm.tabs} back (all in ${report.storm.timeToAllBackMs ?? '-'} ms), ${report.storm.spuriousStops} spurious stops ${report.storm.notBack.join('; ')}`);
     }
     if (o.scenarios.has('churn')) {
       log(`churn: ${o.churnUsers} users, ${o.churnRate} joins+leaves/s for ${o.churnSeconds} s`);
@@ -190,17 +220,8 @@ async function main() {
     await gen.exit();
     gen = undefined;
     await stack.stop(profile);
-    if (o.scenarios.has('naive')) {
-      log('naive: the same ramp (and hold, cleanup) against bench/naive');
-      np = new NaiveProcess({ AUTH_JWT_SECRET: TEST_SECRET, CLEANUP_TIMEOUT_MS: String(o.cleanupTimeoutMs), CONSOLE_LOGGER_INTERVAL_MS: String(o.consoleLoggerIntervalMs), LOG_LEVEL: o.workerLogLevel });
-      await np.start();
-      gen = new GeneratorPool(procs);
-      await gen.init({ urls: [np.url], secret: TEST_SECRET, localAddresses: addresses });
-      report.naive = await sc.naive(np, gen, o, sc.rng(o.seed));
-      await gen.exit();
-      gen = undefined;
-      await np.stop();
-    }
+    await naiveGen?.exit();
+    await np?.stop();
   } finally {
     await stopAll();
   }

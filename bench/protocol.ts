@@ -30,7 +30,14 @@ export interface OpenResult {
   nats: number[];
   /** ms from starting to connect to the socket's `connect` event, every tab. */
   connect: number[];
+  /**
+   * The first tabs' pipeline, as the generator sees the events on NATS: start -> session joined
+   * (gateway) -> user online (presence) -> manager started (worker) -> `manager` running (gateway).
+   */
+  stages: { toJoined: number[]; toOnline: number[]; toStarted: number[]; toRunning: number[] };
   missing: number;
+  /** Of the missing: connected, but no `manager` running event (a notification lost, not capacity). */
+  connectedNotRunning: number;
   errors: number;
   errorSamples: string[];
   scheduleMs: number;
@@ -44,8 +51,11 @@ export interface StormResult {
   tabsRunning: number;
   /** ms from the drop to the tab's reconnect, per tab. */
   backMs: number[];
-  timeToAllBackMs: number;
-  timeToAllRunningMs: number;
+  /** null: not every tab came back (null, not NaN: the result crosses IPC as JSON). */
+  timeToAllBackMs: number | null;
+  timeToAllRunningMs: number | null;
+  /** Why tabs did not come back (their last errors). */
+  notBack: string[];
   /** Users whose every tab was away longer than the cleanup timeout (a restart is then expected). */
   usersAwayTooLong: number;
   /** stream.manager.<u>.stopped / started seen for the storm's users during the storm. */
@@ -66,6 +76,8 @@ export interface ChurnArgs {
 export interface ChurnResult {
   joins: number;
   leaves: number;
+  /** Leaves not made because every tab tried was still connecting. */
+  skippedLeaves: number;
   joinLatency: number[];
   /** Joins of a user who had no tab left (the cleanup is cancelled). */
   returnLatency: number[];
@@ -78,6 +90,8 @@ export interface ChurnResult {
   spuriousStops: number;
   /** Users whose manager started more than once in the window (spurious restarts). */
   extraStarts: number;
+  /** What happened to a few users stopped spuriously (client and NATS events, ms). */
+  spuriousLogs: string[];
   missing: number;
   errors: number;
   achievedRate: number;

@@ -77,14 +77,14 @@ export function targets(r: RunReport): string[][] {
     rows.push([
       'churn 2,000 joins+leaves/s for 60 s: 0 lost, 0 spurious restarts',
       `${fmt(c.achievedRate, 0)}/s for ${c.seconds} s: ${c.lost} lost, ${c.spuriousStops} spurious stops, ${c.extraStarts} extra starts`,
-      mark(c.lost === 0 && c.spuriousStops === 0 && c.extraStarts === 0 && c.rate >= 2000 && c.seconds >= 60),
+      mark(c.lost === 0 && c.consumerPending === 0 && c.spuriousStops === 0 && c.extraStarts === 0 && c.rate >= 2000 && c.seconds >= 60),
     ]);
   }
   if (r.storm) {
     const s = r.storm;
     rows.push([
       'reconnect storm: 0 restarts for users back within the timeout',
-      `${s.tabsBack}/${s.tabs} tabs back in ${fmt(s.timeToAllBackMs / 1000, 2)} s; ${s.spuriousStops} spurious stops (${s.usersAwayTooLong} users away too long)`,
+      `${s.tabsBack}/${s.tabs} tabs back${s.timeToAllBackMs === null ? '' : ` in ${fmt(s.timeToAllBackMs / 1000, 2)} s`}; ${s.spuriousStops} spurious stops (${s.usersAwayTooLong} users away too long)`,
       mark(s.spuriousStops === 0 && s.tabsBack === s.tabs),
     ]);
   }
@@ -126,12 +126,16 @@ export function markdown(r: RunReport, svgName: string): string {
         ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(s.cpu[a], 2)).join(' / '),
         ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(s.cpuMsPerJoin[a], 2)).join(' / ') +
           ` (Σ ${fmt(['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].reduce((t, a) => t + (s.cpuMsPerJoin[a] ?? 0), 0), 2)}; naive ${fmt(n?.cpuMsPerJoin.naive, 2)}; clients ${fmt(s.cpuMsPerJoin.loadgen, 2)})`,
-        `${s.missing + s.errors}`,
+        `${s.missing + s.errors}${s.connectedNotRunning ? ` (${s.connectedNotRunning} connected)` : ''}`,
         s.load.replace('loadavg ', ''),
       ];
     });
     out.push(table(['sessions/s (achieved)', 'sessions / users', 'first tab', 'NATS started', 'other tabs', 'socket connect', 'naive first tab', 'ours / naive', 'EL lag p99 gw/pr/wk', 'CPU gw/pr/wk/nats/redis', 'CPU ms per join gw/pr/wk/nats/redis', 'missing', 'loadavg'], rows), '');
     out.push(`![join-to-running latency against load](${svgName})`, '');
+    out.push('Where a first tab\'s time goes, ms p50 / p99, as the generator sees the lifecycle events on NATS: connecting until the gateway publishes `presence.session.<u>.joined`; then presence\'s `presence.user.<u>.online` (JetStream, the durable consumer, the Redis script); then the worker\'s `stream.manager.<u>.started` (lease, components); then the `manager` event at the client (gateway).', '');
+    out.push(table(['sessions/s', 'start -> joined', 'joined -> online', 'online -> started', 'started -> running at the client'], r.ramp.filter((s) => s.stages).map((s) => [
+      String(s.rate), pq(s.stages.toJoined, 2), pq(s.stages.toOnline, 2), pq(s.stages.toStarted, 2), pq(s.stages.toRunning, 2),
+    ])), '');
   }
   if (r.hold) {
     const h = r.hold;
@@ -147,41 +151,45 @@ export function markdown(r: RunReport, svgName: string): string {
     ])), '');
     const nh = r.naive?.hold;
     out.push(table(['per', 'RSS', 'V8 heap', 'naive (RSS)'], [
-      ['gateway, per session', `${kib(h.gatewayBytesPerSession)} KiB`, `${kib(h.gatewayHeapPerSession)} KiB`, nh ? `${kib(nh.bytesPerSession)} KiB (whole process, idle CPU ${fmt(nh.idleCpu, 3)})` : '-'],
+      ['gateway, per session', `${kib(h.gatewayBytesPerSession)} KiB`, `${kib(h.gatewayHeapPerSession)} KiB`, nh ? `${kib(nh.bytesPerSession)} KiB (whole process, ${nh.sessions} sessions, idle CPU ${fmt(nh.idleCpu, 3)})` : '-'],
       ['stream-workers, per idle manager', `${kib(h.workersBytesPerManager)} KiB`, `${kib(h.workersHeapPerManager)} KiB`, ''],
       ['presence, per user', `${kib(h.presenceBytesPerUser)} KiB`, '', ''],
       ['redis-server, per user', `${kib(h.redisBytesPerUser)} KiB`, '', ''],
     ]), '');
-    out.push(`Connecting them: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms, ${h.open.missing + h.open.errors} missing.`, '');
+    out.push(`Connecting them took ${fmt(h.open.seconds, 1)} s: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms; ${h.open.missing + h.open.errors} tabs without a \`running\` event in time (${h.open.connectedNotRunning} of them connected).`, '');
   }
   if (r.storm) {
     const s = r.storm;
-    out.push('### 5. Reconnect storm (run on the held users)', '');
+    out.push('### 5. Reconnect storm', '');
     out.push(`Every tab's transport drops at once; Socket.IO reconnects with its default backoff (1 s, randomisation 0.5). ${s.load}.`, '');
     out.push(table(['tabs / users', 'back', 'reconnect ms p50 / p99', 'time to all back', 'time to all running', 'users away > timeout', 'stops / starts', 'spurious stops'], [[
       `${s.tabs} / ${s.users}`,
       `${s.tabsBack} (${s.tabsRunning} running)`,
       pq(s.back, 0),
-      `${fmt(s.timeToAllBackMs / 1000, 2)} s`,
-      `${fmt(s.timeToAllRunningMs / 1000, 2)} s`,
+      s.timeToAllBackMs === null ? 'not all' : `${fmt(s.timeToAllBackMs / 1000, 2)} s`,
+      s.timeToAllRunningMs === null ? 'not all' : `${fmt(s.timeToAllRunningMs / 1000, 2)} s`,
       String(s.usersAwayTooLong),
       `${s.stops} / ${s.starts}`,
       String(s.spuriousStops),
     ]]), '');
+    if (s.notBack.length) out.push(`Tabs not back: ${s.notBack.join('; ')}.`, '');
   }
   if (r.cleanup) {
     const c = r.cleanup;
     const nc = r.naive?.cleanup;
+    if (nc) out.push(`The naive process's own cleanup lateness (its setTimeout against its own clock) is over ${nc.users} users.`, '');
     out.push('### 4. Cleanup precision', '');
-    out.push(`Every held user leaves at once. Lateness = \`at\` of \`stream.manager.<u>.stopped\` minus (\`at\` of the user's last \`presence.session.<u>.left\` + CLEANUP_TIMEOUT_MS). The leaves themselves spread over ${fmt(c.spreadOfLeavesMs, 0)} ms. ${c.load}.`, '');
+    out.push(`Every held user leaves at once. Lateness = \`at\` of \`stream.manager.<u>.stopped\` minus (\`at\` of the user's last \`presence.session.<u>.left\` + CLEANUP_TIMEOUT_MS). The leaves themselves (their \`at\`, stamped by the gateways) spread over ${fmt(c.spreadOfLeavesMs, 0)} ms. Event-loop lag p99 gw/pr/wk ${['gateway', 'presence', 'stream-workers'].map((a) => fmt(c.lag[a]?.p99, 0)).join(' / ')} ms; CPU gw/pr/wk/nats/redis ${['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(c.cpu[a], 2)).join(' / ')}. ${c.load}.`, '');
     out.push(table(['users', 'stopped', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'min ms', 'negative', 'naive p50 / p99 ms'], [[
       String(c.users), String(c.stopped), fmt(c.lateness.p50), fmt(c.lateness.p90), fmt(c.lateness.p99), fmt(c.lateness.max), fmt(c.lateness.min), String(c.negative), nc ? pq(nc.lateness) : '-',
     ]]), '');
+    if (c.earlyStops.length) out.push('Early stops (event, its `at` and when the bench saw it, ms from the start of the scenario):', '', ...c.earlyStops.map((e) => `- ${e}`), '');
   }
   if (r.churn) {
     const c = r.churn;
     out.push('### 3. Churn', '');
-    out.push(`${c.users} users; sessions join and leave at ${c.rate}/s together (half each) for ${c.seconds} s (achieved ${fmt(c.achievedRate, 0)}/s). A user whose last tab closed comes back with the next join. ${c.load}.`, '');
+    out.push(`${c.users} users; sessions join and leave at ${c.rate}/s together (half each) for ${c.seconds} s (achieved ${fmt(c.achievedRate, 0)}/s; ${c.skippedLeaves} leaves skipped because every tab tried was still connecting). A user whose last tab closed comes back with the next join. A stop is spurious when the gateways saw the user back in time: from the last \`left\` before the stop to the next \`joined\`, shorter than the timeout; ${c.usersAwayTooLong} users were away longer (their connection took that long), so their stops are due. ${c.load}.`, '');
+    out.push(`Presence's durable consumer at the end: ${c.consumerPending} pending, ${c.consumerAckPending} unacknowledged; ${c.redeliveries} redeliveries (acks later than ack_wait: applied twice, harmlessly).`, '');
     out.push(table(['joins / leaves', 'published joined / left (NATS)', 'consumed by presence', 'lost', 'join-to-running p50 / p99', 'returning user p50 / p99', 'returns', 'longest absence', 'stops / starts', 'spurious stops / extra starts', 'EL lag p99 gw/pr/wk', 'CPU gw/pr/wk/nats/redis'], [[
       `${c.joins} / ${c.leaves}`,
       `${c.publishedJoined} / ${c.publishedLeft}`,
@@ -196,6 +204,7 @@ export function markdown(r: RunReport, svgName: string): string {
       ['gateway', 'presence', 'stream-workers'].map((a) => fmt(c.lag[a]?.p99, 0)).join(' / '),
       ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(c.cpu[a], 2)).join(' / '),
     ]]), '');
+    if (c.spuriousLogs.length) out.push('Spurious stops, what the generator saw (ms from the start of the churn):', '', ...c.spuriousLogs.map((l) => `- ${l}`), '');
   }
   return out.join('\n');
 }

@@ -1,4 +1,5 @@
 import type { Subscription } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { until } from '../test/support/harness.js';
 import type { GeneratorPool as Generator } from './generator.js';
 import { sum, type Samples } from './prom.js';
@@ -25,6 +26,7 @@ export interface Options {
   addresses: number;
   floorN: number;
   seed: number;
+  stormUsers: number;
   /** Gateways and generator processes; undefined: as many as the descriptor limit needs. */
   processes?: number;
 }
@@ -68,7 +70,9 @@ export interface RampStep {
   warm: Summary;
   nats: Summary;
   connect: Summary;
+  stages: { toJoined: Summary; toOnline: Summary; toStarted: Summary; toRunning: Summary };
   missing: number;
+  connectedNotRunning: number;
   errors: number;
   errorSamples: string[];
   lag: Record<string, AppLag>;
@@ -91,7 +95,7 @@ export interface HoldResult {
   presenceBytesPerUser: number;
   redisBytesPerUser: number;
   idleCpu: Record<string, number>;
-  open: { first: Summary; warm: Summary; missing: number; errors: number };
+  open: { first: Summary; warm: Summary; missing: number; connectedNotRunning: number; errors: number; seconds: number };
   load: string;
 }
 
@@ -101,6 +105,10 @@ export interface CleanupResult {
   lateness: Summary;
   negative: number;
   spreadOfLeavesMs: number;
+  /** The event histories of a few users stopped too early (must be none). */
+  earlyStops: string[];
+  lag: Record<string, AppLag>;
+  cpu: Record<string, number>;
   load: string;
 }
 
@@ -114,7 +122,13 @@ export interface ChurnReport extends Omit<ChurnResult, 'joinLatency' | 'returnLa
   publishedLeft: number;
   consumedJoined: number;
   consumedLeft: number;
+  /** Published on NATS and not applied by presence (0 when every event was consumed). */
   lost: number;
+  /** Presence's durable consumer at the end: messages not yet delivered / delivered and not acked. */
+  consumerPending: number;
+  consumerAckPending: number;
+  /** Deliveries beyond one per message: acks later than ack_wait (harmless: handlers are idempotent). */
+  redeliveries: number;
   lag: Record<string, AppLag>;
   cpu: Record<string, number>;
   load: string;
@@ -190,7 +204,18 @@ export class Probe {
 }
 
 function openSummary(r: OpenResult) {
-  return { first: summarize(r.first), warm: summarize(r.warm), nats: summarize(r.nats), connect: summarize(r.connect) };
+  return {
+    first: summarize(r.first),
+    warm: summarize(r.warm),
+    nats: summarize(r.nats),
+    connect: summarize(r.connect),
+    stages: {
+      toJoined: summarize(r.stages.toJoined),
+      toOnline: summarize(r.stages.toOnline),
+      toStarted: summarize(r.stages.toStarted),
+      toRunning: summarize(r.stages.toRunning),
+    },
+  };
 }
 
 export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, o: Options, rate: number, prefix: string, random: () => number): Promise<RampStep> {
@@ -209,6 +234,7 @@ export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, 
     users: r.users,
     ...openSummary(r),
     missing: r.missing,
+    connectedNotRunning: r.connectedNotRunning,
     errors: r.errors,
     errorSamples: r.errorSamples,
     lag,
@@ -231,15 +257,27 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   await settle();
   const rss0 = rssOf();
   const heap0 = await heapOf();
+  for (let i = 0; i < (o.quick ? 1 : 3); i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    const h = await heapOf();
+    for (const k of Object.keys(h)) heap0[k] = Math.min(heap0[k], h[k]);
+  }
   const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `hold${i}`, tabs: o.holdTabs }));
-  const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
-  const stats = await until('every hold manager running', async () => {
+  const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 180_000 });
+  const want = o.holdUsers * o.holdTabs;
+  const stats = await until('every hold session and manager', async () => {
     const s = await stack.stats();
-    return s.managers >= o.holdUsers ? s : null;
+    return s.managers >= o.holdUsers && s.sessions >= want ? s : null;
   }, 120_000, 500).catch(async () => stack.stats());
   await settle();
   const rss1 = rssOf();
+  // Heap used includes garbage not yet collected: the least of a few scrapes is closest to live data.
   const heap1 = await heapOf();
+  for (let i = 0; i < (o.quick ? 2 : 8); i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    const h = await heapOf();
+    for (const k of Object.keys(h)) heap1[k] = Math.min(heap1[k], h[k]);
+  }
   // Idle CPU: nothing joins or leaves; the managers tick, the sockets ping.
   const idleWindow = o.quick ? 3000 : 10_000;
   const cpu0 = Object.fromEntries(Object.entries(stack.pids()).map(([n, pid]) => [n, sample(pid)]));
@@ -254,7 +292,7 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   for (const n of Object.keys(rss0)) rss[n] = { before: rss0[n], after: rss1[n] };
   const heap: HoldResult['heap'] = {};
   for (const n of Object.keys(heap0)) heap[n] = { before: heap0[n], after: heap1[n] };
-  const sessions = r.tabs - r.missing - r.errors;
+  const sessions = stats.sessions;
   const managers = stats.managers;
   return {
     userIds: users.map((u) => u.id),
@@ -271,33 +309,64 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
       presenceBytesPerUser: (rss1.presence - rss0.presence) / o.holdUsers,
       redisBytesPerUser: (rss1['redis-server'] - rss0['redis-server']) / o.holdUsers,
       idleCpu,
-      open: { first: summarize(r.first), warm: summarize(r.warm), missing: r.missing, errors: r.errors },
+      open: { first: summarize(r.first), warm: summarize(r.warm), missing: r.missing, connectedNotRunning: r.connectedNotRunning, errors: r.errors, seconds: r.elapsedMs / 1000 },
       load: machineLoad(),
     },
   };
 }
 
-export async function storm(gen: Generator, o: Options): Promise<StormReport> {
+/** Reconnect storm on a population of its own: every tab drops at once and reconnects. */
+export async function storm(stack: BenchStack, gen: Generator, o: Options): Promise<StormReport> {
+  const users: UserSpec[] = Array.from({ length: o.stormUsers }, (_, i) => ({ id: `storm${i}`, tabs: o.holdTabs }));
+  await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
+  await until('storm users present', async () => (await stack.stats()).managers >= o.stormUsers, 60_000, 250).catch(() => undefined);
   const r = await gen.storm(120_000, o.cleanupTimeoutMs);
   const { backMs, ...rest } = r;
-  return { ...rest, back: summarize(backMs), load: machineLoad() };
+  const load = machineLoad();
+  await gen.close();
+  await stack.quiesce(o.cleanupTimeoutMs + 60_000).catch(() => undefined);
+  return { ...rest, back: summarize(backMs), load };
 }
 
 /**
  * Cleanup precision: every connected user leaves at once. Lateness per user: the `at` of their
  * stream.manager.<u>.stopped minus (the `at` of their last presence.session.<u>.left + timeout).
  */
-export async function cleanup(stack: BenchStack, gen: Generator, o: Options, userIds: string[]): Promise<CleanupResult> {
+export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o: Options, userIds: string[]): Promise<CleanupResult> {
   const lastLeft = new Map<string, number>();
   const stoppedAt = new Map<string, number>();
   const watch = new Set(userIds);
+  const seenLeaves = new Set<string>();
+  // Every lifecycle event of the watched users, to show what happened to an early stop.
+  const history = new Map<string, string[]>();
+  const t0 = Date.now();
   const subs: Subscription[] = [
+    stack.nc.subscribe('>', {
+      callback: (_e, m) => {
+        const parts = m.subject.split('.');
+        if (parts.length !== 4 || !watch.has(parts[2]) || m.reply?.startsWith('$JS.ACK')) return;
+        let p: { at?: string; reason?: string; sessionId?: string; runAt?: string } = {};
+        try {
+          p = m.json();
+        } catch {
+          return;
+        }
+        const list = history.get(parts[2]) ?? [];
+        const extra = [p.reason, p.sessionId?.slice(0, 8), p.runAt ? `runAt+${Date.parse(p.runAt) - t0}` : undefined].filter(Boolean).join(' ');
+        list.push(`${parts[1]}.${parts[3]}${extra ? ` (${extra})` : ''} at+${Date.parse(p.at ?? '') - t0} recv+${Date.now() - t0}`);
+        history.set(parts[2], list);
+      },
+    }),
     stack.nc.subscribe('presence.session.*.left', {
       callback: (_e, m) => {
         const u = m.subject.split('.')[2];
         if (!watch.has(u)) return;
-        const at = Date.parse((m.json() as { at: string }).at);
-        lastLeft.set(u, Math.max(lastLeft.get(u) ?? 0, at));
+        const left = m.json() as { at: string; sessionId: string };
+        // A second leave of a session (a retry, or presence ending a gateway it thinks dead) has the
+        // same message id: JetStream drops it, and presence never sees its time.
+        if (seenLeaves.has(left.sessionId)) return;
+        seenLeaves.add(left.sessionId);
+        lastLeft.set(u, Math.max(lastLeft.get(u) ?? 0, Date.parse(left.at)));
       },
     }),
     stack.nc.subscribe('stream.manager.*.stopped', {
@@ -308,8 +377,10 @@ export async function cleanup(stack: BenchStack, gen: Generator, o: Options, use
     }),
   ];
   await stack.nc.flush();
+  await probe.begin();
   await gen.close();
   await until('every manager stopped', () => stoppedAt.size >= userIds.length, o.cleanupTimeoutMs + 120_000, 200).catch(() => undefined);
+  const { lag, cpu } = await probe.end();
   for (const s of subs) s.unsubscribe();
   const lateness: number[] = [];
   for (const [u, stop] of stoppedAt) {
@@ -317,12 +388,16 @@ export async function cleanup(stack: BenchStack, gen: Generator, o: Options, use
     if (left !== undefined) lateness.push(stop - (left + o.cleanupTimeoutMs));
   }
   const lefts = [...lastLeft.values()];
+  const early = [...stoppedAt].filter(([u, stop]) => stop - ((lastLeft.get(u) ?? Infinity) + o.cleanupTimeoutMs) < 0).slice(0, 3);
   return {
+    earlyStops: early.map(([u]) => `${u}: ${(history.get(u) ?? []).join(', ')}`),
     users: userIds.length,
     stopped: stoppedAt.size,
     lateness: summarize(lateness),
     negative: lateness.filter((l) => l < 0).length,
     spreadOfLeavesMs: lefts.length ? Math.max(...lefts) - Math.min(...lefts) : NaN,
+    lag,
+    cpu,
     load: machineLoad(),
   };
 }
@@ -342,6 +417,9 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     stack.nc.subscribe('presence.session.*.left', { callback: () => void published.left++ }),
   ];
   await stack.nc.flush();
+  const jsm = await jetstreamManager(stack.nc);
+  const consumerInfo = () => jsm.consumers.info('PRESENCE_EVENTS', 'presence-sessions');
+  const c0 = await consumerInfo();
   const before = await consumed();
   await probe.begin();
   const r = await gen.churn({ rate: o.churnRate, durationMs: o.churnSeconds * 1000, cleanupTimeoutMs: o.cleanupTimeoutMs, timeoutMs: 30_000 });
@@ -353,6 +431,8 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     return after.joined - before.joined >= published.joined && after.left - before.left >= published.left;
   }, 60_000, 250).catch(() => undefined);
   for (const s of subs) s.unsubscribe();
+  const c1 = await consumerInfo();
+  const deliveries = c1.delivered.consumer_seq - c0.delivered.consumer_seq;
   const consumedJoined = after.joined - before.joined;
   const consumedLeft = after.left - before.left;
   const { joinLatency, returnLatency, ...rest } = r;
@@ -370,53 +450,58 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     consumedJoined,
     consumedLeft,
     lost: Math.max(0, published.joined - consumedJoined) + Math.max(0, published.left - consumedLeft),
+    consumerPending: c1.num_pending,
+    consumerAckPending: c1.num_ack_pending,
+    // The consumer sees session events only: deliveries beyond those published are redeliveries.
+    redeliveries: Math.max(0, deliveries - (published.joined + published.left)),
     lag,
     cpu,
     load,
   };
 }
 
-/** The naive process, measured the same way: ramp steps, then memory per session and cleanup lateness. */
-export async function naive(np: NaiveProcess, gen: Generator, o: Options, random: () => number): Promise<NaiveReport> {
-  const ramp: RampStep[] = [];
-  for (const rate of o.rampRates) {
-    const users = usersFor(`naive${rate}-`, Math.max(1, Math.round(rate * o.rampSeconds)), random);
-    const c0 = sample(np.child!.pid!);
-    const r = await gen.open({ users, rate, timeoutMs: 30_000 });
-    const c1 = sample(np.child!.pid!);
-    ramp.push({
-      rate,
-      achievedRate: (r.tabs / r.scheduleMs) * 1000,
-      sessions: r.tabs,
-      users: r.users,
-      ...openSummary(r),
-      missing: r.missing,
-      errors: r.errors,
-      errorSamples: r.errorSamples,
-      lag: {},
-      cpu: c0 && c1 ? { naive: cpuShare(c0, c1) } : {},
-      cpuMsPerJoin: c0 && c1 ? { naive: ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / r.tabs } : {},
-      load: machineLoad(),
-    });
-    await gen.close();
-    await until('naive idle', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 30_000, 200);
-  }
-  const out: NaiveReport = { ramp };
-  if (o.scenarios.has('hold') || o.scenarios.has('cleanup')) {
-    await np.reset();
-    await new Promise((r) => setTimeout(r, 2000));
-    const rss0 = sample(np.child!.pid!)!.rssBytes;
-    const users: UserSpec[] = Array.from({ length: o.holdUsers }, (_, i) => ({ id: `nhold${i}`, tabs: o.holdTabs }));
-    const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
-    await new Promise((res) => setTimeout(res, o.quick ? 2000 : 5000));
-    const s0 = sample(np.child!.pid!)!;
-    await new Promise((res) => setTimeout(res, o.quick ? 3000 : 10_000));
-    const s1 = sample(np.child!.pid!)!;
-    const sessions = r.tabs - r.missing - r.errors;
-    out.hold = { sessions, users: o.holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
-    await gen.close();
-    await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
-    out.cleanup = { users: o.holdUsers, lateness: summarize((await np.stats()).lateness) };
-  }
-  return out;
+/** The naive process, measured the same way: memory per session and cleanup lateness. */
+export async function naiveHold(np: NaiveProcess, gen: Generator, o: Options, maxSessions: number): Promise<Pick<NaiveReport, 'hold' | 'cleanup'>> {
+  await np.reset();
+  await new Promise((r) => setTimeout(r, 2000));
+  const rss0 = sample(np.child!.pid!)!.rssBytes;
+  // One process by design: it holds no more sockets than its descriptor limit allows.
+  const holdUsers = Math.min(o.holdUsers, Math.floor(maxSessions / o.holdTabs));
+  const users: UserSpec[] = Array.from({ length: holdUsers }, (_, i) => ({ id: `nhold${i}`, tabs: o.holdTabs }));
+  const r = await gen.open({ users, rate: o.holdRate, timeoutMs: 120_000 });
+  await new Promise((res) => setTimeout(res, o.quick ? 2000 : 5000));
+  const s0 = sample(np.child!.pid!)!;
+  await new Promise((res) => setTimeout(res, o.quick ? 3000 : 10_000));
+  const s1 = sample(np.child!.pid!)!;
+  const sessions = r.tabs - r.missing - r.errors;
+  const hold = { sessions, users: holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
+  await gen.close();
+  await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
+  return { hold, cleanup: { users: holdUsers, lateness: summarize((await np.stats()).lateness) } };
+}
+
+/** One ramp step against the naive process, right after ours at the same rate (the same machine load). */
+export async function naiveRampStep(np: NaiveProcess, gen: Generator, o: Options, rate: number, random: () => number): Promise<RampStep> {
+  const users = usersFor(`naive${rate}-`, Math.max(1, Math.round(rate * o.rampSeconds)), random);
+  const c0 = sample(np.child!.pid!);
+  const r = await gen.open({ users, rate, timeoutMs: 30_000 });
+  const c1 = sample(np.child!.pid!);
+  const step: RampStep = {
+    rate,
+    achievedRate: (r.tabs / r.scheduleMs) * 1000,
+    sessions: r.tabs,
+    users: r.users,
+    ...openSummary(r),
+    missing: r.missing,
+    connectedNotRunning: r.connectedNotRunning,
+    errors: r.errors,
+    errorSamples: r.errorSamples,
+    lag: {},
+    cpu: c0 && c1 ? { naive: cpuShare(c0, c1) } : {},
+    cpuMsPerJoin: c0 && c1 ? { naive: ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / r.tabs } : {},
+    load: machineLoad(),
+  };
+  await gen.close();
+  await until('naive idle', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 30_000, 200);
+  return step;
 }

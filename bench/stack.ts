@@ -9,8 +9,8 @@ export interface StackConfig {
   logLevel: string;
   workerLogLevel: string;
   consoleLoggerIntervalMs: number;
-  /** Extra NODE_OPTIONS for the apps (e.g. --cpu-prof). */
-  nodeOptions?: string;
+  /** Node flags for the apps (e.g. --cpu-prof). */
+  execArgv?: string[];
   /** Gateway processes: more than one when one process may not hold every socket (descriptors). */
   gateways: number;
 }
@@ -40,7 +40,6 @@ export class BenchStack {
       LOG_LEVEL: this.config.logLevel,
       // A user may hold more tabs than the default cap in the bench's random walks.
       MAX_SESSIONS_PER_USER: '50',
-      ...(this.config.nodeOptions ? { NODE_OPTIONS: this.config.nodeOptions } : {}),
     };
     this.nc = await connect({ servers: this.backends.natsUrl.replace(/^nats:\/\//, ''), name: 'bench' });
     await this.add('stream-workers', 'STREAM_WORKERS_PORT', { LOG_LEVEL: this.config.workerLogLevel });
@@ -50,7 +49,7 @@ export class BenchStack {
 
   private async add(app: AppName, portVar: string, extra: Record<string, string> = {}) {
     const port = await freePort();
-    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port);
+    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port, this.config.execArgv);
     this.apps[app] ??= p;
     await p.start();
     return p;

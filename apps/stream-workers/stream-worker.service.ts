@@ -31,6 +31,8 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   private lastMarker: string | null | undefined;
   private shuttingDown = false;
   private readonly hooks: ManagerHooks;
+  /** One tagged logger per running manager; dropped when it stops, or every user ever seen stays. */
+  private readonly loggers = new Map<string, Logger>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -40,7 +42,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     private readonly metrics: Metrics,
   ) {
     this.workerId = config.instanceId;
-    const loggers = new Map<string, Logger>();
+    const loggers = this.loggers;
     const loggerFor = (userId: string) => {
       let l = loggers.get(userId);
       if (!l) {
@@ -126,7 +128,8 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       const manager = new UserStreamManager(userId, this.workerId, COMPONENTS, this.hooks);
       const result = await this.leases.acquire(userId, this.workerId, manager.startedAt);
       if (result === 'settling' && since !== undefined) return this.retryAfterSettle(userId, since);
-      // 'mine' without a manager here: an earlier run of this worker (same INSTANCE_ID) held it.
+      // 'mine' with no manager here: a lease left by this worker id (a restart under the same
+      // INSTANCE_ID, or a renewal that raced a stop). It is ours to run, not a reason to wait out its TTL.
       if (result !== 'acquired' && result !== 'mine') {
         this.waitingSince.delete(userId);
         return;
@@ -170,6 +173,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (opts.ifInactive && (await this.leases.isActive(userId))) return;
       this.managers.delete(userId);
       await manager.stop();
+      this.loggers.delete(userId);
       if (opts.release !== false) await this.leases.release(userId, this.workerId);
       this.metrics.managersRunning.set(this.managers.size);
       this.metrics.managerStops.inc({ reason });
@@ -187,7 +191,13 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     const results = await this.leases.reassert(this.workerId, mine);
     for (const [userId, r] of results) {
       if (r === 'lost') await this.stop(userId, 'lease_lost', { release: false });
-      else if (r === 'reclaimed') this.logger.warn(`lease of ${userId} was gone (Redis lost data?); reclaimed it`);
+      else if (!this.managers.has(userId)) {
+        // Stopped while this renewal was in flight: the renewal re-created the lease and the
+        // managers entry that the stop had just released (a ghost manager in every count). Undo it.
+        await this.exclusive(userId, async () => {
+          if (!this.managers.has(userId)) await this.leases.release(userId, this.workerId);
+        });
+      } else if (r === 'reclaimed') this.logger.warn(`lease of ${userId} was gone (Redis lost data?); reclaimed it`);
     }
   }
 

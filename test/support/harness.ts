@@ -139,6 +139,8 @@ export class AppProcess {
     readonly app: AppName,
     readonly env: Record<string, string>,
     port: number,
+    /** Node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+    readonly execArgv: string[] = [],
   ) {
     this.port = port;
   }
@@ -148,7 +150,7 @@ export class AppProcess {
   }
 
   async start(waitHealthy = true) {
-    this.child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
+    this.child = spawn(process.execPath, [...this.execArgv, join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
       cwd: ROOT,
       // NODE_ENV is 'test' unless the app's env says otherwise (e.g. production logs).
       env: { ...process.env, NODE_ENV: 'test', ...this.env },

@@ -9,11 +9,16 @@ const EARLY_DEFER_MS = 20;
 
 export type CleanupProcessor = (data: CleanupJobData) => Promise<{ outcome: string }>;
 
+/** How much later than its time the BullMQ job of a cleanup fires: it is only the safety net. */
+export const FALLBACK_DELAY_MS = 1000;
+
 /**
  * The BullMQ side of cleanups: one delayed job per scheduled cleanup, visible on the board.
- * BullMQ's own delay wakes a worker only at Redis's timer resolution (tens of ms with hz 10), so
- * the replica that scheduled a job also arms an in-process timer that promotes it at runAt; if
- * that replica dies, the job still runs on BullMQ's clock.
+ * The replica that scheduled a cleanup runs it itself from an in-process timer at runAt, then
+ * removes the job: going through BullMQ (promote, wake a worker, move to active, complete) costs
+ * several Redis round trips per cleanup, and with thousands of users leaving at once that queue
+ * was the lateness. The job fires FALLBACK_DELAY_MS after runAt, so it runs only when that replica
+ * died (or its timer's run failed); the cleanup's epoch check makes a second run a no-op.
  */
 @Injectable()
 export class CleanupQueueService implements OnApplicationShutdown {
@@ -22,6 +27,7 @@ export class CleanupQueueService implements OnApplicationShutdown {
   private worker?: Worker<CleanupJobData>;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly prefix: string;
+  private processor?: CleanupProcessor;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.prefix = redisKeys(config.redisPrefix).bullPrefix;
@@ -33,6 +39,7 @@ export class CleanupQueueService implements OnApplicationShutdown {
   }
 
   startWorker(processor: CleanupProcessor) {
+    this.processor = processor;
     this.worker = new Worker<CleanupJobData>(CLEANUP_QUEUE, (job: Job<CleanupJobData>, token?: string) => this.process(job, processor, token), {
       connection: createRedis(this.config.redisUrl, `presence:${this.config.instanceId}:worker`),
       prefix: this.prefix,
@@ -76,13 +83,13 @@ export class CleanupQueueService implements OnApplicationShutdown {
     }
     await this.queue.add(cleanupJobName(data.userId), data, {
       jobId: id,
-      delay: Math.max(0, runAt - Date.now()),
+      delay: Math.max(0, runAt - Date.now()) + FALLBACK_DELAY_MS,
       attempts: 5,
       backoff: { type: 'exponential', delay: 200 },
       removeOnComplete: { age: 24 * 3600, count: 1000 },
       removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
     });
-    this.arm(id, runAt);
+    this.arm(id, data, runAt);
   }
 
   /** The fast path of a return; the epoch check in the cleanup is what makes it safe. */
@@ -92,11 +99,13 @@ export class CleanupQueueService implements OnApplicationShutdown {
     await this.queue.remove(id).catch((err: Error) => this.logger.debug(`remove ${id}: ${err.message}`));
   }
 
-  private arm(id: string, runAt: number) {
+  private arm(id: string, data: CleanupJobData, runAt: number) {
     this.disarm(id);
     const timer = setTimeout(() => {
+      // Node's timers may fire a millisecond before Date.now() reaches runAt: never run early.
+      if (Date.now() < runAt) return this.arm(id, data, runAt);
       this.timers.delete(id);
-      void this.promote(id);
+      void this.runDue(id, data);
     }, Math.max(0, runAt - Date.now()));
     timer.unref();
     this.timers.set(id, timer);
@@ -106,6 +115,18 @@ export class CleanupQueueService implements OnApplicationShutdown {
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
+  }
+
+  /** The cleanup at its time, here; the job is then not needed. On failure, BullMQ retries it. */
+  private async runDue(id: string, data: CleanupJobData) {
+    if (!this.processor) return this.promote(id);
+    try {
+      await this.processor(data);
+    } catch (err) {
+      this.logger.warn(`cleanup ${id} failed here (${(err as Error).message}); BullMQ retries it`);
+      return this.promote(id);
+    }
+    await this.queue.remove(id).catch((err: Error) => this.logger.debug(`remove ${id}: ${err.message}`));
   }
 
   private async promote(id: string) {
