@@ -133,7 +133,11 @@ describe('messages out of order or twice', () => {
       const jobs = await cleanupJobs(u);
       return jobs.length === 2 && jobs.every((j) => j.finishedOn) ? jobs : undefined;
     });
-    expect(done.map((j) => (j.returnvalue as { outcome: string }).outcome).sort()).toEqual(['offline', 'stale: the user came back']);
+    // Presence's timer usually does the cleanup at runAt; a job then finds it done (and says when).
+    // Whoever runs first, exactly one run takes the user offline.
+    const outcomes = done.map((j) => (j.returnvalue as { outcome: string }).outcome);
+    for (const o of outcomes) expect(o).toMatch(/^offline( at .* \(already run by the cleanup timer\))?$/);
+    expect(outcomes.filter((o) => o === 'offline').length).toBeLessThanOrEqual(1);
     await expectGone(u);
     expect(count(`presence.user.${u}.offline`)).toBe(1);
     expect(count(`stream.manager.${u}.stopped`)).toBe(1);
@@ -206,7 +210,7 @@ describe('messages out of order or twice', () => {
         const js = (await cleanupJobs(u)).sort((a, b) => b.data.epoch - a.data.epoch);
         return js.length > 0 && js[0].id !== firstJobId.get(u) && js[0].finishedOn ? js[0] : undefined;
       });
-      expect(latest.returnvalue).toEqual({ outcome: 'offline' });
+      expect((latest.returnvalue as { outcome: string }).outcome).toMatch(/^offline/);
     }
   });
 

@@ -40,6 +40,13 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
 
   async onApplicationBootstrap() {
     this.queue.startWorker((data) => this.presence.runCleanup(data));
+    // Pending cleanups of a previous run (or of another replica) get a precise timer here too.
+    if (this.redis.status === 'ready') {
+      await this.presence.watchPending().then(
+        (n) => n > 0 && this.logger.log(`watching ${n} pending cleanup(s)`),
+        (err: unknown) => this.logger.warn(`could not read pending cleanups: ${errorText(err)}`),
+      );
+    }
     const period = Math.max(250, Math.min(1000, Math.floor(this.config.gatewayTtlMs / 4)));
     this.timer = setInterval(() => void this.tick(), period);
     // Notice a lost dataset now, not one period from now.

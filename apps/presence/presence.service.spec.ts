@@ -82,6 +82,7 @@ class FakeState implements StatePort {
 
   async cleanup(userId: string, epoch: number): Promise<CleanupOutcome> {
     const u = this.users.get(userId);
+    if (u?.status === 'offline' && u.epoch === epoch + 1) return { kind: 'done' };
     if (!u || u.status !== 'grace') return { kind: 'stale' };
     if (u.epoch !== epoch) return { kind: 'stale' };
     if (this.sess(userId).size > 0) return { kind: 'stale' };
@@ -118,6 +119,7 @@ describe('PresenceService', () => {
   let state: FakeState;
   let schedule: jest.Mock<(data: CleanupJobData, opts?: { revive?: boolean }) => Promise<void>>;
   let cancel: jest.Mock<(userId: string, epoch: number) => Promise<void>>;
+  let watch: jest.Mock<(data: CleanupJobData) => void>;
   let published: Array<{ subject: string; payload: Record<string, unknown> }>;
   let svc: PresenceService;
 
@@ -149,10 +151,11 @@ describe('PresenceService', () => {
     state = new FakeState(config.maxSessionsPerUser);
     schedule = jest.fn(async (_data: CleanupJobData) => {});
     cancel = jest.fn(async (_userId: string, _epoch: number) => {});
+    watch = jest.fn((_data: CleanupJobData) => {});
     published = [];
     svc = PresenceService.withPorts(config, metrics, {
       state,
-      queue: { schedule, cancel },
+      queue: { schedule, cancel, watch },
       publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
     });
   });
@@ -246,7 +249,7 @@ describe('PresenceService', () => {
 
     // A redelivery of the same job is a no-op.
     published = [];
-    expect((await svc.runCleanup(job)).outcome).toMatch(/^stale/);
+    expect((await svc.runCleanup(job)).outcome).toMatch(/^offline at .*already run by the cleanup timer/);
     expect(published).toEqual([]);
   });
 
@@ -260,7 +263,7 @@ describe('PresenceService', () => {
     expect(cancel).toHaveBeenCalledWith('alice', job.epoch);
     expect(state.status('alice')).toBe('offline');
     published = [];
-    expect((await svc.runCleanup(job)).outcome).toMatch(/^stale/);
+    expect((await svc.runCleanup(job)).outcome).toMatch(/^offline at .*already run by the cleanup timer/);
     expect(published).toEqual([]);
   });
 
@@ -352,7 +355,7 @@ describe('PresenceService', () => {
     jest.advanceTimersByTime(5000);
     published = [];
     const outcomes = await Promise.all([svc.runCleanup(job), svc.runCleanup({ ...job })]);
-    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['offline', 'stale: the user came back']);
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['offline', expect.stringMatching(/already run by the cleanup timer/)]);
     expect(subjects()).toEqual(['presence.user.alice.offline']);
     expect(state.status('alice')).toBe('offline');
   });
@@ -425,7 +428,7 @@ describe('PresenceService', () => {
   it('a join over the global session cap is refused: its gateway is told to end it, the user stays as they were', async () => {
     const small = PresenceService.withPorts({ ...config, maxSessionsPerUser: 2 }, metrics, {
       state: (state = new FakeState(2)),
-      queue: { schedule, cancel },
+      queue: { schedule, cancel, watch },
       publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
     });
     await small.joined({ ...join('alice', 's1'), gatewayId: 'gw-1' });
@@ -455,6 +458,28 @@ describe('PresenceService', () => {
     expect(state.sessions.get('alice')!.get('s1')!.status).toBe('hidden');
     expect(published).toEqual([]);
     expect(schedule).not.toHaveBeenCalled();
+  });
+
+  it('a cleanup run a second time (its timer ran it, then its BullMQ job) reports done and publishes nothing', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.left(leave('alice', 's1'));
+    const data = lastScheduled();
+    jest.setSystemTime(Date.parse(data.runAt));
+    expect(await svc.runCleanup(data)).toEqual({ outcome: 'offline' });
+    published = [];
+    expect((await svc.runCleanup(data)).outcome).toMatch(/^offline at .*already run by the cleanup timer/);
+    expect(published).toEqual([]);
+  });
+
+  it('watchPending arms a timer for every pending cleanup, with its own epoch and time', async () => {
+    await svc.joined(join('alice', 's1'));
+    await svc.joined(join('bob', 's2'));
+    await svc.left(leave('alice', 's1'));
+    await svc.left(leave('bob', 's2', 'lost'));
+    expect(await svc.watchPending()).toBe(2);
+    const watched = watch.mock.calls.map(([d]) => d).sort((a, b) => a.userId.localeCompare(b.userId));
+    const scheduled = schedule.mock.calls.map(([d]) => d).sort((a, b) => a.userId.localeCompare(b.userId));
+    expect(watched).toEqual(scheduled);
   });
 
   it('sweepOverdue re-schedules only cleanups overdue by more than 1 s', async () => {

@@ -21,7 +21,7 @@ import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
 /** What presence needs from the outside world; narrow so unit tests can fake it. */
 export interface PresencePorts {
   state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'dueCleanups' | 'adoptOrphan'>;
-  queue: Pick<CleanupQueueService, 'schedule' | 'cancel'>;
+  queue: Pick<CleanupQueueService, 'schedule' | 'cancel' | 'watch'>;
   publish: (subject: string, payload: object) => void;
 }
 
@@ -126,6 +126,8 @@ export class PresenceService {
   /** The cleanup job: goes offline only if nothing moved since it was scheduled. */
   async runCleanup(data: CleanupJobData): Promise<{ outcome: string }> {
     const out = await this.ports.state.cleanup(data.userId, data.epoch);
+    // The usual end of a job: the in-process timer ran this cleanup at its time; say when.
+    if (out.kind === 'done') return { outcome: `offline at ${out.offlineAt ? nowIso(out.offlineAt) : 'its time'} (already run by the cleanup timer)` };
     if (out.kind !== 'offline') {
       this.logger.debug(`cleanup: ${data.userId} epoch ${data.epoch} is stale (user came back)`);
       return { outcome: 'stale: the user came back' };
@@ -162,6 +164,13 @@ export class PresenceService {
       await this.ports.queue.schedule({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason }, { revive: true });
     }
     return due.length;
+  }
+
+  /** At start: this replica's timers cover every pending cleanup, not only those it scheduled. */
+  async watchPending(limit = 100_000): Promise<number> {
+    const pending = await this.ports.state.dueCleanups(Number.MAX_SAFE_INTEGER, limit);
+    for (const d of pending) this.ports.queue.watch({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason });
+    return pending.length;
   }
 
   /** A manager runs for a user the state has never heard of: give them a grace period. */

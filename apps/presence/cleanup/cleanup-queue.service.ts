@@ -14,11 +14,13 @@ export const FALLBACK_DELAY_MS = 1000;
 
 /**
  * The BullMQ side of cleanups: one delayed job per scheduled cleanup, visible on the board.
- * The replica that scheduled a cleanup runs it itself from an in-process timer at runAt, then
- * removes the job: going through BullMQ (promote, wake a worker, move to active, complete) costs
- * several Redis round trips per cleanup, and with thousands of users leaving at once that queue
- * was the lateness. The job fires FALLBACK_DELAY_MS after runAt, so it runs only when that replica
- * died (or its timer's run failed); the cleanup's epoch check makes a second run a no-op.
+ * The replica that scheduled a cleanup runs it itself from an in-process timer at runAt: going
+ * through BullMQ first (promote, wake a worker, move to active, complete) costs several Redis round
+ * trips per cleanup, and with thousands of users leaving at once that queue was the lateness. The
+ * job fires FALLBACK_DELAY_MS after runAt: it does the cleanup when that replica died (or its run
+ * failed), and otherwise finds it done and completes as the board's record of it (bounded by
+ * removeOnComplete). A restarted replica re-arms timers for every pending cleanup (`watch`), so a
+ * quick restart does not make a cleanup late by the fallback delay.
  */
 @Injectable()
 export class CleanupQueueService implements OnApplicationShutdown {
@@ -117,7 +119,12 @@ export class CleanupQueueService implements OnApplicationShutdown {
     this.timers.delete(id);
   }
 
-  /** The cleanup at its time, here; the job is then not needed. On failure, BullMQ retries it. */
+  /** Arms the in-process timer of a cleanup whose job exists already (pending at our start). */
+  watch(data: CleanupJobData) {
+    this.arm(cleanupJobId(data.userId, data.epoch), data, Date.parse(data.runAt));
+  }
+
+  /** The cleanup at its time, here; its job stays, to record it. On failure, BullMQ retries it. */
   private async runDue(id: string, data: CleanupJobData) {
     if (!this.processor) return this.promote(id);
     try {
@@ -126,7 +133,6 @@ export class CleanupQueueService implements OnApplicationShutdown {
       this.logger.warn(`cleanup ${id} failed here (${(err as Error).message}); BullMQ retries it`);
       return this.promote(id);
     }
-    await this.queue.remove(id).catch((err: Error) => this.logger.debug(`remove ${id}: ${err.message}`));
   }
 
   private async promote(id: string) {

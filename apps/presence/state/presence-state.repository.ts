@@ -19,7 +19,8 @@ export type JoinOutcome =
   | { kind: 'cancelled'; cancelledEpoch: number }
   | { kind: 'none' | 'duplicate' | 'ignored' | 'capped' };
 export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number } | { kind: 'none' | 'unknown' };
-export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' };
+/** `done`: this very cleanup already ran (its other runner got there first). */
+export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
 
 /** How long a departed session id is remembered, so its late or repeated join is ignored. */
 const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
@@ -31,7 +32,7 @@ declare module 'ioredis' {
     plJoin(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
     plLeave(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
     plUpdate(...args: (string | number)[]): Result<[string], Context>;
-    plCleanup(...args: (string | number)[]): Result<[string, number?], Context>;
+    plCleanup(...args: (string | number)[]): Result<[string, (number | string)?], Context>;
     plAdopt(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
   }
 }
@@ -92,7 +93,8 @@ export class PresenceStateRepository {
 
   async cleanup(userId: string, epoch: number): Promise<CleanupOutcome> {
     const k = this.keys;
-    const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active, k.grace, userId, epoch);
+    const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active, k.grace, userId, epoch, Date.now());
+    if (r[0] === 'done') return { kind: 'done', offlineAt: Number(r[1]) || undefined };
     return r[0] === 'offline' ? { kind: 'offline' } : { kind: 'stale' };
   }
 

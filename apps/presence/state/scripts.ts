@@ -98,13 +98,17 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
 return {'updated'}
 `;
 
-/** The cleanup job's re-check. KEYS: sessions, state, active, grace   ARGV: userId, epoch */
+/** The cleanup job's re-check. KEYS: sessions, state, active, grace   ARGV: userId, epoch, nowMs */
 export const CLEANUP = `
-if redis.call('HGET', KEYS[2], 'status') ~= 'grace' then return {'stale'} end
-if tonumber(redis.call('HGET', KEYS[2], 'epoch')) ~= tonumber(ARGV[2]) then return {'stale'} end
+local status = redis.call('HGET', KEYS[2], 'status')
+local cur = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
+-- This cleanup already ran (the offline transition is the one right after its epoch): say so.
+if status == 'offline' and cur == tonumber(ARGV[2]) + 1 then return {'done', redis.call('HGET', KEYS[2], 'offlineAt') or ''} end
+if status ~= 'grace' then return {'stale'} end
+if cur ~= tonumber(ARGV[2]) then return {'stale'} end
 if redis.call('HLEN', KEYS[1]) > 0 then return {'stale'} end
 local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
-redis.call('HSET', KEYS[2], 'status', 'offline')
+redis.call('HSET', KEYS[2], 'status', 'offline', 'offlineAt', ARGV[3])
 redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason')
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
