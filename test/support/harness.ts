@@ -27,14 +27,34 @@ function findRoot(from: string): string {
 }
 export const TEST_SECRET = 'test-secret-0123456789abcdefghij';
 
+/**
+ * A port nobody listens on, below the kernel's ephemeral range (32768+): a port that `listen(0)`
+ * hands out is an ephemeral one, and by the time the app binds it an outgoing connection (a load
+ * test, another suite's clients) may be using it, so the app fails with EADDRINUSE.
+ */
+const handedOut = new Set<number>();
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port found between 20000 and 32000');
+}
+
+function canListen(port: number, host = '::'): Promise<boolean> {
+  return new Promise((res) => {
     const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      // A host without IPv6: ask IPv4's wildcard instead.
+      if (host === '::' && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) res(canListen(port, '0.0.0.0'));
+      else res(false);
     });
-    srv.on('error', rej);
+    // '::' also covers 127.0.0.1 on a dual-stack host, as the apps listen.
+    srv.listen(port, host, () => srv.close(() => res(true)));
   });
 }
 
