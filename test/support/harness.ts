@@ -108,6 +108,8 @@ export class AppProcess {
     readonly app: AppName,
     readonly env: Record<string, string>,
     port: number,
+    /** Node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+    readonly execArgv: string[] = [],
   ) {
     this.port = port;
   }
@@ -117,7 +119,7 @@ export class AppProcess {
   }
 
   async start(waitHealthy = true) {
-    this.child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
+    this.child = spawn(process.execPath, [...this.execArgv, join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, NODE_ENV: 'test' },
       stdio: ['ignore', 'pipe', 'pipe'],
