@@ -78,7 +78,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     while (!this.closed) {
       try {
         const consumer = await this.nats.js.consumers.get(stream!, durable!);
-        this.consumerMessages = await consumer.consume({ max_messages: 500, expires: 5000 });
+        this.consumerMessages = await consumer.consume({ max_messages: 2000, expires: 5000 });
         for await (const m of this.consumerMessages) {
           const pattern = patterns.find((p) => subjectMatches(p, m.subject));
           if (!pattern) {
