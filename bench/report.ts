@@ -208,7 +208,7 @@ export function markdown(r: RunReport, svgName: string): string {
       ['gateway', 'presence', 'stream-workers'].map((a) => fmt(c.lag[a]?.p99, 0)).join(' / '),
       ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(c.cpu[a], 2)).join(' / '),
     ]]), '');
-    if (c.spuriousLogs.length) out.push('Spurious stops, what the generator saw (ms from the start of the churn):', '', ...c.spuriousLogs.map((l) => `- ${l}`), '');
+    if (c.spuriousLogs.length) out.push('Spurious stops, what the generator saw (ms from the start of the churn):', '', ...c.spuriousLogs.map((l) => `- ${l.length > 700 ? `${l.slice(0, 700)} ...` : l}`), '');
   }
   return out.join('\n');
 }
