@@ -183,6 +183,10 @@ export function markdown(r: RunReport, svgName: string): string {
     out.push(table(['users', 'stopped', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'min ms', 'negative', 'naive p50 / p99 ms'], [[
       String(c.users), String(c.stopped), fmt(c.lateness.p50), fmt(c.lateness.p90), fmt(c.lateness.p99), fmt(c.lateness.max), fmt(c.lateness.min), String(c.negative), nc ? pq(nc.lateness) : '-',
     ]]), '');
+    if (c.stages) {
+      out.push('Where the lateness comes from, ms p50 / p99 per user: the last leave from its `at` (gateway) to the bench seeing it on NATS; from there to `presence.cleanup.<u>.scheduled` (presence applied it); from the cleanup\'s `runAt` to `presence.user.<u>.offline` (`at`); from offline to `stream.manager.<u>.stopped` (`at`).', '');
+      out.push(table(['left published', 'left -> scheduled', 'runAt -> offline', 'offline -> stopped'], [[pq(c.stages.leftPublished, 0), pq(c.stages.scheduled, 0), pq(c.stages.offlineAfterRunAt, 0), pq(c.stages.stoppedAfterOffline, 0)]]), '');
+    }
     if (c.earlyStops.length) out.push('Early stops (event, its `at` and when the bench saw it, ms from the start of the scenario):', '', ...c.earlyStops.map((e) => `- ${e}`), '');
   }
   if (r.churn) {
@@ -204,7 +208,7 @@ export function markdown(r: RunReport, svgName: string): string {
       ['gateway', 'presence', 'stream-workers'].map((a) => fmt(c.lag[a]?.p99, 0)).join(' / '),
       ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'].map((a) => fmt(c.cpu[a], 2)).join(' / '),
     ]]), '');
-    if (c.spuriousLogs.length) out.push('Spurious stops, what the generator saw (ms from the start of the churn):', '', ...c.spuriousLogs.map((l) => `- ${l}`), '');
+    if (c.spuriousLogs.length) out.push('Spurious stops, what the generator saw (ms from the start of the churn):', '', ...c.spuriousLogs.map((l) => `- ${l.length > 700 ? `${l.slice(0, 700)} ...` : l}`), '');
   }
   return out.join('\n');
 }

@@ -107,6 +107,8 @@ export interface CleanupResult {
   spreadOfLeavesMs: number;
   /** The event histories of a few users stopped too early (must be none). */
   earlyStops: string[];
+  /** Per user, ms: last leave stamped -> seen on NATS; -> cleanup scheduled; runAt -> offline; offline -> stopped. */
+  stages: { leftPublished: Summary; scheduled: Summary; offlineAfterRunAt: Summary; stoppedAfterOffline: Summary };
   lag: Record<string, AppLag>;
   cpu: Record<string, number>;
   load: string;
@@ -337,6 +339,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   const stoppedAt = new Map<string, number>();
   const watch = new Set(userIds);
   const seenLeaves = new Set<string>();
+  const stageTimes = new Map<string, { leftAt?: number; leftSeen?: number; scheduledSeen?: number; runAt?: number; offlineAt?: number; stoppedAt?: number }>();
   // Every lifecycle event of the watched users, to show what happened to an early stop.
   const history = new Map<string, string[]>();
   const t0 = Date.now();
@@ -351,6 +354,13 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
         } catch {
           return;
         }
+        // Where the time goes, per user: the last leave seen on NATS, then scheduled, offline, stopped.
+        const u = parts[2];
+        const seen = Date.now();
+        if (parts[1] === 'session' && parts[3] === 'left') stageTimes.set(u, { ...stageTimes.get(u), leftSeen: seen, leftAt: Date.parse(p.at ?? '') });
+        else if (parts[1] === 'cleanup' && parts[3] === 'scheduled') stageTimes.set(u, { ...stageTimes.get(u), scheduledSeen: seen, runAt: Date.parse(p.runAt ?? '') });
+        else if (parts[1] === 'user' && parts[3] === 'offline') stageTimes.set(u, { ...stageTimes.get(u), offlineAt: Date.parse(p.at ?? '') });
+        else if (parts[1] === 'manager' && parts[3] === 'stopped') stageTimes.set(u, { ...stageTimes.get(u), stoppedAt: Date.parse(p.at ?? '') });
         const list = history.get(parts[2]) ?? [];
         const extra = [p.reason, p.sessionId?.slice(0, 8), p.runAt ? `runAt+${Date.parse(p.runAt) - t0}` : undefined].filter(Boolean).join(' ');
         list.push(`${parts[1]}.${parts[3]}${extra ? ` (${extra})` : ''} at+${Date.parse(p.at ?? '') - t0} recv+${Date.now() - t0}`);
@@ -388,6 +398,14 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     if (left !== undefined) lateness.push(stop - (left + o.cleanupTimeoutMs));
   }
   const lefts = [...lastLeft.values()];
+  const stage = (f: (t: { leftAt?: number; leftSeen?: number; scheduledSeen?: number; runAt?: number; offlineAt?: number; stoppedAt?: number }) => number | undefined) =>
+    summarize([...stageTimes.values()].map(f).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  const stages = {
+    leftPublished: stage((t) => (t.leftSeen ?? NaN) - (t.leftAt ?? NaN)),
+    scheduled: stage((t) => (t.scheduledSeen ?? NaN) - (t.leftSeen ?? NaN)),
+    offlineAfterRunAt: stage((t) => (t.offlineAt ?? NaN) - (t.runAt ?? NaN)),
+    stoppedAfterOffline: stage((t) => (t.stoppedAt ?? NaN) - (t.offlineAt ?? NaN)),
+  };
   const early = [...stoppedAt].filter(([u, stop]) => stop - ((lastLeft.get(u) ?? Infinity) + o.cleanupTimeoutMs) < 0).slice(0, 3);
   return {
     earlyStops: early.map(([u]) => `${u}: ${(history.get(u) ?? []).join(', ')}`),
@@ -396,6 +414,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     lateness: summarize(lateness),
     negative: lateness.filter((l) => l < 0).length,
     spreadOfLeavesMs: lefts.length ? Math.max(...lefts) - Math.min(...lefts) : NaN,
+    stages,
     lag,
     cpu,
     load: machineLoad(),

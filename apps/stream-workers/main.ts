@@ -10,7 +10,9 @@ await bootstrap({
   port: (config) => config.streamWorkersPort,
   configure: (app) => {
     // Every worker sees every user event: whoever holds the lease acts, the others ignore it.
-    app.connectMicroservice({ strategy: new NatsEventsTransport(app.get(NatsService)) });
+    // 256 lanes, as in presence: a stop waits on Redis twice, and 10,000 offline events at once
+    // queued behind 32 lanes for seconds (bench/, issue 5). One user's events share a lane, in order.
+    app.connectMicroservice({ strategy: new NatsEventsTransport(app.get(NatsService), { lanes: 256 }) });
   },
   started: (app) => app.get(Readiness).markReady(),
 });

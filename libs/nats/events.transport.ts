@@ -87,8 +87,9 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
       try {
         const consumer = await this.nats.js.consumers.get(stream!, durable!);
         // Short pulls: a replica killed with -9 leaves its pending pull behind on the server, and
-        // what the server hands to it waits the ack wait before it goes to a live replica.
-        this.consumerMessages = await consumer.consume({ max_messages: 500, expires: 2000 });
+        // what the server hands to it waits the ack wait before it goes to a live replica. Large
+        // batches (up to max_ack_pending): handlers wait on Redis, so every lane needs work queued.
+        this.consumerMessages = await consumer.consume({ max_messages: 2000, expires: 2000 });
         for await (const m of this.consumerMessages) {
           const pattern = patterns.find((p) => subjectMatches(p, m.subject));
           if (!pattern) {
