@@ -125,6 +125,7 @@ export class GeneratorPool {
       timeToAllBackMs: worst(parts.map((p) => p.timeToAllBackMs)),
       timeToAllRunningMs: worst(parts.map((p) => p.timeToAllRunningMs)),
       notBack: [...new Set(parts.flatMap((p) => p.notBack))].slice(0, 5),
+      stuckLogs: parts.flatMap((p) => p.stuckLogs).slice(0, 3),
       usersAwayTooLong: total(parts, (p) => p.usersAwayTooLong),
       stops: total(parts, (p) => p.stops),
       starts: total(parts, (p) => p.starts),

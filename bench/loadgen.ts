@@ -101,12 +101,13 @@ function openTab(user: User, onRunning?: (tab: Tab) => void): Tab {
   user.log?.push(`open@${Math.round(t0 - logT0)}`);
   socket.on('connect', () => {
     const t = now();
-    user.log?.push(`connected@${Math.round(t - logT0)}`);
+    user.log?.push(`tab${user.tabs.indexOf(tab)}:connected@${Math.round(t - logT0)}`);
     tab.connectedAt ??= t;
     if (tab.droppedAt !== undefined && tab.backAt === undefined) tab.backAt = t;
   });
   socket.on('manager', (m: { state?: string }) => {
     tab.lastState = m?.state;
+    user.log?.push(`tab${user.tabs.indexOf(tab)}:${m?.state}@${Math.round(now() - logT0)}`);
     if (m?.state !== 'running') return;
     const t = now();
     if (tab.runningAt === undefined) {
@@ -222,6 +223,8 @@ async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<Storm
   const startedBefore = new Map(stormUsers.map((u) => [u, u.started.length]));
   const stoppedBefore = new Map(stormUsers.map((u) => [u, u.stopped.length]));
   const t0 = now();
+  logT0 = t0;
+  for (const u of stormUsers) u.log = [];
   for (const tab of tabs) {
     tab.droppedAt = now();
     tab.backAt = undefined;
@@ -249,6 +252,10 @@ async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<Storm
     starts += u.started.length - startedBefore.get(u)!;
     if (!tooLong) spuriousStops += s;
   }
+  const stuckLogs = [...new Set(tabs.filter((t) => t.backAt !== undefined && t.backRunningAt === undefined).map((t) => t.user))]
+    .slice(0, 3)
+    .map((u) => `${u.id}: ${(u.log ?? []).join(' ')}`);
+  for (const u of stormUsers) u.log = undefined;
   const back = tabs.filter((t) => t.backAt !== undefined);
   const running = tabs.filter((t) => t.backRunningAt !== undefined);
   return {
@@ -265,6 +272,7 @@ async function storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<Storm
         ...tabs.filter((t) => t.backAt !== undefined && t.backRunningAt === undefined).map((t) => `reconnected, last manager state ${t.lastState ?? 'none'}`),
       ]),
     ].slice(0, 5),
+    stuckLogs,
     usersAwayTooLong,
     stops,
     starts,

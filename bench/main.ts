@@ -211,6 +211,7 @@ async function main() {
       log(`storm: ${o.stormUsers} users x ${o.holdTabs} tabs drop and reconnect`);
       report.storm = await sc.storm(stack, gen, o);
       log(`  ${report.storm.tabsBack}/${report.storm.tabs} back (all in ${report.storm.timeToAllBackMs ?? '-'} ms), ${report.storm.spuriousStops} spurious stops ${report.storm.notBack.join('; ')}`);
+      for (const l of report.storm.stuckLogs) log(`  stuck: ${l}`);
     }
     if (o.scenarios.has('churn')) {
       log(`churn: ${o.churnUsers} users, ${o.churnRate} joins+leaves/s for ${o.churnSeconds} s`);

@@ -56,6 +56,8 @@ export interface StormResult {
   timeToAllRunningMs: number | null;
   /** Why tabs did not come back (their last errors). */
   notBack: string[];
+  /** Users with a tab back but never `running` again: their tabs' events and the NATS events, ms. */
+  stuckLogs: string[];
   /** Users whose every tab was away longer than the cleanup timeout (a restart is then expected). */
   usersAwayTooLong: number;
   /** stream.manager.<u>.stopped / started seen for the storm's users during the storm. */

@@ -173,6 +173,7 @@ export function markdown(r: RunReport, svgName: string): string {
       String(s.spuriousStops),
     ]]), '');
     if (s.notBack.length) out.push(`Tabs not back: ${s.notBack.join('; ')}.`, '');
+    if (s.stuckLogs.length) out.push('Users with a tab back but not `running` again (their tabs\' events and the NATS events, ms from the drop):', '', ...s.stuckLogs.map((l) => `- ${l}`), '');
   }
   if (r.cleanup) {
     const c = r.cleanup;

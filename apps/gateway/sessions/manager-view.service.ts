@@ -78,7 +78,7 @@ export class ManagerViewService implements OnApplicationBootstrap {
     this.versions.set(view.userId, (this.versions.get(view.userId) ?? 0) + 1);
     const prev = this.views.get(view.userId);
     this.views.set(view.userId, clean);
-    if (prev && prev.state === clean.state && prev.workerId === clean.workerId && prev.cleanupAt === clean.cleanupAt) return;
+    if (prev && sameView(prev, clean)) return;
     this.server?.to(userRoom(view.userId)).emit('manager', clean);
   }
 
@@ -95,8 +95,13 @@ export class ManagerViewService implements OnApplicationBootstrap {
       socket.emit('manager', this.current(userId));
       return;
     }
+    const prev = this.views.get(userId);
     this.views.set(userId, view);
-    socket.emit('manager', view);
+    // Another tab's greeting may have set (and sent) a different view meanwhile: this answer replaces
+    // it for every tab of the user, or that tab keeps the old state, and a later event equal to this
+    // view sends nothing (a tab left at 'stopping' after a reconnect storm, found by bench/).
+    if (prev && !sameView(prev, view)) this.server?.to(userRoom(userId)).emit('manager', view);
+    else socket.emit('manager', view);
   }
 
   /**
@@ -129,4 +134,8 @@ export class ManagerViewService implements OnApplicationBootstrap {
     this.views.delete(userId);
     this.versions.delete(userId);
   }
+}
+
+function sameView(a: ManagerStateEvent, b: ManagerStateEvent): boolean {
+  return a.state === b.state && a.workerId === b.workerId && a.cleanupAt === b.cleanupAt;
 }
