@@ -7,6 +7,7 @@ import { Readiness } from '#libs/runtime/readiness.js';
 import { errorText } from '#libs/nats/nats.service.js';
 import { PresenceService } from './presence.service.js';
 import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
+import { SessionEventsBarrier } from './cleanup/session-events-barrier.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 import { GatewayLivenessService, RESYNC_SETTLE_MS } from './gateway-liveness.service.js';
 
@@ -25,6 +26,7 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     private readonly state: PresenceStateRepository,
     private readonly liveness: GatewayLivenessService,
     private readonly readiness: Readiness,
+    private readonly barrier: SessionEventsBarrier,
     metrics: Metrics,
   ) {
     const stat = (pick: (s: Awaited<ReturnType<PresenceStateRepository['stats']>>) => number) => async () =>
@@ -39,7 +41,11 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
   }
 
   async onApplicationBootstrap() {
-    this.queue.startWorker((data) => this.presence.runCleanup(data));
+    // A return stored before the cleanup came due must win, even when presence is behind on events.
+    this.queue.startWorker(async (data) => {
+      await this.barrier.caughtUp();
+      return this.presence.runCleanup(data);
+    });
     // Pending cleanups of a previous run (or of another replica) get a precise timer here too.
     if (this.redis.status === 'ready') {
       await this.presence.watchPending().then(

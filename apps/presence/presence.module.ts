@@ -5,6 +5,7 @@ import { Readiness } from '#libs/runtime/readiness.js';
 import { ObservabilityController } from '#libs/runtime/observability.controller.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
+import { SessionEventsBarrier } from './cleanup/session-events-barrier.js';
 import { PresenceService } from './presence.service.js';
 import { SessionEventsController } from './session-events.controller.js';
 import { PresenceQueryService } from './presence-query.service.js';
@@ -23,6 +24,7 @@ export class PresenceModule {
         Readiness,
         PresenceStateRepository,
         CleanupQueueService,
+        SessionEventsBarrier,
         PresenceService,
         AdminService,
         PresenceQueryService,

@@ -62,6 +62,13 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly cleanupBarrierWait = new Histogram({
+    name: 'presence_cleanup_barrier_wait_seconds',
+    help: 'How long a due cleanup waited for presence to apply the session events stored before it (outcome: applied, timeout, unknown)',
+    labelNames: ['outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
   readonly managersRunning = new Gauge({ name: 'stream_managers_running', help: 'Managers running in this worker', registers: [this.registry] });
   readonly managerStarts = new Counter({ name: 'stream_manager_starts_total', help: 'Managers started', registers: [this.registry] });
   readonly managerStops = new Counter({

@@ -81,4 +81,39 @@ describe('the presence app dies', () => {
     await stack.observer.waitFor(`stream.manager.${user}.stopped`);
     await converged(stack, [user], [], 3000);
   });
+
+  it('presence paused across a return (a GC pause, an overload): the return stored before the cleanup time wins, the manager never stops', async () => {
+    const user = uniqueUser('paused');
+    const first = await stack.tab(user);
+    await stack.observer.waitFor(`stream.manager.${user}.started`);
+    first.close();
+    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${user}.scheduled`);
+    const runAt = Date.parse(scheduled.data.runAt as string);
+    const presence = stack.presences[0];
+    const untilTime = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+
+    // Presence stops reading just before the cleanup is due; the user comes back meanwhile.
+    await untilTime(runAt - 400);
+    presence.child!.kill('SIGSTOP');
+    try {
+      await stack.tab(user);
+      const joins = await stack.observer.waitFor(`presence.session.${user}.joined`, 5000, 2);
+      expect(joins[1].receivedAt).toBeLessThan(runAt);
+      await untilTime(runAt + 300);
+    } finally {
+      presence.child!.kill('SIGCONT');
+    }
+
+    // Both are due at once when it resumes: the cleanup waits for the return, which cancels it.
+    await stack.observer.waitFor(`presence.cleanup.${user}.cancelled`, 10_000);
+    await until(`${user} present with no cleanup`, async () => {
+      const u = await stack.observer.request<{ metas: unknown[]; cleanupAt: string | null }>('presence.query.user', { userId: user });
+      return u.metas.length === 1 && u.cleanupAt === null;
+    });
+    // Past the BullMQ job's own time too (runAt + 1 s): nothing stopped, nothing went offline.
+    await untilTime(runAt + 1500);
+    expect(stack.observer.on(`presence.user.${user}.offline`)).toHaveLength(0);
+    expect(stack.observer.on(`stream.manager.${user}.stopped`)).toHaveLength(0);
+    expect(stack.observer.on(`stream.manager.${user}.started`)).toHaveLength(1);
+  });
 });
