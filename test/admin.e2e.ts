@@ -14,7 +14,12 @@ jest.setTimeout(90_000);
 const CLEANUP_MS = 20_000;
 const GATEWAY_TTL_MS = 30_000;
 const stack = new Stack({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), GATEWAY_TTL_MS: String(GATEWAY_TTL_MS) } });
-beforeAll(() => stack.start());
+beforeAll(async () => {
+  await stack.start();
+  // Presence's first start asks the gateways to re-announce their sessions about 1 s later; the
+  // audit trails below are exact, so let that happen before any test opens a tab.
+  await stack.observer.waitFor('presence.gateway.resync', 15_000);
+});
 afterAll(() => stack.stop());
 
 const inspect = (...args: string[]) => runScript('inspect', args, { NATS_URL: stack.backends.natsUrl });
