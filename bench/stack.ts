@@ -40,6 +40,10 @@ export class BenchStack {
       LOG_LEVEL: this.config.logLevel,
       // A user may hold more tabs than the default cap in the bench's random walks.
       MAX_SESSIONS_PER_USER: '50',
+      // The generator's thousands of users share four source addresses; real users each have their
+      // own, so the per-address handshake budget (a flood guard) must not throttle the load.
+      HANDSHAKE_RATE: '1000000',
+      HANDSHAKE_BURST: '1000000',
     };
     this.nc = await connect({ servers: this.backends.natsUrl.replace(/^nats:\/\//, ''), name: 'bench' });
     await this.add('stream-workers', 'STREAM_WORKERS_PORT', { LOG_LEVEL: this.config.workerLogLevel });
