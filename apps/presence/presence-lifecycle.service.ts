@@ -43,7 +43,7 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
   async onApplicationBootstrap() {
     // A return stored before the cleanup came due must win, even when presence is behind on events.
     this.queue.startWorker(async (data) => {
-      await this.barrier.caughtUp();
+      await this.barrier.caughtUp(data.userId);
       return this.presence.runCleanup(data);
     });
     // Pending cleanups of a previous run (or of another replica) get a precise timer here too.

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER } from '#libs/nats/streams.js';
+import { SessionSubjects } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 
 /** How often the consumer's progress is read while cleanups wait, and how long one may wait. */
@@ -9,20 +10,25 @@ const POLL_MS = 10;
 export const BARRIER_MAX_WAIT_MS = 1000;
 
 interface Waiter {
-  /** The stream's last sequence when the cleanup came due: every event stored before then. */
+  userId: string;
+  /** The stream sequence of the user's last join, stored before the cleanup came due, not yet applied. */
   seq?: number;
+  /** Whether that join was looked up yet. */
+  looked: boolean;
   since: number;
   resolve: () => void;
 }
 
 /**
- * A cleanup is due, but is every session event stored before its time applied? When presence is
- * behind (a burst, a GC pause, a slow Redis), a user's return can sit in JetStream while the
- * cleanup runs first: the manager would stop and start again although the user came back in
- * time (guarantee 4). So a due cleanup first waits until the durable consumer has acknowledged
- * everything stored up to the moment it came due, or BARRIER_MAX_WAIT_MS at most (a poison message
- * must not hold cleanups forever; the overdue sweep and the return's own join still converge).
- * One poll serves every waiting cleanup: two JetStream API calls per POLL_MS, whatever their count.
+ * A cleanup is due, but has presence applied the user's return? When presence is behind (a burst,
+ * a GC pause, a slow Redis), a user's join can sit in JetStream while the cleanup runs first: the
+ * manager would stop and start again although the user came back in time (guarantee 4). So a due
+ * cleanup first checks the durable consumer: idle (nothing pending) means nothing can be waiting;
+ * otherwise it looks up the user's last stored join and, if that join came before the cleanup was
+ * due and lies beyond the consumer's acknowledged floor, waits until the floor passes it, or
+ * BARRIER_MAX_WAIT_MS at most (a poison message must not hold cleanups forever). Only the user's
+ * own join is waited for, so a backlog of other users' events costs a lookup, not the backlog.
+ * One consumer-info poll serves every waiting cleanup.
  */
 @Injectable()
 export class SessionEventsBarrier {
@@ -37,9 +43,9 @@ export class SessionEventsBarrier {
   ) {}
 
   /** Resolves once every session event stored before now has been applied (or after the cap). */
-  caughtUp(): Promise<void> {
+  caughtUp(userId: string): Promise<void> {
     return new Promise((resolve) => {
-      this.waiters.push({ since: Date.now(), resolve });
+      this.waiters.push({ userId, looked: false, since: Date.now(), resolve });
       if (!this.polling) void this.poll();
     });
   }
@@ -61,15 +67,22 @@ export class SessionEventsBarrier {
   }
 
   private async round() {
-    this.jsm ??= await this.nats.jsm();
-    const fresh = this.waiters.filter((w) => w.seq === undefined);
-    if (fresh.length > 0) {
-      const stream = await this.jsm.streams.info(AUDIT_STREAM);
-      for (const w of fresh) w.seq = stream.state.last_seq;
-    }
-    const c = await this.jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+    const jsm = (this.jsm ??= await this.nats.jsm());
+    const c = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
     const idle = c.num_pending === 0 && c.num_ack_pending === 0;
-    this.release((w) => idle || c.ack_floor.stream_seq >= (w.seq ?? Infinity), 'applied');
+    if (!idle) {
+      await Promise.all(
+        this.waiters
+          .filter((w) => !w.looked)
+          .map(async (w) => {
+            w.looked = true;
+            const last = await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: SessionSubjects.joined(w.userId) }).catch(() => null);
+            // A join stored after the cleanup came due does not cancel it; one already applied is done.
+            if (last && last.time.getTime() <= w.since && last.seq > c.ack_floor.stream_seq) w.seq = last.seq;
+          }),
+      );
+    }
+    this.release((w) => idle || (w.looked && (w.seq === undefined || c.ack_floor.stream_seq >= w.seq)), 'applied');
     const now = Date.now();
     this.release((w) => now - w.since >= BARRIER_MAX_WAIT_MS, 'timeout');
   }
