@@ -60,6 +60,21 @@ async function cleanupJobs(userId: string) {
   return jobs.filter((j) => j?.data?.userId === userId);
 }
 
+/** A user whose one session joined (manager started) and left: their cleanup and its delayed job. */
+async function leftWithDelayedJob(name: string) {
+  const u = uniqueUser(name);
+  await gw.join(u, 's1');
+  await stack.observer.waitFor(`stream.manager.${u}.started`);
+  await gw.leave(u, 's1');
+  const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${u}.scheduled`);
+  const runAt = Date.parse(String(scheduled.data.runAt));
+  const [job] = await until('the delayed cleanup job', async () => {
+    const jobs = await cleanupJobs(u);
+    return jobs.length > 0 && (await jobs[0].isDelayed()) ? jobs : undefined;
+  });
+  return { u, runAt, job };
+}
+
 describe('messages out of order or twice', () => {
   it.each([
     ['plain', true],
@@ -110,16 +125,7 @@ describe('messages out of order or twice', () => {
   });
 
   it('a duplicate cleanup job: an add with the same id is ignored; a second job of the same epoch finds nothing to do', async () => {
-    const u = uniqueUser('dup-job');
-    await gw.join(u, 's1');
-    await stack.observer.waitFor(`stream.manager.${u}.started`);
-    await gw.leave(u, 's1');
-    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${u}.scheduled`);
-    const runAt = Date.parse(String(scheduled.data.runAt));
-    const [job] = await until('the delayed cleanup job', async () => {
-      const jobs = await cleanupJobs(u);
-      return jobs.length > 0 ? jobs : undefined;
-    });
+    const { u, runAt, job } = await leftWithDelayedJob('dup-job');
     expect(job.id).toBe(`cleanup-${u}-${job.data.epoch}`);
     // The overdue sweep (or a retry) adds the same job again: BullMQ keeps one.
     await queue.add(job.name, job.data, { jobId: job.id, delay: Math.max(0, runAt - Date.now()) });
@@ -215,16 +221,7 @@ describe('messages out of order or twice', () => {
   });
 
   it('a cleanup job promoted before its time (by hand on the board) still stops the manager no earlier than runAt', async () => {
-    const u = uniqueUser('promoted');
-    await gw.join(u, 's1');
-    await stack.observer.waitFor(`stream.manager.${u}.started`);
-    await gw.leave(u, 's1');
-    const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${u}.scheduled`);
-    const runAt = Date.parse(String(scheduled.data.runAt));
-    const [job] = await until('the delayed cleanup job', async () => {
-      const jobs = await cleanupJobs(u);
-      return jobs.length > 0 && (await jobs[0].isDelayed()) ? jobs : undefined;
-    });
+    const { u, runAt, job } = await leftWithDelayedJob('promoted');
     await job.promote();
     const [offline] = await stack.observer.waitFor(`presence.user.${u}.offline`, 10_000);
     const [stopped] = await stack.observer.waitFor(`stream.manager.${u}.stopped`, 10_000);
