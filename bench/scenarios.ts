@@ -205,8 +205,13 @@ export class Probe {
   }
 }
 
-function openSummary(r: OpenResult) {
+/** What a ramp step reports of its clients, ours or the naive process's alike. */
+function openSummary(rate: number, r: OpenResult) {
   return {
+    rate,
+    achievedRate: (r.tabs / r.scheduleMs) * 1000,
+    sessions: r.tabs,
+    users: r.users,
     first: summarize(r.first),
     warm: summarize(r.warm),
     nats: summarize(r.nats),
@@ -217,6 +222,10 @@ function openSummary(r: OpenResult) {
       toStarted: summarize(r.stages.toStarted),
       toRunning: summarize(r.stages.toRunning),
     },
+    missing: r.missing,
+    connectedNotRunning: r.connectedNotRunning,
+    errors: r.errors,
+    errorSamples: r.errorSamples,
   };
 }
 
@@ -230,15 +239,7 @@ export async function rampStep(stack: BenchStack, gen: Generator, probe: Probe, 
   await gen.close();
   await stack.quiesce(o.cleanupTimeoutMs + 60_000);
   return {
-    rate,
-    achievedRate: (r.tabs / r.scheduleMs) * 1000,
-    sessions: r.tabs,
-    users: r.users,
-    ...openSummary(r),
-    missing: r.missing,
-    connectedNotRunning: r.connectedNotRunning,
-    errors: r.errors,
-    errorSamples: r.errorSamples,
+    ...openSummary(rate, r),
     lag,
     cpu,
     cpuMsPerJoin,
@@ -506,15 +507,7 @@ export async function naiveRampStep(np: NaiveProcess, gen: Generator, o: Options
   const r = await gen.open({ users, rate, timeoutMs: 30_000 });
   const c1 = sample(np.child!.pid!);
   const step: RampStep = {
-    rate,
-    achievedRate: (r.tabs / r.scheduleMs) * 1000,
-    sessions: r.tabs,
-    users: r.users,
-    ...openSummary(r),
-    missing: r.missing,
-    connectedNotRunning: r.connectedNotRunning,
-    errors: r.errors,
-    errorSamples: r.errorSamples,
+    ...openSummary(rate, r),
     lag: {},
     cpu: c0 && c1 ? { naive: cpuShare(c0, c1) } : {},
     cpuMsPerJoin: c0 && c1 ? { naive: ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / r.tabs } : {},
