@@ -10,10 +10,17 @@ interface Tick {
   workerId: string;
 }
 
-/** Every console_log a tab receives. */
-function ticksOf(tab: Tab): Tick[] {
+/** Every console_log a tab receives, collected without asking for them. */
+function received(tab: Tab): Tick[] {
   const seen: Tick[] = [];
   tab.socket.on('console_log', (t: Tick) => seen.push(t));
+  return seen;
+}
+
+/** The tab asks for its ticks (`presence:console`), as the dashboard page does, and collects them. */
+function ticksOf(tab: Tab): Tick[] {
+  const seen = received(tab);
+  tab.socket.emit('presence:console');
   return seen;
 }
 
@@ -79,5 +86,26 @@ describe('ConsoleLogger ticks reach the dashboard: stream.console.<userId>.tick 
     expect(seenBack[0].n).toBeGreaterThan(seenFirst.at(-1)!.n);
     expect(stack.observer.on(`stream.manager.${a}.stopped`)).toHaveLength(0);
     back.close();
+  });
+
+  it('only to tabs that asked (presence:console), until they say {on: false}; a bad payload is refused and changes nothing', async () => {
+    const a = uniqueUser('opt-in');
+    const [asked, quiet] = [await stack.tab(a), await stack.tab(a)];
+    const seenAsked = received(asked);
+    const seenQuiet = received(quiet);
+    expect(await asked.socket.emitWithAck('presence:console', { on: 'yes' })).toEqual({ error: 'bad_request', message: expect.any(String) });
+    expect(await asked.socket.emitWithAck('presence:console', { on: true })).toEqual({ ok: true });
+    await until('ticks on the tab that asked', () => seenAsked.length >= 3);
+    expect(seenQuiet).toEqual([]);
+
+    expect(await asked.socket.emitWithAck('presence:console', { on: false })).toEqual({ ok: true });
+    const stoppedAt = seenAsked.length;
+    // The quiet tab now asks: once it has two ticks, the tab that said stop has had its chance to get them too.
+    const seenLater = ticksOf(quiet);
+    await until('ticks on the tab that asked later', () => seenLater.length >= 2);
+    // A tick relayed before the leave arrived before the ack, so it is counted in stoppedAt already.
+    expect(seenAsked).toHaveLength(stoppedAt);
+    asked.close();
+    quiet.close();
   });
 });

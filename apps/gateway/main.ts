@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { ServerOptions } from 'socket.io';
+import type { ServerOptions, Socket } from 'socket.io';
+import { filter, firstValueFrom, isObservable, type Observable } from 'rxjs';
 import type { AppConfig } from '#libs/config/index.js';
 import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { Readiness } from '#libs/runtime/readiness.js';
@@ -25,6 +26,39 @@ class ConfiguredIoAdapter extends IoAdapter {
       maxHttpBufferSize: this.config.socketMaxPayloadBytes,
     });
   }
+
+  /**
+   * One plain listener per handler instead of IoAdapter's RxJS pipeline per socket (fromEvent,
+   * mergeMap, takeUntil and a shared disconnect stream for each of our handlers): the same
+   * behaviour (the handler's answer is the client's ack, an `{event, data}` answer is emitted, a
+   * failure is logged), with nothing per socket but the listeners, which go with the socket.
+   */
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: Array<{ message: unknown; callback: (...args: unknown[]) => unknown; isAckHandledManually?: boolean }>,
+    transform: (data: unknown) => Observable<unknown>,
+  ) {
+    for (const { message, callback, isAckHandledManually } of handlers) {
+      socket.on(String(message), (...args: unknown[]) => {
+        const { data, ack } = this.mapPayload(args.length > 1 ? args : args[0]);
+        void answer(() => transform(callback(data, ack))).then(
+          (response) => {
+            if (response === undefined || response === null) return;
+            const r = response as { event?: string; data?: unknown };
+            if (r.event) socket.emit(r.event, r.data);
+            else if (!isAckHandledManually && typeof ack === 'function') (ack as (r: unknown) => void)(response);
+          },
+          (err: unknown) => this.logger.error(err),
+        );
+      });
+    }
+  }
+}
+
+/** The handler's first answer that is not nil, as IoAdapter acks it (NestJS wraps every result in an observable). */
+async function answer(run: () => unknown): Promise<unknown> {
+  const out = run();
+  return isObservable(out) ? firstValueFrom(out.pipe(filter((v) => v !== undefined && v !== null)), { defaultValue: undefined }) : out;
 }
 
 await bootstrap({

@@ -26,7 +26,9 @@ import { PresenceFeedService } from './sessions/presence-feed.service.js';
 import { ConsoleRelayService } from './sessions/console-relay.service.js';
 
 const StatusMessage = z.object({ status: SessionStatus });
-const CLIENT_EVENTS: ReadonlySet<string> = new Set(['presence:status', 'presence:logout', 'presence:subscribe']);
+/** `presence:console`, `presence:console {on: true}`: send me my ticks; `{on: false}`: stop. */
+const ConsoleMessage = z.union([z.undefined(), z.null(), z.object({ on: z.boolean().optional() })]);
+const CLIENT_EVENTS: ReadonlySet<string> = new Set(['presence:status', 'presence:logout', 'presence:subscribe', 'presence:console']);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface SocketData {
@@ -119,7 +121,6 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.registry.add(session);
     this.metrics.sessions.set(this.registry.size);
     void socket.join(userRoom(userId));
-    this.consoleRelay.follow(userId);
     // The project's addition: the page learns which of the user's metas is its own tab.
     socket.emit('session', { sessionId, userId, gatewayId: this.config.instanceId });
     if (expiresAt !== undefined) {
@@ -189,10 +190,8 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     clearTimeout(session.expiryTimer);
     this.registry.remove(sessionId);
     this.metrics.sessions.set(this.registry.size);
-    if (!this.registry.hasUser(userId)) {
-      this.views.forget(userId);
-      this.consoleRelay.unfollow(userId);
-    }
+    if (!this.registry.hasUser(userId)) this.views.forget(userId);
+    this.consoleRelay.release(userId);
     if (session.leftPublished) return;
     const why = session.leaveReason ?? leaveReasonOf(reason);
     this.logger.debug(`session ${sessionId} of ${userId} ended: ${why} (${reason})`);
@@ -225,6 +224,16 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   @SubscribeMessage('presence:subscribe')
   async subscribe(@ConnectedSocket() socket: Socket) {
     await this.feed.subscribe(socket);
+  }
+
+  @SubscribeMessage('presence:console')
+  async console(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+    const parsed = ConsoleMessage.safeParse(body);
+    if (!parsed.success) return { error: 'bad_request', message: 'expected nothing, or {on: true|false}' };
+    const { userId } = socket.data as SocketData;
+    if (parsed.data?.on === false) await this.consoleRelay.unwatch(socket, userId);
+    else await this.consoleRelay.watch(socket, userId);
+    return { ok: true };
   }
 
   onApplicationBootstrap() {

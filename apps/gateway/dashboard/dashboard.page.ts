@@ -167,6 +167,7 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
       lastSentStatus = null;
       synced = false; pendingDiffs = [];
       socket.emit('presence:subscribe');
+      socket.emit('presence:console');
       sendStatus();
     });
     socket.on('disconnect', function (reason) { setConnection('disconnected', reason); });
