@@ -84,23 +84,24 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         this.metrics.connectionsRefused.inc({ reason: 'rate_limited' });
         return next(new Error('rate_limited'));
       }
-      void this.authenticate(socket).then(
-        (refusal) => {
-          if (refusal) this.metrics.connectionsRefused.inc({ reason: refusal });
-          next(refusal ? new Error(refusal) : undefined);
-        },
-        () => next(new Error('unauthorized')),
-      );
+      let refusal: string | null;
+      try {
+        refusal = this.authenticate(socket);
+      } catch {
+        refusal = 'unauthorized';
+      }
+      if (refusal) this.metrics.connectionsRefused.inc({ reason: refusal });
+      next(refusal ? new Error(refusal) : undefined);
     });
     server.on('connection', (socket: Socket) => this.connected(socket));
   }
 
-  private async authenticate(socket: Socket): Promise<string | null> {
+  private authenticate(socket: Socket): string | null {
     if (this.shuttingDown) return 'unavailable';
     const hs = socket.handshake;
     const auth = (hs.auth ?? {}) as Record<string, unknown>;
     const token = auth.token ?? hs.query.token;
-    const claims = await verifyToken(this.config.authJwtSecret, token);
+    const claims = verifyToken(this.config.authJwtSecret, token);
     if (!claims) return 'unauthorized';
     const rawPage = auth.page ?? hs.query.page ?? '/dashboard';
     const page = DashboardPage.safeParse(rawPage);

@@ -207,9 +207,8 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
    * A user with no state at all (Redis lost its data) is left running: presence adopts it.
    */
   async reconcile() {
-    const statuses = await this.leases.statuses([...this.managers.keys()]);
-    for (const [userId, status] of statuses) {
-      if (status === 'offline') await this.stop(userId, 'reconcile', { ifInactive: true });
+    for (const userId of await this.leases.offlineAmong([...this.managers.keys()])) {
+      await this.stop(userId, 'reconcile', { ifInactive: true });
     }
     for await (const users of this.leases.unleasedActiveUsers()) {
       await Promise.all(users.map((u) => this.tryStart(u)));

@@ -56,11 +56,10 @@ const nsp = io.of('/presence');
 
 nsp.use((socket, next) => {
   const token = (socket.handshake.auth as { token?: unknown }).token ?? socket.handshake.query.token;
-  void verifyToken(secret, token).then((claims) => {
-    if (!claims) return next(new Error('unauthorized'));
-    socket.data.userId = claims.userId;
-    next();
-  });
+  const claims = verifyToken(secret, token);
+  if (!claims) return next(new Error('unauthorized'));
+  socket.data.userId = claims.userId;
+  next();
 });
 
 nsp.on('connection', (socket) => {

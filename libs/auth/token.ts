@@ -1,5 +1,5 @@
-import { webcrypto } from 'node:crypto';
-import { SignJWT, jwtVerify, errors } from 'jose';
+import { createHmac, createSecretKey, timingSafeEqual, webcrypto, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { USER_ID_RE } from '#libs/contracts/index.js';
 
 export interface TokenClaims {
@@ -11,10 +11,7 @@ export interface TokenClaims {
 
 const keys = new Map<string, Promise<webcrypto.CryptoKey>>();
 
-/**
- * The secret as a WebCrypto HMAC key, imported once per secret: given raw bytes, jose imports a
- * key on every call, which is half the cost of a verification (every Socket.IO handshake).
- */
+/** The secret as a WebCrypto HMAC key for jose's signing, imported once per secret. */
 function key(secret: string): Promise<webcrypto.CryptoKey> {
   let k = keys.get(secret);
   if (!k) {
@@ -32,16 +29,52 @@ export async function signToken(secret: string, userId: string, opts: { name?: s
   return jwt.sign(await key(secret));
 }
 
-/** Verifies an HS256 token; null for anything wrong with it (the caller says `unauthorized`). */
-export async function verifyToken(secret: string, token: unknown): Promise<TokenClaims | null> {
-  if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const hmacKeys = new Map<string, KeyObject>();
+function hmacKey(secret: string): KeyObject {
+  let k = hmacKeys.get(secret);
+  if (!k) {
+    if (hmacKeys.size >= 16) hmacKeys.clear();
+    hmacKeys.set(secret, (k = createSecretKey(Buffer.from(secret))));
+  }
+  return k;
+}
+
+function jsonObject(part: string): Record<string, unknown> | null {
   try {
-    const { payload } = await jwtVerify(token, await key(secret), { algorithms: ['HS256'] });
-    if (typeof payload.sub !== 'string' || !USER_ID_RE.test(payload.sub)) return null;
-    const name = typeof payload.name === 'string' ? payload.name.slice(0, 128) : undefined;
-    return { userId: payload.sub, name, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
-  } catch (err) {
-    if (err instanceof errors.JOSEError || err instanceof TypeError || err instanceof SyntaxError) return null;
+    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
     return null;
   }
+}
+
+/**
+ * Verifies an HS256 token; null for anything wrong with it (the caller says `unauthorized`).
+ *
+ * Synchronous, with node:crypto, because it runs in every Socket.IO handshake: jose's WebCrypto
+ * path costs a thread-pool round trip and several promises per call. The checks are jose's for
+ * this one algorithm: a compact JWS of three base64url parts, a header that says HS256 and asks
+ * for no extension (`crit`), a constant-time signature comparison, a JSON object payload, `exp`
+ * (expired when <= now, in whole seconds) and `nbf`. `libs/auth/token.spec.ts` holds it to jose.
+ */
+export function verifyToken(secret: string, token: unknown): TokenClaims | null {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return null;
+  const [h, p, sig] = parts;
+  const expected = createHmac('sha256', hmacKey(secret)).update(`${h}.${p}`).digest();
+  const given = Buffer.from(sig, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  const header = jsonObject(h);
+  if (!header || header.alg !== 'HS256' || header.crit !== undefined || (header.b64 !== undefined && header.b64 !== true)) return null;
+  const payload = jsonObject(p);
+  if (!payload) return null;
+  const now = Math.floor(Date.now() / 1000);
+  const { exp, nbf, iat, sub, name } = payload;
+  if (exp !== undefined && (typeof exp !== 'number' || exp <= now)) return null;
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) return null;
+  if (iat !== undefined && typeof iat !== 'number') return null;
+  if (typeof sub !== 'string' || !USER_ID_RE.test(sub)) return null;
+  return { userId: sub, name: typeof name === 'string' ? name.slice(0, 128) : undefined, expiresAt: typeof exp === 'number' ? exp * 1000 : undefined };
 }

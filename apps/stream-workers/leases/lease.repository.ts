@@ -18,20 +18,36 @@ if cur then return 'mine' end
 return 'acquired'
 `;
 
-/** Keeps a lease this worker holds, or takes it back if Redis lost it. KEYS: lease, managers */
-const REASSERT = `
-local cur = redis.call('GET', KEYS[1])
-if cur == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4])
-  return 'renewed'
+/** Many renewals in one command. KEYS: managers, lease1..leaseN  ARGV: workerId, ttlMs, then userId, managerJson per lease.
+ *  Answers only what was not a plain renewal, as a flat list of (1-based lease index, 'reclaimed'|'lost'). */
+const REASSERT_MANY = `
+local out = {}
+for i = 2, #KEYS do
+  local userId, json = ARGV[(i - 2) * 2 + 3], ARGV[(i - 2) * 2 + 4]
+  local cur = redis.call('GET', KEYS[i])
+  if cur == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    redis.call('HSETNX', KEYS[1], userId, json)
+  elseif not cur then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    redis.call('HSET', KEYS[1], userId, json)
+    out[#out + 1] = i - 1
+    out[#out + 1] = 'reclaimed'
+  else
+    out[#out + 1] = i - 1
+    out[#out + 1] = 'lost'
+  end
 end
-if not cur then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
-  return 'reclaimed'
+return out
+`;
+
+/** KEYS: state1..stateN. Answers the 1-based indexes of the users whose presence status is 'offline'. */
+const OFFLINE_AMONG = `
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('HGET', KEYS[i], 'status') == 'offline' then out[#out + 1] = i end
 end
-return 'lost'
+return out
 `;
 
 /** KEYS: lease, managers  ARGV: workerId, userId */
@@ -60,10 +76,14 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     swForgetDead(...args: (string | number)[]): Result<number, Context>;
     swAcquire(...args: (string | number)[]): Result<string, Context>;
-    swReassert(...args: (string | number)[]): Result<string, Context>;
+    swReassertMany(numKeys: number, ...args: (string | number)[]): Result<Array<number | string>, Context>;
+    swOfflineAmong(numKeys: number, ...keys: string[]): Result<number[], Context>;
     swRelease(...args: (string | number)[]): Result<number, Context>;
   }
 }
+
+/** Users per batched script: long enough to amortise, short enough to keep Redis responsive (about a millisecond each). */
+const BATCH = 500;
 
 export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive' | 'settling';
 
@@ -97,7 +117,8 @@ export class LeaseRepository {
     this.keys = redisKeys(config.redisPrefix);
     this.leaseMs = leaseTimings(config.workerTtlMs).leaseMs;
     redis.defineCommand('swAcquire', { numberOfKeys: 5, lua: ACQUIRE });
-    redis.defineCommand('swReassert', { numberOfKeys: 2, lua: REASSERT });
+    redis.defineCommand('swReassertMany', { lua: REASSERT_MANY });
+    redis.defineCommand('swOfflineAmong', { lua: OFFLINE_AMONG });
     redis.defineCommand('swRelease', { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand('swForgetDead', { numberOfKeys: 2, lua: FORGET_DEAD });
   }
@@ -111,20 +132,22 @@ export class LeaseRepository {
     return (await this.redis.swAcquire(k.lease(userId), k.active, k.managers, k.settling, k.marker, workerId, this.leaseMs, userId, this.managerJson(workerId, startedAt))) as AcquireResult;
   }
 
-  /** Renews many leases in one round trip. */
+  /**
+   * Renews many leases: one script per BATCH leases, answering only the exceptions. Every few
+   * seconds over every manager of the worker, so it allocates per batch, not per manager: with
+   * one command per lease, ten thousand in-flight commands outlived the young generation and
+   * grew the heap by tens of MiB between collections.
+   */
   async reassert(workerId: string, managers: Array<{ userId: string; startedAt: Date }>): Promise<Map<string, ReassertResult>> {
     const out = new Map<string, ReassertResult>();
-    for (let i = 0; i < managers.length; i += 1000) {
-      const chunk = managers.slice(i, i + 1000);
-      const pipe = this.redis.pipeline();
-      for (const m of chunk) {
-        pipe.swReassert(this.keys.lease(m.userId), this.keys.managers, workerId, this.leaseMs, m.userId, this.managerJson(workerId, m.startedAt));
-      }
-      const rows = (await pipe.exec()) ?? [];
-      chunk.forEach((m, j) => {
-        const [err, v] = rows[j] ?? [];
-        if (!err) out.set(m.userId, v as ReassertResult);
-      });
+    for (let i = 0; i < managers.length; i += BATCH) {
+      const chunk = managers.slice(i, i + BATCH);
+      const keys = [this.keys.managers, ...chunk.map((m) => this.keys.lease(m.userId))];
+      const args: Array<string | number> = [workerId, this.leaseMs];
+      for (const m of chunk) args.push(m.userId, this.managerJson(workerId, m.startedAt));
+      const flat = await this.redis.swReassertMany(keys.length, ...keys, ...args);
+      for (const m of chunk) out.set(m.userId, 'renewed');
+      for (let j = 0; j < flat.length; j += 2) out.set(chunk[Number(flat[j]) - 1].userId, flat[j + 1] as ReassertResult);
     }
     return out;
   }
@@ -133,15 +156,13 @@ export class LeaseRepository {
     await this.redis.swRelease(this.keys.lease(userId), this.keys.managers, workerId, userId);
   }
 
-  /** The presence status of each user ('online', 'grace', 'offline', or null: no state at all). */
-  async statuses(userIds: string[]): Promise<Map<string, string | null>> {
-    const out = new Map<string, string | null>();
-    for (let i = 0; i < userIds.length; i += 1000) {
-      const chunk = userIds.slice(i, i + 1000);
-      const pipe = this.redis.pipeline();
-      for (const u of chunk) pipe.hget(this.keys.state(u), 'status');
-      const rows = (await pipe.exec()) ?? [];
-      chunk.forEach((u, j) => out.set(u, (rows[j]?.[1] as string | null) ?? null));
+  /** The users among these whose presence status is 'offline' (one script per BATCH users, see reassert). */
+  async offlineAmong(userIds: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < userIds.length; i += BATCH) {
+      const chunk = userIds.slice(i, i + BATCH);
+      const idx = await this.redis.swOfflineAmong(chunk.length, ...chunk.map((u) => this.keys.state(u)));
+      for (const j of idx) out.push(chunk[j - 1]);
     }
     return out;
   }
