@@ -1,4 +1,4 @@
-import type { Subscription } from '@nats-io/transport-node';
+import type { Msg, Subscription } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { until } from '../test/support/harness.js';
 import type { GeneratorPool as Generator } from './generator.js';
@@ -431,10 +431,22 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     const m = await stack.metrics('presence');
     return { joined: sum(m, 'presence_session_events_total', { kind: 'joined' }), left: sum(m, 'presence_session_events_total', { kind: 'left' }) };
   };
-  const published = { joined: 0, left: 0 };
+  // Distinct events, by JetStream message id: a publish retried after a late ack (or a leave that
+  // presence repeats for a gateway it took for dead) crosses NATS twice but is stored once.
+  const ids = { joined: new Set<string>(), left: new Set<string>() };
+  const published = {
+    get joined() {
+      return ids.joined.size;
+    },
+    get left() {
+      return ids.left.size;
+    },
+  };
+  let unnamed = 0;
+  const count = (set: Set<string>) => (_err: unknown, m: Msg) => void set.add(m.headers?.get('Nats-Msg-Id') || `unnamed-${unnamed++}`);
   const subs = [
-    stack.nc.subscribe('presence.session.*.joined', { callback: () => void published.joined++ }),
-    stack.nc.subscribe('presence.session.*.left', { callback: () => void published.left++ }),
+    stack.nc.subscribe('presence.session.*.joined', { callback: count(ids.joined) }),
+    stack.nc.subscribe('presence.session.*.left', { callback: count(ids.left) }),
   ];
   await stack.nc.flush();
   const jsm = await jetstreamManager(stack.nc);
