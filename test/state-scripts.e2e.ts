@@ -152,3 +152,17 @@ describe('presence state scripts', () => {
     }
   });
 });
+
+describe('orphanManagers (one script per batch of registered managers)', () => {
+  it('lists exactly the registered managers whose user has no state at all, across batches', async () => {
+    const k = repo.keys;
+    const users = Array.from({ length: 1300 }, (_, i) => `orphan-u${i}`);
+    for (const [i, u] of users.entries()) {
+      await redis.hset(k.managers, u, JSON.stringify({ workerId: 'w1', startedAt: iso(T0) }));
+      if (i % 5 !== 0) await redis.hset(k.state(u), 'status', i % 2 ? 'online' : 'grace');
+    }
+    const orphans = await repo.orphanManagers();
+    const expected = users.filter((_, i) => i % 5 === 0);
+    expect(orphans.filter((u) => u.startsWith('orphan-u')).sort()).toEqual(expected.sort());
+  });
+});

@@ -12,7 +12,7 @@ import {
   type SessionStatus,
   type UserPresence,
 } from '#libs/contracts/index.js';
-import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, UPDATE } from './scripts.js';
+import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scripts.js';
 
 export type JoinOutcome =
   | { kind: 'online'; epoch: number }
@@ -34,6 +34,7 @@ declare module 'ioredis' {
     plUpdate(...args: (string | number)[]): Result<[string], Context>;
     plCleanup(...args: (string | number)[]): Result<[string, (number | string)?], Context>;
     plAdopt(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
+    plMissingAmong(numKeys: number, ...keys: string[]): Result<number[], Context>;
   }
 }
 
@@ -52,6 +53,7 @@ export class PresenceStateRepository {
     redis.defineCommand('plUpdate', { numberOfKeys: 4, lua: UPDATE });
     redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
     redis.defineCommand('plAdopt', { numberOfKeys: 4, lua: ADOPT_ORPHAN });
+    redis.defineCommand('plMissingAmong', { lua: MISSING_AMONG });
   }
 
   private userKeys(userId: string, sessionId: string) {
@@ -110,17 +112,12 @@ export class PresenceStateRepository {
     const orphans: string[] = [];
     let cursor = '0';
     do {
-      const [next, flat] = await this.redis.hscan(this.keys.managers, cursor, 'COUNT', 1000);
+      const [next, flat] = await this.redis.hscan(this.keys.managers, cursor, 'COUNT', 500);
       cursor = next;
       const users = flat.filter((_, i) => i % 2 === 0);
       if (users.length === 0) continue;
-      const pipe = this.redis.pipeline();
-      for (const u of users) pipe.exists(this.keys.state(u));
-      const rows = (await pipe.exec()) ?? [];
-      users.forEach((u, i) => {
-        const [err, n] = rows[i] ?? [];
-        if (!err && n === 0) orphans.push(u);
-      });
+      const missing = await this.redis.plMissingAmong(users.length, ...users.map((u) => this.keys.state(u)));
+      for (const i of missing) orphans.push(users[i - 1]);
     } while (cursor !== '0');
     return orphans;
   }
