@@ -83,7 +83,13 @@ describe('garbage on NATS is logged and dropped; nothing crashes, nothing change
     const user = uniqueUser('bystander');
     const tab = await stack.tab(user);
     await stack.observer.waitFor(`stream.manager.${user}.started`);
-    const statsBefore = await stack.observer.request('presence.query.stats');
+    // Earlier tests' users may still be starting (a join is awaited, not its manager): compare
+    // against a settled state, where every online or grace user has its manager.
+    type Stats = { users: number; pendingCleanups: number; managers: number };
+    const statsBefore = await until('every present user has its manager', async () => {
+      const s = await stack.observer.request<Stats>('presence.query.stats');
+      return s.managers === s.users + s.pendingCleanups ? s : undefined;
+    });
     const drops = () => stack.apps.reduce((n, a) => n + a.grep(/dropped invalid message on/).length, 0);
     const dropsBefore = drops();
     for (const subject of consumed) for (const body of garbage) stack.observer.publish(subject, body);

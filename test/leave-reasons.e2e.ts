@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { CableProxy, Stack, Tab, uniqueUser, type Seen } from './support/harness.js';
+import { CableProxy, Stack, Tab, uniqueUser, until, type Seen } from './support/harness.js';
 
 jest.setTimeout(60_000);
 
@@ -161,8 +161,12 @@ describe("the grace of the user's last leave decides", () => {
     proxy.cut();
     const [lost] = await stack.observer.waitFor(`presence.session.${user}.left`, 5000);
     expect(lost.data.reason).toBe('lost');
-    // Not the last session: no cleanup yet.
-    await stack.observer.request('presence.query.user', { userId: user }).then((p) => expect(p).toMatchObject({ cleanupAt: null, metas: [expect.anything()] }));
+    // Not the last session: no cleanup yet, once presence has applied the leave seen on NATS.
+    const applied = await until('presence applied the lost leave', async () => {
+      const p = await stack.observer.request<{ cleanupAt: string | null; metas: unknown[] }>('presence.query.user', { userId: user });
+      return p.metas.length === 1 ? p : undefined;
+    });
+    expect(applied).toMatchObject({ cleanupAt: null, metas: [expect.anything()] });
     t2.close();
     const lefts = await stack.observer.waitFor(`presence.session.${user}.left`, 5000, 2);
     expect(lefts[1].data.reason).toBe('closed');
