@@ -434,14 +434,6 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
   // Distinct events, by JetStream message id: a publish retried after a late ack (or a leave that
   // presence repeats for a gateway it took for dead) crosses NATS twice but is stored once.
   const ids = { joined: new Set<string>(), left: new Set<string>() };
-  const published = {
-    get joined() {
-      return ids.joined.size;
-    },
-    get left() {
-      return ids.left.size;
-    },
-  };
   let unnamed = 0;
   const count = (set: Set<string>) => (_err: unknown, m: Msg) => void set.add(m.headers?.get('Nats-Msg-Id') || `unnamed-${unnamed++}`);
   const subs = [
@@ -460,7 +452,7 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
   let after = await consumed();
   await until('presence to consume every published session event', async () => {
     after = await consumed();
-    return after.joined - before.joined >= published.joined && after.left - before.left >= published.left;
+    return after.joined - before.joined >= ids.joined.size && after.left - before.left >= ids.left.size;
   }, 60_000, 250).catch(() => undefined);
   for (const s of subs) s.unsubscribe();
   const c1 = await consumerInfo();
@@ -477,15 +469,15 @@ export async function churn(stack: BenchStack, gen: Generator, probe: Probe, o: 
     users: users.length,
     join: summarize(joinLatency),
     returning: summarize(returnLatency),
-    publishedJoined: published.joined,
-    publishedLeft: published.left,
+    publishedJoined: ids.joined.size,
+    publishedLeft: ids.left.size,
     consumedJoined,
     consumedLeft,
-    lost: Math.max(0, published.joined - consumedJoined) + Math.max(0, published.left - consumedLeft),
+    lost: Math.max(0, ids.joined.size - consumedJoined) + Math.max(0, ids.left.size - consumedLeft),
     consumerPending: c1.num_pending,
     consumerAckPending: c1.num_ack_pending,
     // The consumer sees session events only: deliveries beyond those published are redeliveries.
-    redeliveries: Math.max(0, deliveries - (published.joined + published.left)),
+    redeliveries: Math.max(0, deliveries - (ids.joined.size + ids.left.size)),
     lag,
     cpu,
     load,

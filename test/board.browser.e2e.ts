@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it, jest } from '@jest/globals';
+import type { BrowserContext, Page } from 'playwright-core';
 import { CLEANUP_QUEUE, cleanupJobName } from '#libs/contracts/index.js';
-import { Stack, uniqueUser } from './support/harness.js';
-import { eventually, launchChromium, screenshot } from './support/browser.js';
+import { uniqueUser } from './support/harness.js';
+import { eventually, stackWithChromium, screenshot } from './support/browser.js';
 
 jest.setTimeout(60_000);
 
@@ -25,18 +25,10 @@ function boardTimeToMs(shown: string, sameDayAs: string): number {
 }
 
 describe('BullMQ board (/queues) in headless Chromium', () => {
-  const stack = new Stack({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), BOARD_USER, BOARD_PASSWORD } });
-  let browser: Browser;
-  beforeAll(async () => {
-    [browser] = await Promise.all([launchChromium(), stack.start()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack.stop();
-  });
+  const { stack, newContext } = stackWithChromium({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), BOARD_USER, BOARD_PASSWORD } });
 
   it('refuses a browser without credentials with 401 and a basic-auth challenge', async () => {
-    const context = await browser.newContext();
+    const context = await newContext();
     try {
       // Chromium answers an unanswered basic-auth challenge by failing the navigation; what the
       // server said is the response it got.
@@ -52,7 +44,7 @@ describe('BullMQ board (/queues) in headless Chromium', () => {
       expect(await res.text()).not.toContain(CLEANUP_QUEUE);
       expect(await page.content()).not.toContain(CLEANUP_QUEUE);
       // Wrong credentials are no better.
-      const wrong = await browser.newContext({ httpCredentials: { username: BOARD_USER, password: 'nope' } });
+      const wrong = await newContext({ httpCredentials: { username: BOARD_USER, password: 'nope' } });
       const second = await refused(wrong);
       expect(second.res.status()).toBe(401);
       await wrong.close();
@@ -69,7 +61,7 @@ describe('BullMQ board (/queues) in headless Chromium', () => {
     const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${user}.scheduled`);
     const runAt = scheduled.data.runAt as string;
 
-    const context = await browser.newContext({
+    const context = await newContext({
       httpCredentials: { username: BOARD_USER, password: BOARD_PASSWORD },
       locale: 'en-US',
       timezoneId: 'UTC',

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Stack, uniqueUser } from './support/harness.js';
-import { attr, eventually, launchChromium, screenshot } from './support/browser.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import type { BrowserContext, Page } from 'playwright-core';
+import { uniqueUser } from './support/harness.js';
+import { attr, eventually, stackWithChromium, screenshot } from './support/browser.js';
 
 jest.setTimeout(60_000);
 
@@ -16,15 +16,7 @@ type Dataset = { dataset: Record<string, string | undefined> };
  * user A in two tabs, user C watching the online list from a third.
  */
 describe('dashboard page in headless Chromium', () => {
-  const stack = new Stack({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), CONSOLE_LOGGER_INTERVAL_MS: String(TICK_MS) } });
-  let browser: Browser;
-  beforeAll(async () => {
-    [browser] = await Promise.all([launchChromium(), stack.start()]);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await stack.stop();
-  });
+  const { stack, newContext } = stackWithChromium({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), CONSOLE_LOGGER_INTERVAL_MS: String(TICK_MS) } });
 
   /** A new tab signed in through the page's own form (POST /dev/token), connected. */
   async function openDashboard(context: BrowserContext, userId: string): Promise<Page> {
@@ -58,8 +50,8 @@ describe('dashboard page in headless Chromium', () => {
   it('two tabs of A, close one: the manager stays; close the other: A leaves C\'s list and the manager stops after the timeout', async () => {
     const a = uniqueUser('alice');
     const c = uniqueUser('carol');
-    const ctxA = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-    const ctxC = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    const ctxA = await newContext({ viewport: { width: 1200, height: 800 } });
+    const ctxC = await newContext({ viewport: { width: 1200, height: 800 } });
     try {
       const a1 = await openDashboard(ctxA, a);
       const a2 = await openDashboard(ctxA, a);
@@ -152,7 +144,7 @@ describe('dashboard page in headless Chromium', () => {
     // open that only happens in a race (a reload beating its own join), so the test announces one
     // the way `nats pub` would, and the real gateway carries it to the real page.
     const a = uniqueUser('countdown');
-    const ctx = await browser.newContext();
+    const ctx = await newContext();
     try {
       const page = await openDashboard(ctx, a);
       await eventually('manager running', () => managerState(page), (s) => s === 'running');
@@ -178,8 +170,8 @@ describe('dashboard page in headless Chromium', () => {
   it("an idle tab (no input for ?idleMs) shows as idle to others and turns visible again on input", async () => {
     const d = uniqueUser('idler');
     const w = uniqueUser('watcher');
-    const ctxD = await browser.newContext();
-    const ctxW = await browser.newContext();
+    const ctxD = await newContext();
+    const ctxW = await newContext();
     try {
       const watcher = await openDashboard(ctxW, w);
       const page = await ctxD.newPage();

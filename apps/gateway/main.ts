@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { ServerOptions, Socket } from 'socket.io';
-import { filter, firstValueFrom, isObservable, type Observable } from 'rxjs';
+import { filter, firstValueFrom, type Observable } from 'rxjs';
 import type { AppConfig } from '#libs/config/index.js';
 import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { Readiness } from '#libs/runtime/readiness.js';
@@ -41,24 +41,22 @@ class ConfiguredIoAdapter extends IoAdapter {
     for (const { message, callback, isAckHandledManually } of handlers) {
       socket.on(String(message), (...args: unknown[]) => {
         const { data, ack } = this.mapPayload(args.length > 1 ? args : args[0]);
-        void answer(() => transform(callback(data, ack))).then(
-          (response) => {
-            if (response === undefined || response === null) return;
-            const r = response as { event?: string; data?: unknown };
-            if (r.event) socket.emit(r.event, r.data);
-            else if (!isAckHandledManually && typeof ack === 'function') (ack as (r: unknown) => void)(response);
-          },
-          (err: unknown) => this.logger.error(err),
-        );
+        // NestJS wraps every result in an observable; IoAdapter acks its first answer that is not
+        // nil. Run inside the promise so that a handler that throws is logged, not thrown here.
+        void Promise.resolve()
+          .then(() => firstValueFrom(transform(callback(data, ack)).pipe(filter((v) => v !== undefined && v !== null)), { defaultValue: undefined }))
+          .then(
+            (response) => {
+              if (response === undefined) return;
+              const r = response as { event?: string; data?: unknown };
+              if (r.event) socket.emit(r.event, r.data);
+              else if (!isAckHandledManually && typeof ack === 'function') (ack as (r: unknown) => void)(response);
+            },
+            (err: unknown) => this.logger.error(err),
+          );
       });
     }
   }
-}
-
-/** The handler's first answer that is not nil, as IoAdapter acks it (NestJS wraps every result in an observable). */
-async function answer(run: () => unknown): Promise<unknown> {
-  const out = run();
-  return isObservable(out) ? firstValueFrom(out.pipe(filter((v) => v !== undefined && v !== null)), { defaultValue: undefined }) : out;
 }
 
 await bootstrap({

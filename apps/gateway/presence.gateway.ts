@@ -27,7 +27,7 @@ import { ConsoleRelayService } from './sessions/console-relay.service.js';
 
 const StatusMessage = z.object({ status: SessionStatus });
 /** `presence:console`, `presence:console {on: true}`: send me my ticks; `{on: false}`: stop. */
-const ConsoleMessage = z.union([z.undefined(), z.null(), z.object({ on: z.boolean().optional() })]);
+const ConsoleMessage = z.object({ on: z.boolean().optional() }).nullish();
 const CLIENT_EVENTS: ReadonlySet<string> = new Set(['presence:status', 'presence:logout', 'presence:subscribe', 'presence:console']);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

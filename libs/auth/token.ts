@@ -1,4 +1,4 @@
-import { createHmac, createSecretKey, timingSafeEqual, webcrypto, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { USER_ID_RE } from '#libs/contracts/index.js';
 
@@ -9,15 +9,14 @@ export interface TokenClaims {
   expiresAt?: number;
 }
 
-const keys = new Map<string, Promise<webcrypto.CryptoKey>>();
+const keys = new Map<string, KeyObject>();
 
-/** The secret as a WebCrypto HMAC key for jose's signing, imported once per secret. */
-function key(secret: string): Promise<webcrypto.CryptoKey> {
+/** The secret as an HMAC key, made once per secret: it signs (through jose) and verifies (every handshake). */
+function key(secret: string): KeyObject {
   let k = keys.get(secret);
   if (!k) {
     if (keys.size >= 16) keys.clear();
-    k = webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
-    keys.set(secret, k);
+    keys.set(secret, (k = createSecretKey(Buffer.from(secret))));
   }
   return k;
 }
@@ -26,19 +25,10 @@ export async function signToken(secret: string, userId: string, opts: { name?: s
   if (!USER_ID_RE.test(userId)) throw new Error(`user id must match ${USER_ID_RE}`);
   const jwt = new SignJWT(opts.name ? { name: opts.name } : {}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(userId).setIssuedAt();
   if (opts.expiresIn !== undefined) jwt.setExpirationTime(opts.expiresIn);
-  return jwt.sign(await key(secret));
+  return jwt.sign(key(secret));
 }
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
-const hmacKeys = new Map<string, KeyObject>();
-function hmacKey(secret: string): KeyObject {
-  let k = hmacKeys.get(secret);
-  if (!k) {
-    if (hmacKeys.size >= 16) hmacKeys.clear();
-    hmacKeys.set(secret, (k = createSecretKey(Buffer.from(secret))));
-  }
-  return k;
-}
 
 function jsonObject(part: string): Record<string, unknown> | null {
   try {
@@ -63,7 +53,7 @@ export function verifyToken(secret: string, token: unknown): TokenClaims | null 
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return null;
   const [h, p, sig] = parts;
-  const expected = createHmac('sha256', hmacKey(secret)).update(`${h}.${p}`).digest();
+  const expected = createHmac('sha256', key(secret)).update(`${h}.${p}`).digest();
   const given = Buffer.from(sig, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   const header = jsonObject(h);

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { ROOT, until } from './harness.js';
+import { afterAll, beforeAll } from '@jest/globals';
+import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { ROOT, Stack, until, type StackOptions } from './harness.js';
 
 /**
  * Browser tests drive Debian's chromium through playwright-core (no downloaded browsers: the
@@ -31,6 +32,23 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-backgrounding-occluded-windows',
     ],
   });
+}
+
+/**
+ * A stack and a headless Chromium for the enclosing describe block: started together before its
+ * tests, both closed after. Tests open their own browser contexts (each a separate user's cookies).
+ */
+export function stackWithChromium(options: StackOptions) {
+  const stack = new Stack(options);
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    [browser] = await Promise.all([launchChromium(), stack.start()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack.stop();
+  });
+  return { stack, newContext: (opts?: BrowserContextOptions) => browser!.newContext(opts) };
 }
 
 /** A full-page screenshot kept as a test artifact: test-artifacts/screenshots/<file>-<name>.png. */
