@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import type { z } from 'zod';
 import { parseMessage, userIdFromSubject } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
+import { DurablePublisher } from './durable-publisher.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 
@@ -76,22 +77,13 @@ export class NatsService implements OnApplicationShutdown {
    * Publishes and waits for JetStream to store it; retries until stored or the app closes.
    * msgId lets JetStream drop the duplicate a retry may create.
    */
-  async publishDurable(subject: string, payload: object, msgId: string): Promise<boolean> {
-    const body = JSON.stringify(payload);
-    for (let attempt = 0; ; attempt++) {
-      if (this.nc.isClosed()) return false;
-      try {
-        await this.js.publish(subject, body, { msgID: msgId, timeout: 2000 });
-        return true;
-      } catch (err) {
-        if (this.closing && attempt > 2) return false;
-        if (attempt === 0 || attempt % 20 === 0) {
-          this.logger.warn(`publish ${subject} not stored yet (${(err as Error).message}); retrying`);
-        }
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
-      }
-    }
+  publishDurable(subject: string, payload: object, msgId: string): Promise<boolean> {
+    this.durable ??= new DurablePublisher(this.nc, {
+      onRetry: (s, why, attempt) => this.logger.warn(`publish ${s} not stored yet (${why}); retrying${attempt > 0 ? ` (attempt ${attempt + 1})` : ''}`),
+    });
+    return this.durable.publish(subject, JSON.stringify(payload), msgId);
   }
+  private durable?: DurablePublisher;
 
   async request<T>(subject: string, payload: object | undefined, timeoutMs = 2000): Promise<T> {
     const msg = await this.nc.request(subject, payload === undefined ? '' : JSON.stringify(payload), { timeout: timeoutMs });
@@ -161,6 +153,7 @@ export class NatsService implements OnApplicationShutdown {
   async drain() {
     if (this.closing) return;
     this.closing = true;
+    if (this.durable) this.durable.closing = true;
     for (const s of this.subs) s.unsubscribe();
     try {
       await this.nc.drain();

@@ -1,0 +1,172 @@
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+
+export interface DurablePublisherOptions {
+  /** A publish not acknowledged this long is sent again (the message id makes the repeat harmless). */
+  timeoutMs?: number;
+  /** Publishes awaiting JetStream's ack at once; the rest wait their turn, in order. */
+  maxInFlight?: number;
+  /** Told about a publish that failed (first failure, then every 20th), to log it. */
+  onRetry?: (subject: string, why: string, attempt: number) => void;
+}
+
+interface Pending {
+  subject: string;
+  body: string;
+  msgId: string;
+  attempt: number;
+  sentAt: number;
+  /** Seen past its deadline by one sweep: the next sweep retries it if its ack still has not come. */
+  overdue: boolean;
+  retryAt: number;
+  resolve: (stored: boolean) => void;
+}
+
+const SWEEP_MS = 100;
+const MAX_BACKOFF_MS = 2000;
+
+/**
+ * Publishes to JetStream and resolves once the stream stored the message, retrying until it does.
+ *
+ * One inbox subscription takes every ack, matched by the reply token, and one sweep times out the
+ * publishes whose ack is late. `js.publish` instead makes a request per message, each with its own
+ * timer and a pre-built error with a stack trace. That cost adds up when a gateway closes 10,000
+ * sockets at once, and worse, if the loop is blocked for longer than the timeout while those closes
+ * are handled, every timer fires before the acks, which are already waiting in the socket, are read.
+ * Here a publish counts as timed out only when two sweeps in a row find it overdue: the I/O that was
+ * waiting at the first sweep has been read by the second.
+ */
+export class DurablePublisher {
+  private readonly inbox: string;
+  private sub?: Subscription;
+  private readonly inFlight = new Map<string, Pending>();
+  private readonly waiting: Pending[] = [];
+  private readonly backingOff = new Set<Pending>();
+  private nextToken = 0;
+  private sweeper?: NodeJS.Timeout;
+  private readonly timeoutMs: number;
+  private readonly maxInFlight: number;
+  /** Set while the app shuts down: a publish then gives up after a few attempts. */
+  closing = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly opts: DurablePublisherOptions = {},
+  ) {
+    this.inbox = createInbox();
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.maxInFlight = opts.maxInFlight ?? 1000;
+  }
+
+  /** Resolves true once stored (or found a duplicate of one stored), false if the connection closed. */
+  publish(subject: string, body: string, msgId: string): Promise<boolean> {
+    if (this.nc.isClosed()) return Promise.resolve(false);
+    this.start();
+    return new Promise((resolve) => {
+      this.waiting.push({ subject, body, msgId, attempt: 0, sentAt: 0, overdue: false, retryAt: 0, resolve });
+      this.pump();
+    });
+  }
+
+  /** Publishes waiting for a slot or an ack. */
+  get pending(): number {
+    return this.inFlight.size + this.waiting.length + this.backingOff.size;
+  }
+
+  private start() {
+    if (this.sub) return;
+    this.sub = this.nc.subscribe(`${this.inbox}.*`, {
+      callback: (err, msg) => {
+        if (!err) this.acked(msg);
+      },
+    });
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  private pump() {
+    while (this.inFlight.size < this.maxInFlight && this.waiting.length > 0) {
+      const p = this.waiting.shift()!;
+      if (this.nc.isClosed()) {
+        p.resolve(false);
+        continue;
+      }
+      const token = String(this.nextToken++);
+      const h = headers();
+      h.set('Nats-Msg-Id', p.msgId);
+      p.sentAt = Date.now();
+      p.overdue = false;
+      this.inFlight.set(token, p);
+      try {
+        this.nc.publish(p.subject, p.body, { reply: `${this.inbox}.${token}`, headers: h });
+      } catch (err) {
+        this.inFlight.delete(token);
+        this.failed(p, (err as Error).message);
+      }
+    }
+  }
+
+  private acked(msg: Msg) {
+    const token = msg.subject.slice(this.inbox.length + 1);
+    const p = this.inFlight.get(token);
+    if (!p) return; // a late ack of a publish already retried: the retry's own ack settles it
+    this.inFlight.delete(token);
+    const why = ackError(msg);
+    if (why) this.failed(p, why);
+    else p.resolve(true);
+    this.pump();
+  }
+
+  private failed(p: Pending, why: string) {
+    if (this.nc.isClosed() || (this.closing && p.attempt >= 2)) return p.resolve(false);
+    if (p.attempt === 0 || p.attempt % 20 === 0) this.opts.onRetry?.(p.subject, why, p.attempt);
+    p.retryAt = Date.now() + Math.min(100 * 2 ** p.attempt, MAX_BACKOFF_MS);
+    p.attempt++;
+    this.backingOff.add(p);
+  }
+
+  private sweep() {
+    const now = Date.now();
+    if (this.nc.isClosed()) return this.closeAll();
+    for (const [token, p] of this.inFlight) {
+      if (now - p.sentAt < this.timeoutMs) continue;
+      if (!p.overdue) {
+        p.overdue = true;
+        continue;
+      }
+      this.inFlight.delete(token);
+      this.failed(p, `no ack within ${this.timeoutMs} ms`);
+    }
+    for (const p of this.backingOff) {
+      if (p.retryAt > now) continue;
+      this.backingOff.delete(p);
+      this.waiting.push(p);
+    }
+    this.pump();
+  }
+
+  private closeAll() {
+    for (const p of [...this.inFlight.values(), ...this.waiting, ...this.backingOff]) p.resolve(false);
+    this.inFlight.clear();
+    this.waiting.length = 0;
+    this.backingOff.clear();
+    clearInterval(this.sweeper);
+  }
+
+  close() {
+    this.closeAll();
+    if (this.sub && !this.sub.isClosed()) this.sub.unsubscribe();
+  }
+}
+
+/** Why JetStream did not store it: no stream listening (503), or the API's error answer. */
+function ackError(msg: Msg): string | null {
+  if (msg.headers?.hasError) return `${msg.headers.code} ${msg.headers.description || 'no responders'}`.trim();
+  if (msg.data.length === 0) return 'empty ack';
+  try {
+    const ack = JSON.parse(msg.string()) as { error?: { description?: string; code?: number }; stream?: string };
+    if (ack.error) return `${ack.error.code ?? ''} ${ack.error.description ?? 'error'}`.trim();
+    return ack.stream ? null : 'not a JetStream ack';
+  } catch {
+    return 'not a JetStream ack';
+  }
+}
