@@ -42,8 +42,11 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
 
   async onApplicationBootstrap() {
     // A return stored before the cleanup came due must win, even when presence is behind on events.
+    // The BullMQ job of a cleanup that the timer already ran finds it done: it skips the wait, which
+    // would otherwise look the user's joins up a second time.
     this.queue.startWorker(async (data) => {
-      await this.barrier.caughtUp(data.userId);
+      const { status, epoch } = await this.state.cleanupState(data.userId);
+      if (status === 'grace' && epoch === data.epoch) await this.barrier.caughtUp(data.userId);
       return this.presence.runCleanup(data);
     });
     // Pending cleanups of a previous run (or of another replica) get a precise timer here too.

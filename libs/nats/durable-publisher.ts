@@ -54,7 +54,7 @@ export class DurablePublisher {
   ) {
     this.inbox = createInbox();
     this.timeoutMs = opts.timeoutMs ?? 2000;
-    this.maxInFlight = opts.maxInFlight ?? 1000;
+    this.maxInFlight = opts.maxInFlight ?? 10_000;
   }
 
   /** Resolves true once stored (or found a duplicate of one stored), false if the connection closed. */

@@ -28,6 +28,8 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
     max_age: nanos(maxAgeMs),
     duplicate_window: nanos(Math.min(120_000, maxAgeMs)),
     discard: 'old' as const,
+    // Presence looks up a user's last join when a cleanup comes due during a backlog.
+    allow_direct: true,
   };
   try {
     await jsm.streams.add(config);
@@ -36,8 +38,8 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
     // Exists already (older subjects, another max_age): bring it to this config.
     const info = await jsm.streams.info(AUDIT_STREAM);
     const sameSubjects = [...info.config.subjects].sort().join() === [...config.subjects].sort().join();
-    if (info.config.max_age !== config.max_age || !sameSubjects) {
-      await jsm.streams.update(AUDIT_STREAM, { ...info.config, subjects: config.subjects, max_age: config.max_age, duplicate_window: config.duplicate_window });
+    if (info.config.max_age !== config.max_age || !sameSubjects || !info.config.allow_direct) {
+      await jsm.streams.update(AUDIT_STREAM, { ...info.config, subjects: config.subjects, max_age: config.max_age, duplicate_window: config.duplicate_window, allow_direct: true });
     }
   }
   try {

@@ -76,7 +76,7 @@ export class SessionEventsBarrier {
           .filter((w) => !w.looked)
           .map(async (w) => {
             w.looked = true;
-            const last = await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: SessionSubjects.joined(w.userId) }).catch(() => null);
+            const last = await this.lastJoin(jsm, w.userId);
             // A join stored after the cleanup came due does not cancel it; one already applied is done.
             if (last && last.time.getTime() <= w.since && last.seq > c.ack_floor.stream_seq) w.seq = last.seq;
           }),
@@ -85,6 +85,23 @@ export class SessionEventsBarrier {
     this.release((w) => idle || (w.looked && (w.seq === undefined || c.ack_floor.stream_seq >= w.seq)), 'applied');
     const now = Date.now();
     this.release((w) => now - w.since >= BARRIER_MAX_WAIT_MS, 'timeout');
+  }
+
+  /** Direct get: served by the stream itself, not queued behind the JetStream API (10,000 at once, in a burst). */
+  private noDirect = false;
+  private async lastJoin(jsm: JetStreamManager, userId: string) {
+    const query = { last_by_subj: SessionSubjects.joined(userId) };
+    if (!this.noDirect) {
+      try {
+        return await jsm.direct.getMessage(AUDIT_STREAM, query);
+      } catch (err) {
+        // Nobody answers direct gets: a server without them. Any other failure: as before, no join known.
+        if (!/no responders|503/i.test((err as Error).message)) return null;
+        this.noDirect = true;
+        this.logger.warn(`direct get unavailable (${(err as Error).message}); looking joins up through the JetStream API`);
+      }
+    }
+    return jsm.streams.getMessage(AUDIT_STREAM, query).catch(() => null);
   }
 
   private release(pred: (w: Waiter) => boolean, outcome: string) {
