@@ -1,0 +1,14 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+const url = 'redis://127.0.0.1:6379/15';
+const r = new Redis(url);
+await r.flushdb();
+const q = new Queue('costtest', { connection: new Redis(url, { maxRetriesPerRequest: null }), prefix: 'ct' });
+const usec = async () => { const s = await r.info('commandstats'); const m = s.match(/cmdstat_evalsha:calls=(\d+),usec=(\d+)/); return m ? [Number(m[1]), Number(m[2])] : [0, 0]; };
+const N = 5000;
+let a = await usec();
+await Promise.all(Array.from({ length: N }, (_, i) => q.add('cleanup:u' + i, { userId: 'u' + i, epoch: 1, runAt: new Date().toISOString() }, { jobId: 'j' + i, delay: 60000, attempts: 5, backoff: { type: 'exponential', delay: 200 }, removeOnComplete: { age: 86400, count: 1000 }, removeOnFail: { age: 604800, count: 1000 } })));
+let b = await usec(); console.log('add: per call us', ((b[1] - a[1]) / (b[0] - a[0])).toFixed(1), 'calls', b[0] - a[0]);
+await Promise.all(Array.from({ length: N }, (_, i) => q.remove('j' + i)));
+let c = await usec(); console.log('remove: per call us', ((c[1] - b[1]) / (c[0] - b[0])).toFixed(1), 'calls', c[0] - b[0]);
+await r.flushdb(); await q.close(); r.disconnect();
