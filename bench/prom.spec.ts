@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { labelsOf, parseMetrics, sum } from './prom.js';
+import { labelsOf, parseMetrics, sum, histogramQuantile } from './prom.js';
 
 const TEXT = `# HELP presence_session_events_total x
 # TYPE presence_session_events_total counter
@@ -29,5 +29,22 @@ describe('Prometheus text parsing', () => {
   it('labelsOf reads quoted values with spaces and escapes', () => {
     expect(labelsOf('weird{a="x y",b="q\\"z"}')).toEqual({ a: 'x y', b: 'q\\"z' });
     expect(labelsOf('plain')).toEqual({});
+  });
+
+  it('histogramQuantile interpolates within the bucket, per label set, like histogram_quantile', () => {
+    const text = [
+      'h_bucket{kind="left",le="0.1"} 10',
+      'h_bucket{kind="left",le="1"} 90',
+      'h_bucket{kind="left",le="+Inf"} 100',
+      'h_bucket{kind="joined",le="0.1"} 0',
+      'h_bucket{kind="joined",le="1"} 0',
+      'h_bucket{kind="joined",le="+Inf"} 0',
+    ].join('\n');
+    const s = parseMetrics(text);
+    expect(histogramQuantile(s, 'h', 0.5, { kind: 'left' })).toBeCloseTo(0.1 + (0.9 * 40) / 80);
+    expect(histogramQuantile(s, 'h', 0.05, { kind: 'left' })).toBeCloseTo(0.05);
+    // Beyond the last finite bucket: its bound, as Prometheus answers.
+    expect(histogramQuantile(s, 'h', 0.99, { kind: 'left' })).toBe(1);
+    expect(histogramQuantile(s, 'h', 0.5, { kind: 'joined' })).toBeNaN();
   });
 });

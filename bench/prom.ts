@@ -40,3 +40,33 @@ export function sum(samples: Samples, name: string, where: Record<string, string
   }
   return total;
 }
+
+/**
+ * The q-quantile of a Prometheus histogram (the series matching `where`, buckets summed), read as
+ * Prometheus' histogram_quantile does: linear within the bucket it falls in. NaN when empty.
+ */
+export function histogramQuantile(samples: Samples, name: string, q: number, where: Record<string, string> = {}): number {
+  const buckets = new Map<number, number>();
+  for (const [key, value] of samples) {
+    if (!key.startsWith(`${name}_bucket{`)) continue;
+    const labels = labelsOf(key);
+    if (!Object.entries(where).every(([k, v]) => labels[k] === v)) continue;
+    const le = labels.le === '+Inf' ? Infinity : Number(labels.le);
+    buckets.set(le, (buckets.get(le) ?? 0) + value);
+  }
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of sorted) {
+    if (count >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, count - prevCount);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}

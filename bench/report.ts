@@ -187,6 +187,11 @@ export function markdown(r: RunReport, svgName: string): string {
     if (c.stages) {
       out.push('Where the lateness comes from, ms p50 / p99 per user: the last leave from its `at` (gateway) to the bench seeing it on NATS; from there to `presence.cleanup.<u>.scheduled` (presence applied it); from the cleanup\'s `runAt` to `presence.user.<u>.offline` (`at`); from offline to `stream.manager.<u>.stopped` (`at`).', '');
       out.push(table(['left published', 'left -> scheduled', 'runAt -> offline', 'offline -> stopped'], [[pq(c.stages.leftPublished, 0), pq(c.stages.scheduled, 0), pq(c.stages.offlineAfterRunAt, 0), pq(c.stages.stoppedAfterOffline, 0)]]), '');
+      const pl = c.presenceLeft;
+      if (pl) {
+        const ms = ([a, b]: [number, number]) => `${fmt(a * 1000, 0)} / ${fmt(b * 1000, 0)}`;
+        out.push(`Inside presence, per \`left\` (its \`nats_event_wait_seconds\` and \`nats_event_handle_seconds\` histograms, bucketed): waiting behind its lane ${ms(pl.wait)} ms, in its handler ${ms(pl.handle)} ms (p50 / p99).`, '');
+      }
     }
     if (c.earlyStops.length) out.push('Early stops (event, its `at` and when the bench saw it, ms from the start of the scenario):', '', ...c.earlyStops.map((e) => `- ${e}`), '');
   }

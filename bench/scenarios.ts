@@ -2,7 +2,7 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { until } from '../test/support/harness.js';
 import type { GeneratorPool as Generator } from './generator.js';
-import { sum, type Samples } from './prom.js';
+import { histogramQuantile, sum, type Samples } from './prom.js';
 import { cpuShare, machineLoad, sample, type ProcSample } from './proc.js';
 import type { ChurnResult, OpenResult, StormResult, UserSpec } from './protocol.js';
 import type { BenchStack, NaiveProcess } from './stack.js';
@@ -109,6 +109,8 @@ export interface CleanupResult {
   earlyStops: string[];
   /** Per user, ms: last leave stamped -> seen on NATS; -> cleanup scheduled; runAt -> offline; offline -> stopped. */
   stages: { leftPublished: Summary; scheduled: Summary; offlineAfterRunAt: Summary; stoppedAfterOffline: Summary };
+  /** Inside presence, per `left` event, seconds p50 / p99 (its histograms): queued behind its lane, then in its handler. */
+  presenceLeft?: { wait: [number, number]; handle: [number, number] };
   lag: Record<string, AppLag>;
   cpu: Record<string, number>;
   load: string;
@@ -391,8 +393,12 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   await probe.begin();
   await gen.close();
   await until('every manager stopped', () => stoppedAt.size >= userIds.length, o.cleanupTimeoutMs + 120_000, 200).catch(() => undefined);
-  const { lag, cpu } = await probe.end();
+  const { lag, cpu, metrics } = await probe.end();
   for (const s of subs) s.unsubscribe();
+  // The hold has no leaves: presence's `left` histograms cover exactly this scenario.
+  const pm = metrics.presence;
+  const q = (name: string): [number, number] => [histogramQuantile(pm, name, 0.5, { kind: 'left' }), histogramQuantile(pm, name, 0.99, { kind: 'left' })];
+  const presenceLeft = pm ? { wait: q('nats_event_wait_seconds'), handle: q('nats_event_handle_seconds') } : undefined;
   const lateness: number[] = [];
   for (const [u, stop] of stoppedAt) {
     const left = lastLeft.get(u);
@@ -416,6 +422,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     negative: lateness.filter((l) => l < 0).length,
     spreadOfLeavesMs: lefts.length ? Math.max(...lefts) - Math.min(...lefts) : NaN,
     stages,
+    presenceLeft,
     lag,
     cpu,
     load: machineLoad(),

@@ -125,7 +125,19 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     let h = 0;
     for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
     const lane = Math.abs(h) % this.lanes.length;
-    this.lanes[lane] = this.lanes[lane].then(work).catch((err: unknown) => this.logger.error(errorText(err)));
+    const kind = subject.slice(subject.lastIndexOf('.') + 1);
+    const queuedAt = performance.now();
+    const { eventWait, eventHandle } = this.nats.metrics;
+    const timed = async () => {
+      const start = performance.now();
+      eventWait.observe({ kind }, (start - queuedAt) / 1000);
+      try {
+        await work();
+      } finally {
+        eventHandle.observe({ kind }, (performance.now() - start) / 1000);
+      }
+    };
+    this.lanes[lane] = this.lanes[lane].then(timed).catch((err: unknown) => this.logger.error(errorText(err)));
   }
 
   /** Validates and runs the handler. Throws only when the handler threw and `rethrow` is set. */

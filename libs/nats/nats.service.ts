@@ -28,7 +28,7 @@ export class NatsService implements OnApplicationShutdown {
 
   constructor(
     @Inject(NATS_CONNECTION) readonly nc: NatsConnection,
-    private readonly metrics: Metrics,
+    readonly metrics: Metrics,
   ) {
     this.js = jetstream(nc, { timeout: 2000 });
     void this.watchStatus();

@@ -69,6 +69,21 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  /** Where an event's time goes in an app: queued behind its user's lane, then in its handler. */
+  readonly eventWait = new Histogram({
+    name: 'nats_event_wait_seconds',
+    help: 'From a consumed event reaching the app to its handler starting (the wait behind its lane), by kind',
+    labelNames: ['kind'],
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly eventHandle = new Histogram({
+    name: 'nats_event_handle_seconds',
+    help: 'How long a consumed event took in its handler, by kind',
+    labelNames: ['kind'],
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly managersRunning = new Gauge({ name: 'stream_managers_running', help: 'Managers running in this worker', registers: [this.registry] });
   readonly managerStarts = new Counter({ name: 'stream_manager_starts_total', help: 'Managers started', registers: [this.registry] });
   readonly managerStops = new Counter({
