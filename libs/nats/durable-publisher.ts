@@ -39,7 +39,9 @@ export class DurablePublisher {
   private readonly inbox: string;
   private sub?: Subscription;
   private readonly inFlight = new Map<string, Pending>();
-  private readonly waiting: Pending[] = [];
+  /** In order; `head` is the next to send. `shift()` moves the whole array, and this holds thousands in a burst. */
+  private waiting: Pending[] = [];
+  private head = 0;
   private readonly backingOff = new Set<Pending>();
   private nextToken = 0;
   private sweeper?: NodeJS.Timeout;
@@ -60,7 +62,12 @@ export class DurablePublisher {
   /** Resolves true once stored (or found a duplicate of one stored), false if the connection closed. */
   publish(subject: string, body: string, msgId: string): Promise<boolean> {
     if (this.nc.isClosed()) return Promise.resolve(false);
-    this.start();
+    this.subscribe();
+    // Only while something is pending: an idle gateway should not wake up ten times a second.
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+      this.sweeper.unref();
+    }
     return new Promise((resolve) => {
       this.waiting.push({ subject, body, msgId, attempt: 0, sentAt: 0, overdue: false, retryAt: 0, resolve });
       this.pump();
@@ -69,23 +76,20 @@ export class DurablePublisher {
 
   /** Publishes waiting for a slot or an ack. */
   get pending(): number {
-    return this.inFlight.size + this.waiting.length + this.backingOff.size;
+    return this.inFlight.size + (this.waiting.length - this.head) + this.backingOff.size;
   }
 
-  private start() {
-    if (this.sub) return;
-    this.sub = this.nc.subscribe(`${this.inbox}.*`, {
+  private subscribe() {
+    this.sub ??= this.nc.subscribe(`${this.inbox}.*`, {
       callback: (err, msg) => {
         if (!err) this.acked(msg);
       },
     });
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
-    this.sweeper.unref();
   }
 
   private pump() {
-    while (this.inFlight.size < this.maxInFlight && this.waiting.length > 0) {
-      const p = this.waiting.shift()!;
+    while (this.inFlight.size < this.maxInFlight && this.head < this.waiting.length) {
+      const p = this.waiting[this.head++];
       if (this.nc.isClosed()) {
         p.resolve(false);
         continue;
@@ -102,6 +106,13 @@ export class DurablePublisher {
         this.inFlight.delete(token);
         this.failed(p, (err as Error).message);
       }
+    }
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -142,14 +153,21 @@ export class DurablePublisher {
       this.waiting.push(p);
     }
     this.pump();
+    if (this.pending === 0) this.stopSweeper();
+  }
+
+  private stopSweeper() {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   private closeAll() {
-    for (const p of [...this.inFlight.values(), ...this.waiting, ...this.backingOff]) p.resolve(false);
+    for (const p of [...this.inFlight.values(), ...this.waiting.slice(this.head), ...this.backingOff]) p.resolve(false);
     this.inFlight.clear();
-    this.waiting.length = 0;
+    this.waiting = [];
+    this.head = 0;
     this.backingOff.clear();
-    clearInterval(this.sweeper);
+    this.stopSweeper();
   }
 
   close() {
