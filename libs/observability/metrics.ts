@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Buckets of the consumed-event timings: from a quiet millisecond to a burst's backlog of seconds. */
+const EVENT_SECONDS = [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /**
  * All Prometheus metrics of the system. Each app registers the whole set in its own registry and
  * moves the ones it owns; the names are shared so dashboards need no per-app cases.
@@ -74,14 +77,14 @@ export class Metrics {
     name: 'nats_event_wait_seconds',
     help: 'From a consumed event reaching the app to its handler starting (the wait behind its lane), by kind',
     labelNames: ['kind'],
-    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: EVENT_SECONDS,
     registers: [this.registry],
   });
   readonly eventHandle = new Histogram({
     name: 'nats_event_handle_seconds',
     help: 'How long a consumed event took in its handler, by kind',
     labelNames: ['kind'],
-    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: EVENT_SECONDS,
     registers: [this.registry],
   });
   readonly managersRunning = new Gauge({ name: 'stream_managers_running', help: 'Managers running in this worker', registers: [this.registry] });
