@@ -346,30 +346,32 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   // Every lifecycle event of the watched users, to show what happened to an early stop.
   const history = new Map<string, string[]>();
   const t0 = Date.now();
+  // Lifecycle subjects only: `>` would also bring every ConsoleLogger tick (10,000 a second here)
+  // into this process, and the bench's own CPU would be taken from the stack it measures.
+  const lifecycle = (_e: unknown, m: Msg) => {
+    const parts = m.subject.split('.');
+    if (parts.length !== 4 || !watch.has(parts[2]) || m.reply?.startsWith('$JS.ACK')) return;
+    let p: { at?: string; reason?: string; sessionId?: string; runAt?: string } = {};
+    try {
+      p = m.json();
+    } catch {
+      return;
+    }
+    // Where the time goes, per user: the last leave seen on NATS, then scheduled, offline, stopped.
+    const u = parts[2];
+    const seen = Date.now();
+    if (parts[1] === 'session' && parts[3] === 'left') stageTimes.set(u, { ...stageTimes.get(u), leftSeen: seen, leftAt: Date.parse(p.at ?? '') });
+    else if (parts[1] === 'cleanup' && parts[3] === 'scheduled') stageTimes.set(u, { ...stageTimes.get(u), scheduledSeen: seen, runAt: Date.parse(p.runAt ?? '') });
+    else if (parts[1] === 'user' && parts[3] === 'offline') stageTimes.set(u, { ...stageTimes.get(u), offlineAt: Date.parse(p.at ?? '') });
+    else if (parts[1] === 'manager' && parts[3] === 'stopped') stageTimes.set(u, { ...stageTimes.get(u), stoppedAt: Date.parse(p.at ?? '') });
+    const list = history.get(parts[2]) ?? [];
+    const extra = [p.reason, p.sessionId?.slice(0, 8), p.runAt ? `runAt+${Date.parse(p.runAt) - t0}` : undefined].filter(Boolean).join(' ');
+    list.push(`${parts[1]}.${parts[3]}${extra ? ` (${extra})` : ''} at+${Date.parse(p.at ?? '') - t0} recv+${Date.now() - t0}`);
+    history.set(parts[2], list);
+  };
   const subs: Subscription[] = [
-    stack.nc.subscribe('>', {
-      callback: (_e, m) => {
-        const parts = m.subject.split('.');
-        if (parts.length !== 4 || !watch.has(parts[2]) || m.reply?.startsWith('$JS.ACK')) return;
-        let p: { at?: string; reason?: string; sessionId?: string; runAt?: string } = {};
-        try {
-          p = m.json();
-        } catch {
-          return;
-        }
-        // Where the time goes, per user: the last leave seen on NATS, then scheduled, offline, stopped.
-        const u = parts[2];
-        const seen = Date.now();
-        if (parts[1] === 'session' && parts[3] === 'left') stageTimes.set(u, { ...stageTimes.get(u), leftSeen: seen, leftAt: Date.parse(p.at ?? '') });
-        else if (parts[1] === 'cleanup' && parts[3] === 'scheduled') stageTimes.set(u, { ...stageTimes.get(u), scheduledSeen: seen, runAt: Date.parse(p.runAt ?? '') });
-        else if (parts[1] === 'user' && parts[3] === 'offline') stageTimes.set(u, { ...stageTimes.get(u), offlineAt: Date.parse(p.at ?? '') });
-        else if (parts[1] === 'manager' && parts[3] === 'stopped') stageTimes.set(u, { ...stageTimes.get(u), stoppedAt: Date.parse(p.at ?? '') });
-        const list = history.get(parts[2]) ?? [];
-        const extra = [p.reason, p.sessionId?.slice(0, 8), p.runAt ? `runAt+${Date.parse(p.runAt) - t0}` : undefined].filter(Boolean).join(' ');
-        list.push(`${parts[1]}.${parts[3]}${extra ? ` (${extra})` : ''} at+${Date.parse(p.at ?? '') - t0} recv+${Date.now() - t0}`);
-        history.set(parts[2], list);
-      },
-    }),
+    stack.nc.subscribe('presence.>', { callback: lifecycle }),
+    stack.nc.subscribe('stream.manager.>', { callback: lifecycle }),
     stack.nc.subscribe('presence.session.*.left', {
       callback: (_e, m) => {
         const u = m.subject.split('.')[2];
