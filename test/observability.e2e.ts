@@ -96,6 +96,29 @@ describe('/metrics', () => {
     await stack.presence.waitForLine(/dropped invalid message on presence\.session\.mallory\.joined: not JSON/);
   });
 
+  it('a gateway follows the lifecycle subjects of its own users only, from their first tab to their last', async () => {
+    const other = await stack.addApp('gateway');
+    try {
+      const [a, b] = [uniqueUser('follow-a'), uniqueUser('follow-b')];
+      const followed = async (g: AppProcess) => (await scrape(g))('presence_gateway_followed_users');
+      const [g0, o0] = [await followed(stack.gateway), await followed(other)];
+      const tabsA = [await stack.tab(a), await stack.tab(a)];
+      const tabB = await stack.tab(b, { gateway: other });
+      // Each tab still hears its own manager's lifecycle: the events reach the gateway that holds it.
+      for (const t of [...tabsA, tabB]) await t.waitManager('running');
+      expect([(await followed(stack.gateway)) - g0, (await followed(other)) - o0]).toEqual([1, 1]);
+      tabsA[0].close();
+      await stack.observer.waitFor(`presence.session.${a}.left`);
+      expect((await followed(stack.gateway)) - g0).toBe(1);
+      tabsA[1].close();
+      tabB.close();
+      await until('both gateways stopped following', async () => (await followed(stack.gateway)) === g0 && (await followed(other)) === o0);
+    } finally {
+      await other.kill('SIGTERM');
+      stack.gateways.splice(stack.gateways.indexOf(other), 1);
+    }
+  });
+
   it('every app serves the same metric names, so one dashboard fits all', async () => {
     for (const app of stack.apps) {
       const text = await (await fetch(`${app.url}/metrics`)).text();

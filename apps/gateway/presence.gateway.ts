@@ -121,6 +121,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     (socket.conn as unknown as { request: unknown }).request = null;
     this.registry.add(session);
     this.metrics.sessions.set(this.registry.size);
+    this.views.follow(userId);
     void socket.join(userRoom(userId));
     // The project's addition: the page learns which of the user's metas is its own tab.
     socket.emit('session', { sessionId, userId, gatewayId: this.config.instanceId });

@@ -20,6 +20,8 @@ export const UserSubjects = {
   offline: (userId: string) => `presence.user.${userId}.offline`,
   anyOnline: 'presence.user.*.online',
   anyOffline: 'presence.user.*.offline',
+  /** Every user event of one user. */
+  ofUser: (userId: string) => `presence.user.${userId}.*`,
 } as const;
 
 export const CleanupSubjects = {
@@ -27,6 +29,7 @@ export const CleanupSubjects = {
   cancelled: (userId: string) => `presence.cleanup.${userId}.cancelled`,
   anyScheduled: 'presence.cleanup.*.scheduled',
   anyCancelled: 'presence.cleanup.*.cancelled',
+  ofUser: (userId: string) => `presence.cleanup.${userId}.*`,
 } as const;
 
 export const ManagerSubjects = {
@@ -34,6 +37,7 @@ export const ManagerSubjects = {
   stopped: (userId: string) => `stream.manager.${userId}.stopped`,
   anyStarted: 'stream.manager.*.started',
   anyStopped: 'stream.manager.*.stopped',
+  ofUser: (userId: string) => `stream.manager.${userId}.*`,
 } as const;
 
 /**

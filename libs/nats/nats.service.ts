@@ -8,6 +8,17 @@ import { DurablePublisher } from './durable-publisher.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 
+/** A schema and the handler of the messages it validates. */
+export interface SubjectRoute {
+  schema: z.ZodType;
+  handle: (payload: unknown, subject: string, reply?: string) => unknown;
+}
+
+/** Pairs a schema with its handler, keeping the payload's type for the handler. */
+export function route<S extends z.ZodType>(schema: S, handle: (payload: z.infer<S>, subject: string, reply?: string) => unknown): SubjectRoute {
+  return { schema, handle: handle as SubjectRoute['handle'] };
+}
+
 export interface SubscribeOptions {
   queue?: string;
   /** Check that the payload's userId is the one in the subject (presence.session.<userId>.x). */
@@ -24,7 +35,8 @@ export class NatsService implements OnApplicationShutdown {
   private readonly logger = new Logger('Nats');
   readonly js: JetStreamClient;
   private closing = false;
-  private readonly subs: Subscription[] = [];
+  /** A Set: a gateway holds a few subscriptions per local user, made and ended one by one. */
+  private readonly subs = new Set<Subscription>();
 
   constructor(
     @Inject(NATS_CONNECTION) readonly nc: NatsConnection,
@@ -97,6 +109,15 @@ export class NatsService implements OnApplicationShutdown {
     handler: (payload: z.infer<S>, subject: string, reply?: string) => unknown,
     opts: SubscribeOptions = {},
   ): Subscription {
+    const only = route(schema, handler);
+    return this.subscribeRouted(subject, () => only, opts);
+  }
+
+  /**
+   * Like subscribe(), for a wildcard whose messages differ by subject: `routeOf` picks each
+   * message's schema and handler from its subject (undefined: not ours, ignored).
+   */
+  subscribeRouted(subject: string, routeOf: (subject: string) => SubjectRoute | undefined, opts: SubscribeOptions = {}): Subscription {
     const sub = this.nc.subscribe(subject, {
       queue: opts.queue,
       callback: (err, msg) => {
@@ -104,10 +125,12 @@ export class NatsService implements OnApplicationShutdown {
           this.logger.error(`subscription ${subject} failed: ${err.message}`);
           return;
         }
-        const payload = this.validate(schema, msg.subject, msg.data, opts.matchSubjectUser ?? false);
+        const r = routeOf(msg.subject);
+        if (!r) return;
+        const payload: unknown = this.validate(r.schema, msg.subject, msg.data, opts.matchSubjectUser ?? false);
         if (payload === undefined) return;
         try {
-          const result = handler(payload, msg.subject, msg.reply);
+          const result = r.handle(payload, msg.subject, msg.reply);
           if (result instanceof Promise) {
             result.catch((e: unknown) => this.logger.error(`handler for ${msg.subject} failed: ${errorText(e)}`));
           }
@@ -116,14 +139,13 @@ export class NatsService implements OnApplicationShutdown {
         }
       },
     });
-    this.subs.push(sub);
+    this.subs.add(sub);
     return sub;
   }
 
   /** Ends a subscription made with subscribe() before the app closes (short-lived interests). */
   unsubscribe(sub: Subscription) {
-    const i = this.subs.indexOf(sub);
-    if (i >= 0) this.subs.splice(i, 1);
+    this.subs.delete(sub);
     if (!sub.isClosed()) sub.unsubscribe();
   }
 

@@ -1,17 +1,23 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Namespace, Socket } from 'socket.io';
 import { CleanupSubjects, type ManagerStateEvent, type UserPresence } from '#libs/contracts/index.js';
-import type { NatsService } from '#libs/nats/nats.service.js';
+import type { NatsService, SubjectRoute } from '#libs/nats/nats.service.js';
+import { subjectMatches } from '#libs/nats/events.transport.js';
 import type { SessionRegistry } from './session-registry.js';
 import { ManagerViewService, userRoom } from './manager-view.service.js';
 
 /** NATS whose requests the test answers, in the order it chooses. */
 class FakeNats {
-  readonly handlers = new Map<string, (payload: unknown) => void>();
+  readonly nc = { isClosed: () => false };
+  readonly subscriptions: Array<{ subject: string; routeOf: (subject: string) => SubjectRoute | undefined }> = [];
   readonly answers: Array<(p: UserPresence) => void> = [];
-  subscribe(subject: string, _schema: unknown, handler: (payload: unknown) => void) {
-    this.handlers.set(subject, handler);
+  subscribeRouted(subject: string, routeOf: (subject: string) => SubjectRoute | undefined) {
+    this.subscriptions.push({ subject, routeOf });
     return {};
+  }
+  /** A message on `subject`, to every subscription whose pattern matches it (schemas not applied). */
+  deliver(subject: string, payload: unknown) {
+    for (const s of this.subscriptions) if (subjectMatches(s.subject, subject)) void s.routeOf(subject)?.handle(payload, subject);
   }
   request<T>(): Promise<T> {
     return new Promise<T>((resolve) => this.answers.push(resolve as (p: UserPresence) => void));
@@ -35,7 +41,7 @@ function setup() {
   const registry = { hasUser: () => true } as unknown as SessionRegistry;
   const views = new ManagerViewService(nats as unknown as NatsService, registry);
   views.attach(server as unknown as Namespace);
-  views.onApplicationBootstrap();
+  views.follow('u');
   const tab = (userId: string) => {
     const t = new FakeTab();
     rooms.set(userRoom(userId), [...(rooms.get(userRoom(userId)) ?? []), t]);
@@ -61,7 +67,7 @@ describe('ManagerViewService: every tab of a user ends on the same state', () =>
     nats.answers[1](presence(null));
     await greetB;
     // The cancellation itself arrives last, equal to what B's answer said.
-    nats.handlers.get(CleanupSubjects.anyCancelled)!({ userId: 'u', at: '2030-01-01T00:00:01.000Z' });
+    nats.deliver(CleanupSubjects.cancelled('u'), { userId: 'u', at: '2030-01-01T00:00:01.000Z' });
     expect(b.last).toBe('running');
     expect(a.last).toBe('running');
   });

@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Subscription } from '@nats-io/transport-node';
 import type { Namespace, Socket } from 'socket.io';
 import {
   CleanupCancelled,
@@ -14,7 +15,8 @@ import {
   type ManagerStateEvent,
   type UserPresence,
 } from '#libs/contracts/index.js';
-import { NatsService } from '#libs/nats/nats.service.js';
+import { NatsService, route, type SubjectRoute } from '#libs/nats/nats.service.js';
+import { Metrics } from '#libs/observability/metrics.js';
 import { SessionRegistry } from './session-registry.js';
 
 export const userRoom = (userId: string) => `user:${userId}`;
@@ -22,49 +24,63 @@ export const userRoom = (userId: string) => `user:${userId}`;
 /**
  * What each local user's stream manager is doing, kept from the lifecycle events and sent to the
  * user's own sockets as the `manager` event: once after connect, then on every change.
+ *
+ * The gateway follows the lifecycle subjects of its own users only (three subscriptions per user,
+ * from their first local session to their last), so NATS routes a user's events to the gateways
+ * that hold them. Wildcards over every user made each gateway receive, parse and drop the events
+ * of every other gateway's users: its cost grew with the whole system, not with its own sessions.
  */
 @Injectable()
-export class ManagerViewService implements OnApplicationBootstrap {
+export class ManagerViewService {
   private readonly logger = new Logger('ManagerView');
   private readonly views = new Map<string, ManagerStateEvent>();
   /** Bumped by every event, so a slower query answer never overwrites a newer event. */
   private readonly versions = new Map<string, number>();
+  private readonly follows = new Map<string, Subscription[]>();
   private server?: Namespace;
+
+  /** By `<second token>.<last token>` of the subject: manager.started, cleanup.scheduled, ... */
+  private readonly routes: Record<string, SubjectRoute> = {
+    'manager.started': route(ManagerStarted, (e) => this.set({ userId: e.userId, state: 'running', workerId: e.workerId })),
+    // With sessions still here, a stop means a move (handover, lease lost): it starts again.
+    'manager.stopped': route(ManagerStopped, (e) => this.set({ userId: e.userId, state: e.reason === 'offline' ? 'stopped' : 'starting' })),
+    'cleanup.scheduled': route(CleanupScheduled, (e) => this.set({ ...this.current(e.userId), state: 'stopping', cleanupAt: e.runAt })),
+    // A cancelled cleanup means the manager never stopped: it is running, wherever it is.
+    'cleanup.cancelled': route(CleanupCancelled, (e) => this.set({ userId: e.userId, state: 'running', workerId: this.current(e.userId).workerId })),
+    'user.online': route(UserOnline, (e) => this.current(e.userId).state !== 'running' && this.set({ userId: e.userId, state: 'starting' })),
+    'user.offline': route(UserOffline, (e) => this.set({ userId: e.userId, state: 'stopped' })),
+  };
 
   constructor(
     private readonly nats: NatsService,
     private readonly registry: SessionRegistry,
-  ) {}
+    metrics?: Metrics,
+  ) {
+    metrics?.gauge('presence_gateway_followed_users', "Users whose lifecycle subjects this gateway follows (its own users)", () => this.follows.size);
+  }
 
   attach(server: Namespace) {
     this.server = server;
   }
 
-  onApplicationBootstrap() {
-    const local = (u: string) => this.registry.hasUser(u);
-    this.nats.subscribe(ManagerSubjects.anyStarted, ManagerStarted, (e) => {
-      if (local(e.userId)) this.set({ userId: e.userId, state: 'running', workerId: e.workerId });
-    }, { matchSubjectUser: true });
-    this.nats.subscribe(ManagerSubjects.anyStopped, ManagerStopped, (e) => {
-      if (!local(e.userId)) return;
-      // With sessions still here, a stop means a move (handover, lease lost): it starts again.
-      this.set({ userId: e.userId, state: e.reason === 'offline' ? 'stopped' : 'starting' });
-    }, { matchSubjectUser: true });
-    this.nats.subscribe(CleanupSubjects.anyScheduled, CleanupScheduled, (e) => {
-      if (local(e.userId)) this.set({ ...this.current(e.userId), state: 'stopping', cleanupAt: e.runAt });
-    }, { matchSubjectUser: true });
-    this.nats.subscribe(CleanupSubjects.anyCancelled, CleanupCancelled, (e) => {
-      if (!local(e.userId)) return;
-      // A cancelled cleanup means the manager never stopped: it is running, wherever it is.
-      const cur = this.current(e.userId);
-      this.set({ userId: e.userId, state: 'running', workerId: cur.workerId });
-    }, { matchSubjectUser: true });
-    this.nats.subscribe(UserSubjects.anyOnline, UserOnline, (e) => {
-      if (local(e.userId) && this.current(e.userId).state !== 'running') this.set({ userId: e.userId, state: 'starting' });
-    }, { matchSubjectUser: true });
-    this.nats.subscribe(UserSubjects.anyOffline, UserOffline, (e) => {
-      if (local(e.userId)) this.set({ userId: e.userId, state: 'stopped' });
-    }, { matchSubjectUser: true });
+  /**
+   * The user's first session here: follow their lifecycle events. Called before the session's
+   * join is published, on the same connection, so NATS has the subscription before any answer.
+   */
+  follow(userId: string) {
+    if (this.follows.has(userId) || this.nats.nc.isClosed()) return;
+    const routeOf = (subject: string) => {
+      const t = subject.split('.');
+      // An event that crosses the unsubscribe of a user who left is not for any socket here.
+      return this.registry.hasUser(t[2]) ? this.routes[`${t[1]}.${t[3]}`] : undefined;
+    };
+    const subjects = [ManagerSubjects.ofUser(userId), CleanupSubjects.ofUser(userId), UserSubjects.ofUser(userId)];
+    this.follows.set(userId, subjects.map((s) => this.nats.subscribeRouted(s, routeOf, { matchSubjectUser: true })));
+  }
+
+  /** How many users' lifecycle subjects this gateway follows. */
+  get following(): number {
+    return this.follows.size;
   }
 
   private current(userId: string): ManagerStateEvent {
@@ -129,10 +145,12 @@ export class ManagerViewService implements OnApplicationBootstrap {
     }
   }
 
-  /** The user's last local socket left: forget the view. */
+  /** The user's last local socket left: forget the view and stop following. */
   forget(userId: string) {
     this.views.delete(userId);
     this.versions.delete(userId);
+    for (const sub of this.follows.get(userId) ?? []) this.nats.unsubscribe(sub);
+    this.follows.delete(userId);
   }
 }
 
