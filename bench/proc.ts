@@ -54,3 +54,68 @@ export function machineLoad(): string {
     return 'loadavg unknown';
   }
 }
+
+/** Busy fraction of all cores between two readings of /proc/stat's first line. */
+export function parseCpuLine(line: string): { busy: number; total: number } {
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal ...: idle and iowait are the idle time.
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total };
+}
+
+export interface SaturationReport {
+  /** Seconds sampled. */
+  windowS: number;
+  /** Seconds in which every core was busy (at least 95 % of the machine). */
+  saturatedS: number;
+  /** Seconds from the start to the end of the last saturated sample. */
+  lastSaturatedS: number;
+}
+
+/**
+ * Samples the whole machine every 100 ms: how long every core was busy. A latency figure taken
+ * while the machine had no idle core measures the machine as much as the code.
+ */
+export class SaturationSampler {
+  private timer?: NodeJS.Timeout;
+  private prev?: { busy: number; total: number };
+  private t0 = 0;
+  private prevAt = 0;
+  private saturated = 0;
+  private lastSaturated = 0;
+
+  start() {
+    this.t0 = this.prevAt = performance.now();
+    this.prev = this.read();
+    this.timer = setInterval(() => this.tick(), 100);
+    return this;
+  }
+
+  private read() {
+    try {
+      return parseCpuLine(readFileSync('/proc/stat', 'utf8').split('\n')[0]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private tick() {
+    const cur = this.read();
+    if (!cur || !this.prev) return;
+    const dt = cur.total - this.prev.total;
+    const share = dt > 0 ? (cur.busy - this.prev.busy) / dt : 0;
+    const now = performance.now();
+    // A loaded machine delays this timer too: count the time that really passed.
+    if (share >= 0.95) {
+      this.saturated += (now - this.prevAt) / 1000;
+      this.lastSaturated = (now - this.t0) / 1000;
+    }
+    this.prev = cur;
+    this.prevAt = now;
+  }
+
+  stop(): SaturationReport {
+    clearInterval(this.timer);
+    return { windowS: (this.prevAt - this.t0) / 1000, saturatedS: this.saturated, lastSaturatedS: this.lastSaturated };
+  }
+}

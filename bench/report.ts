@@ -193,6 +193,8 @@ export function markdown(r: RunReport, svgName: string): string {
         out.push(`Inside presence, per \`left\` (its \`nats_event_wait_seconds\` and \`nats_event_handle_seconds\` histograms, bucketed): waiting behind its lane ${ms(pl.wait)} ms, in its handler ${ms(pl.handle)} ms (p50 / p99).`, '');
       }
     }
+    const sat = c.saturation;
+    if (sat) out.push(`The whole machine (every process on it, the load generator included) had no idle core for ${fmt(sat.saturatedS, 1)} s of the ${fmt(sat.windowS, 1)} s from the first close to the last stop, the last time ${fmt(sat.lastSaturatedS, 1)} s after the first close (each cleanup comes due CLEANUP_TIMEOUT_MS after its user's last leave).`, '');
     if (c.earlyStops.length) out.push('Early stops (event, its `at` and when the bench saw it, ms from the start of the scenario):', '', ...c.earlyStops.map((e) => `- ${e}`), '');
   }
   if (r.churn) {

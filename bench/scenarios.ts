@@ -3,7 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { until } from '../test/support/harness.js';
 import type { GeneratorPool as Generator } from './generator.js';
 import { histogramQuantile, sum, type Samples } from './prom.js';
-import { cpuShare, machineLoad, sample, type ProcSample } from './proc.js';
+import { cpuShare, machineLoad, sample, SaturationSampler, type ProcSample, type SaturationReport } from './proc.js';
 import type { ChurnResult, OpenResult, StormResult, UserSpec } from './protocol.js';
 import type { BenchStack, NaiveProcess } from './stack.js';
 import { summarize, type Summary } from './stats.js';
@@ -111,6 +111,8 @@ export interface CleanupResult {
   stages: { leftPublished: Summary; scheduled: Summary; offlineAfterRunAt: Summary; stoppedAfterOffline: Summary };
   /** Inside presence, per `left` event, seconds p50 / p99 (its histograms): queued behind its lane, then in its handler. */
   presenceLeft?: { wait: [number, number]; handle: [number, number] };
+  /** Whole machine, from the first close to the last stop: how long no core was idle. */
+  saturation?: SaturationReport;
   lag: Record<string, AppLag>;
   cpu: Record<string, number>;
   load: string;
@@ -393,8 +395,10 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   ];
   await stack.nc.flush();
   await probe.begin();
+  const machine = new SaturationSampler().start();
   await gen.close();
   await until('every manager stopped', () => stoppedAt.size >= userIds.length, o.cleanupTimeoutMs + 120_000, 200).catch(() => undefined);
+  const saturation = machine.stop();
   const { lag, cpu, metrics } = await probe.end();
   for (const s of subs) s.unsubscribe();
   // The hold has no leaves: presence's `left` histograms cover exactly this scenario.
@@ -425,6 +429,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     spreadOfLeavesMs: lefts.length ? Math.max(...lefts) - Math.min(...lefts) : NaN,
     stages,
     presenceLeft,
+    saturation,
     lag,
     cpu,
     load: machineLoad(),
