@@ -362,37 +362,34 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     // Where the time goes, per user: the last leave seen on NATS, then scheduled, offline, stopped.
     const u = parts[2];
     const seen = Date.now();
-    if (parts[1] === 'session' && parts[3] === 'left') stageTimes.set(u, { ...stageTimes.get(u), leftSeen: seen, leftAt: Date.parse(p.at ?? '') });
-    else if (parts[1] === 'cleanup' && parts[3] === 'scheduled') stageTimes.set(u, { ...stageTimes.get(u), scheduledSeen: seen, runAt: Date.parse(p.runAt ?? '') });
-    else if (parts[1] === 'user' && parts[3] === 'offline') stageTimes.set(u, { ...stageTimes.get(u), offlineAt: Date.parse(p.at ?? '') });
-    else if (parts[1] === 'manager' && parts[3] === 'stopped') stageTimes.set(u, { ...stageTimes.get(u), stoppedAt: Date.parse(p.at ?? '') });
-    const list = history.get(parts[2]) ?? [];
-    const extra = [p.reason, p.sessionId?.slice(0, 8), p.runAt ? `runAt+${Date.parse(p.runAt) - t0}` : undefined].filter(Boolean).join(' ');
-    list.push(`${parts[1]}.${parts[3]}${extra ? ` (${extra})` : ''} at+${Date.parse(p.at ?? '') - t0} recv+${Date.now() - t0}`);
-    history.set(parts[2], list);
-  };
-  const subs: Subscription[] = [
-    stack.nc.subscribe('presence.>', { callback: lifecycle }),
-    stack.nc.subscribe('stream.manager.>', { callback: lifecycle }),
-    stack.nc.subscribe('presence.session.*.left', {
-      callback: (_e, m) => {
-        const u = m.subject.split('.')[2];
-        if (!watch.has(u)) return;
-        const left = m.json() as { at: string; sessionId: string };
+    switch (`${parts[1]}.${parts[3]}`) {
+      case 'session.left':
+        stageTimes.set(u, { ...stageTimes.get(u), leftSeen: seen, leftAt: Date.parse(p.at ?? '') });
         // A second leave of a session (a retry, or presence ending a gateway it thinks dead) has the
         // same message id: JetStream drops it, and presence never sees its time.
-        if (seenLeaves.has(left.sessionId)) return;
-        seenLeaves.add(left.sessionId);
-        lastLeft.set(u, Math.max(lastLeft.get(u) ?? 0, Date.parse(left.at)));
-      },
-    }),
-    stack.nc.subscribe('stream.manager.*.stopped', {
-      callback: (_e, m) => {
-        const u = m.subject.split('.')[2];
-        if (watch.has(u) && !stoppedAt.has(u)) stoppedAt.set(u, Date.parse((m.json() as { at: string }).at));
-      },
-    }),
-  ];
+        if (p.sessionId !== undefined && !seenLeaves.has(p.sessionId)) {
+          seenLeaves.add(p.sessionId);
+          lastLeft.set(u, Math.max(lastLeft.get(u) ?? 0, Date.parse(p.at ?? '')));
+        }
+        break;
+      case 'cleanup.scheduled':
+        stageTimes.set(u, { ...stageTimes.get(u), scheduledSeen: seen, runAt: Date.parse(p.runAt ?? '') });
+        break;
+      case 'user.offline':
+        stageTimes.set(u, { ...stageTimes.get(u), offlineAt: Date.parse(p.at ?? '') });
+        break;
+      case 'manager.stopped':
+        stageTimes.set(u, { ...stageTimes.get(u), stoppedAt: Date.parse(p.at ?? '') });
+        if (!stoppedAt.has(u)) stoppedAt.set(u, Date.parse(p.at ?? ''));
+        break;
+    }
+    const list = history.get(u) ?? [];
+    const extra = [p.reason, p.sessionId?.slice(0, 8), p.runAt ? `runAt+${Date.parse(p.runAt) - t0}` : undefined].filter(Boolean).join(' ');
+    list.push(`${parts[1]}.${parts[3]}${extra ? ` (${extra})` : ''} at+${Date.parse(p.at ?? '') - t0} recv+${Date.now() - t0}`);
+    history.set(u, list);
+  };
+  // One subscription per subject tree: each event is parsed once, for the stages, the lateness and the history.
+  const subs: Subscription[] = [stack.nc.subscribe('presence.>', { callback: lifecycle }), stack.nc.subscribe('stream.manager.>', { callback: lifecycle })];
   await stack.nc.flush();
   await probe.begin();
   const machine = new SaturationSampler().start();

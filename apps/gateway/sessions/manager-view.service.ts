@@ -69,19 +69,16 @@ export class ManagerViewService {
    */
   follow(userId: string) {
     if (this.follows.has(userId) || this.nats.nc.isClosed()) return;
-    const routeOf = (subject: string) => {
-      const t = subject.split('.');
-      // An event that crosses the unsubscribe of a user who left is not for any socket here.
-      return this.registry.hasUser(t[2]) ? this.routes[`${t[1]}.${t[3]}`] : undefined;
-    };
     const subjects = [ManagerSubjects.ofUser(userId), CleanupSubjects.ofUser(userId), UserSubjects.ofUser(userId)];
-    this.follows.set(userId, subjects.map((s) => this.nats.subscribeRouted(s, routeOf, { matchSubjectUser: true })));
+    this.follows.set(userId, subjects.map((s) => this.nats.subscribeRouted(s, this.routeOf, { matchSubjectUser: true })));
   }
 
-  /** How many users' lifecycle subjects this gateway follows. */
-  get following(): number {
-    return this.follows.size;
-  }
+  /** The same for every followed user: the subject names the user and the event. */
+  private readonly routeOf = (subject: string): SubjectRoute | undefined => {
+    const t = subject.split('.');
+    // An event that crosses the unsubscribe of a user who left is not for any socket here.
+    return this.registry.hasUser(t[2]) ? this.routes[`${t[1]}.${t[3]}`] : undefined;
+  };
 
   private current(userId: string): ManagerStateEvent {
     return this.views.get(userId) ?? { userId, state: 'starting' };
