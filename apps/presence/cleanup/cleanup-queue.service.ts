@@ -7,7 +7,9 @@ import { CLEANUP_QUEUE, cleanupJobId, cleanupJobName, type CleanupJobData } from
 /** Past this, a job that starts early is put back; under it, it just waits. */
 const EARLY_DEFER_MS = 20;
 
-export type CleanupProcessor = (data: CleanupJobData) => Promise<{ outcome: string }>;
+/** `timer`: this replica's in-process timer at runAt; `job`: BullMQ's delayed job (the safety net). */
+export type CleanupSource = 'timer' | 'job';
+export type CleanupProcessor = (data: CleanupJobData, source: CleanupSource) => Promise<{ outcome: string }>;
 
 /** How much later than its time the BullMQ job of a cleanup fires: it is only the safety net. */
 export const FALLBACK_DELAY_MS = 1000;
@@ -36,7 +38,8 @@ export class CleanupQueueService implements OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.prefix = redisKeys(config.redisPrefix).bullPrefix;
     this.queue = new Queue<CleanupJobData>(CLEANUP_QUEUE, {
-      connection: createRedis(config.redisUrl, `presence:${config.instanceId}:queue`),
+      // Adds and removes come in bursts too (see REDIS in CoreModule); the worker's connection blocks, so not there.
+      connection: createRedis(config.redisUrl, `presence:${config.instanceId}:queue`, { enableAutoPipelining: true }),
       prefix: this.prefix,
     });
     this.queue.on('error', (err) => this.logger.warn(`queue: ${err.message}`));
@@ -66,7 +69,7 @@ export class CleanupQueueService implements OnApplicationShutdown {
     }
     // Clocks of two replicas, or a timer firing on another clock, can be a few ms apart.
     if (early > 0) await new Promise((r) => setTimeout(r, early));
-    return processor(job.data);
+    return processor(job.data, 'job');
   }
 
   /**
@@ -130,7 +133,7 @@ export class CleanupQueueService implements OnApplicationShutdown {
   private async runDue(id: string, data: CleanupJobData) {
     if (!this.processor) return this.promote(id);
     try {
-      await this.processor(data);
+      await this.processor(data, 'timer');
     } catch (err) {
       this.logger.warn(`cleanup ${id} failed here (${(err as Error).message}); BullMQ retries it`);
       return this.promote(id);
