@@ -70,9 +70,24 @@ export class DurablePublisher {
     }
     return new Promise((resolve) => {
       this.waiting.push({ subject, body, msgId, attempt: 0, sentAt: 0, overdue: false, retryAt: 0, resolve });
+      this.pumpSoon();
+    });
+  }
+
+  /**
+   * Sends what waits once the current I/O callbacks are done, not at once: when a gateway handles
+   * a thousand socket closes in one turn of the loop, their thousand publishes leave in one write
+   * instead of one write (and one read at the server) each. The delay is that turn's remainder.
+   */
+  private pumpSoon() {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
+  private pumpScheduled = false;
 
   /** Publishes waiting for a slot or an ack. */
   get pending(): number {
@@ -124,7 +139,7 @@ export class DurablePublisher {
     const why = ackError(msg);
     if (why) this.failed(p, why);
     else p.resolve(true);
-    this.pump();
+    if (this.head < this.waiting.length) this.pumpSoon();
   }
 
   private failed(p: Pending, why: string) {
