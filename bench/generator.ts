@@ -45,6 +45,10 @@ export class Generator {
   close(userIds?: string[]) {
     return this.call<number>('close', { userIds });
   }
+  /** Whether the generator keeps every user's lifecycle events (see loadgen's record()). */
+  record(on: boolean) {
+    return this.call<void>('record', { on });
+  }
   storm(timeoutMs: number, cleanupTimeoutMs: number) {
     return this.call<StormResult>('storm', { timeoutMs, cleanupTimeoutMs });
   }
@@ -112,6 +116,9 @@ export class GeneratorPool {
 
   async close(userIds?: string[]) {
     return total(await Promise.all(this.gens.map((g) => g.close(userIds))), (n) => n);
+  }
+  async record(on: boolean) {
+    await Promise.all(this.gens.map((g) => g.record(on)));
   }
 
   async storm(timeoutMs: number, cleanupTimeoutMs: number): Promise<StormResult> {

@@ -3,7 +3,7 @@
  * run in a process of its own so that its event loop is not shared with the bench's measurements.
  * Driven by the bench over IPC (bench/protocol.ts). Every latency is measured here, on one clock.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { io, type Socket } from 'socket.io-client';
 import { signToken } from '#libs/auth/token.js';
 import type { ChurnArgs, ChurnResult, GenCommand, GenInit, GenStatus, OpenArgs, OpenResult, StormResult } from './protocol.js';
@@ -59,23 +59,49 @@ async function setup(args: GenInit) {
   init = args;
   if (args.natsUrl) {
     nc = await connect({ servers: args.natsUrl.replace(/^nats:\/\//, ''), name: 'bench-loadgen' });
-    const record = (kind: 'started' | 'stopped' | 'joined' | 'online' | 'left' | 'offline' | 'scheduled' | 'cancelled') => (_err: unknown, msg: { subject: string }) => {
-      const u = users.get(msg.subject.split('.')[2]);
-      if (u) {
-        u[kind].push(now());
-        u.log?.push(`${kind}@${Math.round(now() - logT0)}`);
-      }
-    };
-    nc.subscribe('stream.manager.*.started', { callback: record('started') });
-    nc.subscribe('stream.manager.*.stopped', { callback: record('stopped') });
-    nc.subscribe('presence.session.*.joined', { callback: record('joined') });
-    nc.subscribe('presence.user.*.online', { callback: record('online') });
-    nc.subscribe('presence.session.*.left', { callback: record('left') });
-    nc.subscribe('presence.user.*.offline', { callback: record('offline') });
-    nc.subscribe('presence.cleanup.*.scheduled', { callback: record('scheduled') });
-    nc.subscribe('presence.cleanup.*.cancelled', { callback: record('cancelled') });
-    await nc.flush();
+    await record(true);
   }
+}
+
+type Recorded = 'started' | 'stopped' | 'joined' | 'online' | 'left' | 'offline' | 'scheduled' | 'cancelled';
+const RECORDED_SUBJECTS: Record<Recorded, string> = {
+  started: 'stream.manager.*.started',
+  stopped: 'stream.manager.*.stopped',
+  joined: 'presence.session.*.joined',
+  online: 'presence.user.*.online',
+  left: 'presence.session.*.left',
+  offline: 'presence.user.*.offline',
+  scheduled: 'presence.cleanup.*.scheduled',
+  cancelled: 'presence.cleanup.*.cancelled',
+};
+let recording: Subscription[] = [];
+
+/**
+ * Every generator keeps each user's lifecycle events, with their times, for the ramp, churn and
+ * storm. The cleanup scenario keeps its own (in the bench process) and turns this off: every
+ * generator receiving every user's leave, cleanup and stop would be the bench's own load, taken
+ * from the stack during the very seconds it measures.
+ */
+async function record(on: boolean) {
+  if (!nc) return;
+  for (const s of recording) s.unsubscribe();
+  recording = [];
+  if (on) {
+    for (const [kind, subject] of Object.entries(RECORDED_SUBJECTS) as Array<[Recorded, string]>) {
+      recording.push(
+        nc.subscribe(subject, {
+          callback: (_err, msg) => {
+            const u = users.get(msg.subject.split('.')[2]);
+            if (u) {
+              u[kind].push(now());
+              u.log?.push(`${kind}@${Math.round(now() - logT0)}`);
+            }
+          },
+        }),
+      );
+    }
+  }
+  await nc.flush();
 }
 
 async function userOf(id: string): Promise<User> {
@@ -421,6 +447,8 @@ async function handle(c: GenCommand): Promise<unknown> {
       return open(c.args);
     case 'close':
       return close(c.args.userIds);
+    case 'record':
+      return record(c.args.on);
     case 'storm':
       return storm(c.args.timeoutMs, c.args.cleanupTimeoutMs);
     case 'churn':

@@ -103,6 +103,7 @@ export type GenCommand =
   | { cmd: 'init'; args: GenInit }
   | { cmd: 'open'; args: OpenArgs }
   | { cmd: 'close'; args: { userIds?: string[] } }
+  | { cmd: 'record'; args: { on: boolean } }
   | { cmd: 'storm'; args: { timeoutMs: number; cleanupTimeoutMs: number } }
   | { cmd: 'churn'; args: ChurnArgs }
   | { cmd: 'status'; args: Record<string, never> }

@@ -391,6 +391,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   // One subscription per subject tree: each event is parsed once, for the stages, the lateness and the history.
   const subs: Subscription[] = [stack.nc.subscribe('presence.>', { callback: lifecycle }), stack.nc.subscribe('stream.manager.>', { callback: lifecycle })];
   await stack.nc.flush();
+  await gen.record(false);
   await probe.begin();
   const machine = new SaturationSampler().start();
   await gen.close();
@@ -398,6 +399,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   const saturation = machine.stop();
   const { lag, cpu, metrics } = await probe.end();
   for (const s of subs) s.unsubscribe();
+  await gen.record(true);
   // The hold has no leaves: presence's `left` histograms cover exactly this scenario.
   const pm = metrics.presence;
   const q = (name: string): [number, number] => [histogramQuantile(pm, name, 0.5, { kind: 'left' }), histogramQuantile(pm, name, 0.99, { kind: 'left' })];
