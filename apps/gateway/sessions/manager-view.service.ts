@@ -22,6 +22,13 @@ import { SessionRegistry } from './session-registry.js';
 export const userRoom = (userId: string) => `user:${userId}`;
 
 /**
+ * An unanswered query is asked again, sooner first: presence may be busy (a reconnecting gateway
+ * asks for every local user at once) or restarting. Without it a tab could wait for the user's
+ * next lifecycle event with a stale state. After the last attempt the view waits for events.
+ */
+export const ASK_RETRY_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000];
+
+/**
  * What each local user's stream manager is doing, kept from the lifecycle events and sent to the
  * user's own sockets as the `manager` event: once after connect, then on every change.
  *
@@ -37,6 +44,7 @@ export class ManagerViewService {
   /** Bumped by every event, so a slower query answer never overwrites a newer event. */
   private readonly versions = new Map<string, number>();
   private readonly follows = new Map<string, Subscription[]>();
+  private readonly retries = new Map<string, NodeJS.Timeout>();
   private server?: Namespace;
 
   /** By `<second token>.<last token>` of the subject: manager.started, cleanup.scheduled, ... */
@@ -95,7 +103,7 @@ export class ManagerViewService {
     this.server?.to(userRoom(view.userId)).emit('manager', clean);
   }
 
-  /** A new socket of the user: send what we know, asking presence when we know nothing yet. */
+  /** A new socket of the user, already in its room: send what we know, asking presence when we know nothing yet. */
   async greet(socket: Socket, userId: string) {
     const known = this.views.get(userId);
     if (known) {
@@ -103,11 +111,12 @@ export class ManagerViewService {
       return;
     }
     const version = this.versions.get(userId) ?? 0;
-    const view = (await this.ask(userId)) ?? { userId, state: 'starting' };
-    if ((this.versions.get(userId) ?? 0) !== version) {
-      socket.emit('manager', this.current(userId));
-      return;
-    }
+    const answer = await this.ask(userId);
+    // An event came meanwhile: it is newer than the answer, and set() has sent it to the user's
+    // room, which this socket joined before greeting. Sending it again was a duplicate `manager`.
+    if ((this.versions.get(userId) ?? 0) !== version) return;
+    if (!answer) this.askAgainLater(userId, 0);
+    const view = answer ?? { userId, state: 'starting' };
     const prev = this.views.get(userId);
     this.views.set(userId, view);
     // Another tab's greeting may have set (and sent) a different view meanwhile: this answer replaces
@@ -121,11 +130,28 @@ export class ManagerViewService {
    * Our view may be stale (events missed while our NATS link was down): ask presence again and
    * tell the user's sockets if it changed. An event that arrives meanwhile wins over the answer.
    */
-  async refresh(userId: string) {
+  async refresh(userId: string, attempt = 0) {
     const version = this.versions.get(userId) ?? 0;
     const view = await this.ask(userId);
-    if (!view || (this.versions.get(userId) ?? 0) !== version || !this.registry.hasUser(userId)) return;
-    this.set(view);
+    if ((this.versions.get(userId) ?? 0) !== version || !this.registry.hasUser(userId)) return;
+    if (view) this.set(view);
+    else this.askAgainLater(userId, attempt);
+  }
+
+  /** One pending retry per user; an event arriving meanwhile makes its answer moot, not wrong. */
+  private askAgainLater(userId: string, attempt: number) {
+    if (this.retries.has(userId) || attempt >= ASK_RETRY_MS.length) {
+      if (attempt >= ASK_RETRY_MS.length) this.logger.warn(`presence did not answer for ${userId} after ${attempt} attempts: waiting for its next lifecycle event`);
+      return;
+    }
+    // Jitter: the users of a reconnecting gateway failed together and must not come back together.
+    const delay = ASK_RETRY_MS[attempt] * (0.5 + Math.random() / 2);
+    const timer = setTimeout(() => {
+      this.retries.delete(userId);
+      if (this.registry.hasUser(userId)) void this.refresh(userId, attempt + 1);
+    }, delay);
+    timer.unref();
+    this.retries.set(userId, timer);
   }
 
   /** The manager's state as presence knows it; null when presence does not answer. */
@@ -144,6 +170,8 @@ export class ManagerViewService {
 
   /** The user's last local socket left: forget the view and stop following. */
   forget(userId: string) {
+    clearTimeout(this.retries.get(userId));
+    this.retries.delete(userId);
     this.views.delete(userId);
     this.versions.delete(userId);
     for (const sub of this.follows.get(userId) ?? []) this.nats.unsubscribe(sub);
