@@ -107,6 +107,7 @@ export class GeneratorPool {
       },
       missing: total(parts, (p) => p.missing),
       connectedNotRunning: total(parts, (p) => p.connectedNotRunning),
+      notRunningLastState: addCounts(parts.map((p) => p.notRunningLastState)),
       errors: total(parts, (p) => p.errors),
       errorSamples: [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
       scheduleMs: Math.max(...parts.map((p) => p.scheduleMs)),
@@ -164,12 +165,24 @@ export class GeneratorPool {
 
   async status(): Promise<GenStatus> {
     const parts = await Promise.all(this.gens.map((g) => g.status()));
-    return { tabs: total(parts, (p) => p.tabs), connected: total(parts, (p) => p.connected), users: total(parts, (p) => p.users), rssBytes: total(parts, (p) => p.rssBytes) };
+    return {
+      tabs: total(parts, (p) => p.tabs),
+      connected: total(parts, (p) => p.connected),
+      connectedByState: addCounts(parts.map((p) => p.connectedByState)),
+      users: total(parts, (p) => p.users),
+      rssBytes: total(parts, (p) => p.rssBytes),
+    };
   }
 
   async exit() {
     await Promise.all(this.gens.map((g) => g.exit()));
   }
+}
+
+function addCounts(parts: Array<Record<string, number>>): Record<string, number> {
+  const all: Record<string, number> = {};
+  for (const p of parts) for (const [k, n] of Object.entries(p)) all[k] = (all[k] ?? 0) + n;
+  return all;
 }
 
 /** The largest, or null when any part is null (not every tab came back). */

@@ -199,6 +199,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
   const errorSamples = new Set<string>();
   let missing = 0;
   let connectedNotRunning = 0;
+  const notRunningLastState: Record<string, number> = {};
   let errors = 0;
   for (const { tab, first: isFirst } of opened) {
     if (tab.connectedAt !== undefined) connectMs.push(tab.connectedAt - tab.t0);
@@ -209,7 +210,11 @@ async function open(args: OpenArgs): Promise<OpenResult> {
     }
     if (tab.runningAt === undefined) {
       missing++;
-      if (tab.socket.connected) connectedNotRunning++;
+      if (tab.socket.connected) {
+        connectedNotRunning++;
+        const last = tab.lastState ?? 'none';
+        notRunningLastState[last] = (notRunningLastState[last] ?? 0) + 1;
+      }
       continue;
     }
     (isFirst ? first : warm).push(tab.runningAt - tab.t0);
@@ -226,7 +231,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
       }
     }
   }
-  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, stages, missing, connectedNotRunning, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
+  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, stages, missing, connectedNotRunning, notRunningLastState, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
 }
 
 function close(userIds?: string[]): number {
@@ -436,7 +441,9 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
 
 function status(): GenStatus {
   const tabs = [...users.values()].flatMap((u) => u.tabs);
-  return { tabs: tabs.length, connected: tabs.filter((t) => t.socket.connected).length, users: users.size, rssBytes: process.memoryUsage().rss };
+  const connectedByState: Record<string, number> = {};
+  for (const t of tabs) if (t.socket.connected) connectedByState[t.lastState ?? 'none'] = (connectedByState[t.lastState ?? 'none'] ?? 0) + 1;
+  return { tabs: tabs.length, connected: tabs.filter((t) => t.socket.connected).length, connectedByState, users: users.size, rssBytes: process.memoryUsage().rss };
 }
 
 async function handle(c: GenCommand): Promise<unknown> {

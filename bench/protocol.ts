@@ -38,6 +38,8 @@ export interface OpenResult {
   missing: number;
   /** Of the missing: connected, but no `manager` running event (a notification lost, not capacity). */
   connectedNotRunning: number;
+  /** Of those, by the last `manager` state they were sent ('none': no `manager` event at all). */
+  notRunningLastState: Record<string, number>;
   errors: number;
   errorSamples: string[];
   scheduleMs: number;
@@ -112,6 +114,8 @@ export type GenCommand =
 export interface GenStatus {
   tabs: number;
   connected: number;
+  /** Connected tabs by the last `manager` state they were sent ('none': none yet). */
+  connectedByState: Record<string, number>;
   users: number;
   rssBytes: number;
 }

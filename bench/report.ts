@@ -156,7 +156,7 @@ export function markdown(r: RunReport, svgName: string): string {
       ['presence, per user', `${kib(h.presenceBytesPerUser)} KiB`, '', ''],
       ['redis-server, per user', `${kib(h.redisBytesPerUser)} KiB`, '', ''],
     ]), '');
-    out.push(`Connecting them took ${fmt(h.open.seconds, 1)} s: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms; ${h.open.missing + h.open.errors} tabs without a \`running\` event in time (${h.open.connectedNotRunning} of them connected).`, '');
+    out.push(`Connecting them took ${fmt(h.open.seconds, 1)} s: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms; ${h.open.missing + h.open.errors} tabs without a \`running\` event in time (${h.open.connectedNotRunning} of them connected${h.open.connectedNotRunning ? `; the last state they were sent: ${Object.entries(h.open.notRunningLastState).map(([s, n]) => `${s} ${n}`).join(', ')}` : ''}). Once the stack settled, the connected tabs by the last state they were sent: ${Object.entries(h.open.settledTabs).map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}.`, '');
   }
   if (r.storm) {
     const s = r.storm;

@@ -95,7 +95,7 @@ export interface HoldResult {
   presenceBytesPerUser: number;
   redisBytesPerUser: number;
   idleCpu: Record<string, number>;
-  open: { first: Summary; warm: Summary; missing: number; connectedNotRunning: number; errors: number; seconds: number };
+  open: { first: Summary; warm: Summary; missing: number; connectedNotRunning: number; notRunningLastState: Record<string, number>; settledTabs: Record<string, number>; errors: number; seconds: number };
   load: string;
 }
 
@@ -277,6 +277,9 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
     return s.managers >= o.holdUsers && s.sessions >= want ? s : null;
   }, 120_000, 500).catch(async () => stack.stats());
   await settle();
+  // Slow or stuck? A tab still not told `running` once every manager runs and the stack settled
+  // was left on a stale state.
+  const settledTabs = (await gen.status()).connectedByState;
   const rss1 = rssOf();
   // Heap used includes garbage not yet collected: the least of a few scrapes is closest to live data.
   const heap1 = await heapOf();
@@ -316,7 +319,7 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
       presenceBytesPerUser: (rss1.presence - rss0.presence) / o.holdUsers,
       redisBytesPerUser: (rss1['redis-server'] - rss0['redis-server']) / o.holdUsers,
       idleCpu,
-      open: { first: summarize(r.first), warm: summarize(r.warm), missing: r.missing, connectedNotRunning: r.connectedNotRunning, errors: r.errors, seconds: r.elapsedMs / 1000 },
+      open: { first: summarize(r.first), warm: summarize(r.warm), missing: r.missing, connectedNotRunning: r.connectedNotRunning, notRunningLastState: r.notRunningLastState, settledTabs, errors: r.errors, seconds: r.elapsedMs / 1000 },
       load: machineLoad(),
     },
   };

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AppProcess, Backends, freePort, ROOT, TEST_SECRET, until, type AppName } from '../test/support/harness.js';
@@ -104,10 +105,23 @@ export class BenchStack {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all(this.named().filter(([, a]) => a).map(([, a]) => a.kill(graceful ? 'SIGTERM' : 'SIGKILL')));
+    this.keepLogs();
     await this.nc?.close().catch(() => undefined);
     await this.backends.stop();
   }
+
+  private keepLogs() {
+    try {
+      mkdirSync(BENCH_LOGS, { recursive: true });
+      for (const [name, app] of this.named()) if (app) writeFileSync(join(BENCH_LOGS, `${name}.log`), `${app.lines.join('\n')}\n`);
+    } catch (err) {
+      process.stderr.write(`[bench] could not keep the apps' logs: ${(err as Error).message}\n`);
+    }
+  }
 }
+
+/** The apps' output (warnings and errors at the bench's log level), for a run that needs explaining. */
+export const BENCH_LOGS = join(ROOT, 'bench-logs');
 
 /** The naive single process of bench/naive, run from dist like the apps. */
 export class NaiveProcess {
