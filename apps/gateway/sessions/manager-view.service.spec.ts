@@ -107,8 +107,12 @@ describe('ManagerViewService: one `manager` event per change', () => {
 });
 
 describe('ManagerViewService: a query presence does not answer is asked again', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('a greeting whose query failed is followed by the answer of a later one', async () => {
     const { nats, views, tab } = setup();
