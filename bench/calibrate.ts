@@ -16,6 +16,10 @@ export async function calibrate(): Promise<Calibration> {
   return { jsonMicros: jsonRoundTrip(), loopbackMicros: await loopbackPingPong() };
 }
 
+export function describeCalibration(c: Calibration): string {
+  return `a session event's JSON round trip ${c.jsonMicros.toFixed(2)} µs, a loopback TCP ping-pong ${c.loopbackMicros.toFixed(1)} µs`;
+}
+
 function jsonRoundTrip(n = 200_000): number {
   const event = { userId: 'user-000123', sessionId: '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b', gatewayId: 'gateway-1', page: '/dashboard', at: new Date().toISOString() };
   let sink = 0;

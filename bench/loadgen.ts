@@ -199,7 +199,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
   const errorSamples = new Set<string>();
   let missing = 0;
   let connectedNotRunning = 0;
-  const notRunningLastState: Record<string, number> = {};
+  const notRunning: Tab[] = [];
   let errors = 0;
   for (const { tab, first: isFirst } of opened) {
     if (tab.connectedAt !== undefined) connectMs.push(tab.connectedAt - tab.t0);
@@ -212,8 +212,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
       missing++;
       if (tab.socket.connected) {
         connectedNotRunning++;
-        const last = tab.lastState ?? 'none';
-        notRunningLastState[last] = (notRunningLastState[last] ?? 0) + 1;
+        notRunning.push(tab);
       }
       continue;
     }
@@ -231,7 +230,7 @@ async function open(args: OpenArgs): Promise<OpenResult> {
       }
     }
   }
-  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, stages, missing, connectedNotRunning, notRunningLastState, errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
+  return { tabs: opened.length, users: specs.length, first, warm, nats, connect: connectMs, stages, missing, connectedNotRunning, notRunningLastState: byLastState(notRunning), errors, errorSamples: [...errorSamples].slice(0, 5), scheduleMs, elapsedMs };
 }
 
 function close(userIds?: string[]): number {
@@ -439,11 +438,17 @@ async function churn(args: ChurnArgs): Promise<ChurnResult> {
   };
 }
 
+/** Tabs counted by the last `manager` state they were sent ('none': none yet). */
+function byLastState(tabs: Tab[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of tabs) out[t.lastState ?? 'none'] = (out[t.lastState ?? 'none'] ?? 0) + 1;
+  return out;
+}
+
 function status(): GenStatus {
   const tabs = [...users.values()].flatMap((u) => u.tabs);
-  const connectedByState: Record<string, number> = {};
-  for (const t of tabs) if (t.socket.connected) connectedByState[t.lastState ?? 'none'] = (connectedByState[t.lastState ?? 'none'] ?? 0) + 1;
-  return { tabs: tabs.length, connected: tabs.filter((t) => t.socket.connected).length, connectedByState, users: users.size, rssBytes: process.memoryUsage().rss };
+  const connected = tabs.filter((t) => t.socket.connected);
+  return { tabs: tabs.length, connected: connected.length, connectedByState: byLastState(connected), users: users.size, rssBytes: process.memoryUsage().rss };
 }
 
 async function handle(c: GenCommand): Promise<unknown> {

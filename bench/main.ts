@@ -12,7 +12,7 @@ import { ROOT, TEST_SECRET } from '../test/support/harness.js';
 import { measureFloor } from './floor.js';
 import { GeneratorPool } from './generator.js';
 import { machineLoad } from './proc.js';
-import { calibrate } from './calibrate.js';
+import { calibrate, describeCalibration } from './calibrate.js';
 import { chart, markdown, targets, writeBenchmarks, type RunReport } from './report.js';
 import * as sc from './scenarios.js';
 import { BenchStack, NaiveProcess } from './stack.js';
@@ -105,11 +105,11 @@ async function main() {
   log(fdNote);
   // Before anything else runs: a quiet machine's own speed, so runs on different machines compare.
   const cal = await calibrate();
-  log(`calibration: JSON round trip ${cal.jsonMicros.toFixed(2)} µs, loopback ping-pong ${cal.loopbackMicros.toFixed(1)} µs`);
+  log(`calibration: ${describeCalibration(cal)}`);
   const report: RunReport = {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${version('nats-server', ['--version'])}, ${version('redis-server', ['--version']).replace(/ sha=.*$/, '')}; calibration (quiet machine, before the stack starts): a session event's JSON round trip ${cal.jsonMicros.toFixed(2)} µs, a loopback TCP ping-pong ${cal.loopbackMicros.toFixed(1)} µs`,
+    machine: `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${version('nats-server', ['--version'])}, ${version('redis-server', ['--version']).replace(/ sha=.*$/, '')}; calibration (quiet machine, before the stack starts): ${describeCalibration(cal)}`,
     loadBefore: machineLoad(),
     loadAfter: '',
     config: [],

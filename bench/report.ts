@@ -156,7 +156,7 @@ export function markdown(r: RunReport, svgName: string): string {
       ['presence, per user', `${kib(h.presenceBytesPerUser)} KiB`, '', ''],
       ['redis-server, per user', `${kib(h.redisBytesPerUser)} KiB`, '', ''],
     ]), '');
-    out.push(`Connecting them took ${fmt(h.open.seconds, 1)} s: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms; ${h.open.missing + h.open.errors} tabs without a \`running\` event in time (${h.open.connectedNotRunning} of them connected${h.open.connectedNotRunning ? `; the last state they were sent: ${Object.entries(h.open.notRunningLastState).map(([s, n]) => `${s} ${n}`).join(', ')}` : ''}). Once the stack settled, the connected tabs by the last state they were sent: ${Object.entries(h.open.settledTabs).map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}.`, '');
+    out.push(`Connecting them took ${fmt(h.open.seconds, 1)} s: first tab ${pq(h.open.first)} ms, other tabs ${pq(h.open.warm)} ms; ${h.open.missing + h.open.errors} tabs without a \`running\` event in time (${h.open.connectedNotRunning} of them connected${h.open.connectedNotRunning ? `; the last state they were sent: ${counts(h.open.notRunningLastState)}` : ''}). Once the stack settled, the connected tabs by the last state they were sent: ${counts(h.open.settledTabs) || 'none'}.`, '');
   }
   if (r.storm) {
     const s = r.storm;
@@ -251,4 +251,9 @@ export function writeBenchmarks(path: string, generated: string) {
   const e = old.indexOf(END);
   const next = b >= 0 && e > b ? old.slice(0, b) + block + old.slice(e + END.length) : `${old.trimEnd()}\n\n${block}\n`;
   writeFileSync(path, next);
+}
+
+/** `running 18368, starting 1632` */
+function counts(byKey: Record<string, number>): string {
+  return Object.entries(byKey).map(([k, n]) => `${k} ${n}`).join(', ');
 }

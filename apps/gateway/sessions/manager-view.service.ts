@@ -140,10 +140,11 @@ export class ManagerViewService {
 
   /** One pending retry per user; an event arriving meanwhile makes its answer moot, not wrong. */
   private askAgainLater(userId: string, attempt: number) {
-    if (this.retries.has(userId) || attempt >= ASK_RETRY_MS.length) {
-      if (attempt >= ASK_RETRY_MS.length) this.logger.warn(`presence did not answer for ${userId} after ${attempt} attempts: waiting for its next lifecycle event`);
+    if (attempt >= ASK_RETRY_MS.length) {
+      this.logger.warn(`presence did not answer for ${userId} after ${attempt} attempts: waiting for its next lifecycle event`);
       return;
     }
+    if (this.retries.has(userId)) return;
     // Jitter: the users of a reconnecting gateway failed together and must not come back together.
     const delay = ASK_RETRY_MS[attempt] * (0.5 + Math.random() / 2);
     const timer = setTimeout(() => {
