@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
 import { CleanupSubjects, ManagerSubjects, type ManagerStateEvent, type UserPresence } from '#libs/contracts/index.js';
 import type { NatsService, SubjectRoute } from '#libs/nats/nats.service.js';
 import { subjectMatches } from '#libs/nats/events.transport.js';
 import type { SessionRegistry } from './session-registry.js';
-import { ASK_RETRY_MS, ManagerViewService, userRoom } from './manager-view.service.js';
+import { ASK_RETRY_MS, ManagerViewService, STALE_CHECK_EVERY_MS, STALE_CHECKS_PER_ROUND, STALE_VIEW_MS, userRoom } from './manager-view.service.js';
 
 /** NATS whose requests the test answers, in the order it chooses. */
 class FakeNats {
@@ -57,8 +58,15 @@ function setup() {
   return { nats, views, tab, here };
 }
 
+// The retries and checks log a line per unanswered query: the assertions say what matters.
+beforeAll(() => {
+  Logger.overrideLogger(false);
+});
+
 const manager = { workerId: 'w1', startedAt: '2030-01-01T00:00:00.000Z' };
 const presence = (cleanupAt: string | null): UserPresence => ({ userId: 'u', metas: [], cleanupAt, manager });
+/** What presence answers before the user's manager has taken its lease. */
+const noManagerYet = (userId = 'u'): UserPresence => ({ userId, metas: [], cleanupAt: null, manager: null });
 
 describe('ManagerViewService: every tab of a user ends on the same state', () => {
   it('two tabs greeted across a cancelled cleanup both end running (the stale answer first)', async () => {
@@ -103,6 +111,44 @@ describe('ManagerViewService: one `manager` event per change', () => {
     nats.answers[0]({ userId: 'u', metas: [], cleanupAt: null, manager: null });
     await greet;
     expect(a.got).toEqual([{ userId: 'u', state: 'running', workerId: 'w1' }]);
+  });
+});
+
+describe('ManagerViewService: a user who leaves and comes back', () => {
+  it("is not sent the late answer of their earlier tab's query (asked before the manager started)", async () => {
+    const { nats, views, tab, here } = setup();
+    const a = tab('u');
+    const greetA = views.greet(a as unknown as Socket, 'u');
+    // Presence read its state before the lease; the manager then started and the event reached this
+    // gateway, but the answer itself is slow. Meanwhile the tab closes and the user opens another.
+    nats.deliver(ManagerSubjects.started('u'), { userId: 'u', workerId: 'w1', at: '2030-01-01T00:00:00.000Z' });
+    here.delete('u');
+    views.forget('u');
+    here.add('u');
+    views.follow('u');
+    const b = tab('u');
+    const greetB = views.greet(b as unknown as Socket, 'u');
+    nats.answers[1](presence(null));
+    await greetB;
+    expect(b.last).toBe('running');
+    nats.answers[0](noManagerYet());
+    await greetA;
+    expect(b.got.map((v) => v.state)).toEqual(['running']);
+  });
+
+  it('an answer that arrives after the user left keeps nothing for them', async () => {
+    const { nats, views, tab, here } = setup();
+    const a = tab('u');
+    const greet = views.greet(a as unknown as Socket, 'u');
+    here.delete('u');
+    views.forget('u');
+    nats.answers[0](presence(null));
+    await greet;
+    // Nothing known: a new tab of theirs is greeted with a fresh question, not the old answer.
+    here.add('u');
+    views.follow('u');
+    void views.greet(tab('u') as unknown as Socket, 'u');
+    expect(nats.answers).toHaveLength(2);
   });
 });
 
@@ -171,5 +217,53 @@ describe('ManagerViewService: a query presence does not answer is asked again', 
     }
     await jest.advanceTimersByTimeAsync(60_000);
     expect(nats.answers).toHaveLength(asked);
+  });
+});
+
+describe('ManagerViewService: a view that waits without news is checked again', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('a tab left on starting (its event missed) is moved to running once presence says so', async () => {
+    const { nats, views, tab } = setup();
+    const a = tab('u');
+    const greet = views.greet(a as unknown as Socket, 'u');
+    nats.answers[0](noManagerYet());
+    await greet;
+    expect(a.last).toBe('starting');
+    await jest.advanceTimersByTimeAsync(STALE_VIEW_MS - STALE_CHECK_EVERY_MS);
+    expect(nats.answers).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(STALE_CHECK_EVERY_MS * 2);
+    expect(nats.answers).toHaveLength(2);
+    nats.answers[1](presence(null));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got.map((v) => v.state)).toEqual(['starting', 'running']);
+    // Running is the steady state: never asked about again.
+    await jest.advanceTimersByTimeAsync(STALE_VIEW_MS * 4);
+    expect(nats.answers).toHaveLength(2);
+  });
+
+  it('asks a bounded number per round, and not again before STALE_VIEW_MS even when unanswered', async () => {
+    const { nats, views, here } = setup();
+    const users = Array.from({ length: STALE_CHECKS_PER_ROUND + 10 }, (_, i) => `u${i}`);
+    for (const u of users) {
+      here.add(u);
+      views.follow(u);
+      nats.deliver(ManagerSubjects.stopped(u), { userId: u, workerId: 'w1', reason: 'lease_lost', at: '2030-01-01T00:00:00.000Z' });
+    }
+    await jest.advanceTimersByTimeAsync(STALE_VIEW_MS + STALE_CHECK_EVERY_MS - 1);
+    expect(nats.answers).toHaveLength(STALE_CHECKS_PER_ROUND);
+    await jest.advanceTimersByTimeAsync(STALE_CHECK_EVERY_MS);
+    expect(nats.answers).toHaveLength(users.length);
+    // Unanswered (presence down): no retries of their own, and the next check only after STALE_VIEW_MS.
+    for (const refuse of nats.refusals) refuse(new Error('TIMEOUT'));
+    await jest.advanceTimersByTimeAsync(STALE_VIEW_MS - 2 * STALE_CHECK_EVERY_MS);
+    expect(nats.answers).toHaveLength(users.length);
+    await jest.advanceTimersByTimeAsync(STALE_CHECK_EVERY_MS);
+    expect(nats.answers).toHaveLength(users.length + STALE_CHECKS_PER_ROUND);
   });
 });

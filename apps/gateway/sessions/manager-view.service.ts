@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
 import type { Namespace, Socket } from 'socket.io';
 import {
@@ -24,9 +24,23 @@ export const userRoom = (userId: string) => `user:${userId}`;
 /**
  * An unanswered query is asked again, sooner first: presence may be busy (a reconnecting gateway
  * asks for every local user at once) or restarting. Without it a tab could wait for the user's
- * next lifecycle event with a stale state. After the last attempt the view waits for events.
+ * next lifecycle event with a stale state. After the last attempt the view waits for events, and
+ * for the stale check below.
  */
 export const ASK_RETRY_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000];
+
+/**
+ * A view other than `running` that no event or answer has confirmed for this long is checked with
+ * presence again. A tab with a manager running elsewhere is normal only briefly: a view left on
+ * `starting` or `stopping` means an event was missed (our NATS link flapped past the retries, say),
+ * and with no further lifecycle event the tab would show it for good. A bounded number per check,
+ * so a gateway whose users all wait (workers down) asks presence gently.
+ */
+export const STALE_VIEW_MS = 15_000;
+export const STALE_CHECK_EVERY_MS = 5_000;
+export const STALE_CHECKS_PER_ROUND = 100;
+/** Past the retries: a check that fails is not retried (nor warned about); the next check asks again. */
+const STALE_CHECK_ATTEMPT = ASK_RETRY_MS.length + 1;
 
 /**
  * What each local user's stream manager is doing, kept from the lifecycle events and sent to the
@@ -38,11 +52,21 @@ export const ASK_RETRY_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000];
  * of every other gateway's users: its cost grew with the whole system, not with its own sessions.
  */
 @Injectable()
-export class ManagerViewService {
+export class ManagerViewService implements OnModuleDestroy {
   private readonly logger = new Logger('ManagerView');
   private readonly views = new Map<string, ManagerStateEvent>();
-  /** Bumped by every event, so a slower query answer never overwrites a newer event. */
+  /** When each view was last set or confirmed (ms), for the stale check. */
+  private readonly confirmedAt = new Map<string, number>();
+  /**
+   * Moved on by every event and by every follow, so a slower query answer never overwrites a newer
+   * event. One sequence for every user, never reset: a user who leaves and comes back while a query
+   * of their earlier tab is still out must not find the number that query started from (it was
+   * asked before the events its old subscription received, and would overwrite them: a tab left on
+   * `starting` with its manager running, found by bench/ under overload).
+   */
   private readonly versions = new Map<string, number>();
+  private sequence = 0;
+  private staleCheck?: NodeJS.Timeout;
   private readonly follows = new Map<string, Subscription[]>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
   private server?: Namespace;
@@ -69,6 +93,12 @@ export class ManagerViewService {
 
   attach(server: Namespace) {
     this.server = server;
+    this.staleCheck ??= setInterval(() => this.checkStale(), STALE_CHECK_EVERY_MS);
+    this.staleCheck.unref();
+  }
+
+  onModuleDestroy() {
+    clearInterval(this.staleCheck);
   }
 
   /**
@@ -77,6 +107,7 @@ export class ManagerViewService {
    */
   follow(userId: string) {
     if (this.follows.has(userId) || this.nats.nc.isClosed()) return;
+    this.versions.set(userId, ++this.sequence);
     const subjects = [ManagerSubjects.ofUser(userId), CleanupSubjects.ofUser(userId), UserSubjects.ofUser(userId)];
     this.follows.set(userId, subjects.map((s) => this.nats.subscribeRouted(s, this.routeOf, { matchSubjectUser: true })));
   }
@@ -96,9 +127,10 @@ export class ManagerViewService {
     const clean: ManagerStateEvent = { userId: view.userId, state: view.state };
     if (view.workerId) clean.workerId = view.workerId;
     if (view.state === 'stopping' && view.cleanupAt) clean.cleanupAt = view.cleanupAt;
-    this.versions.set(view.userId, (this.versions.get(view.userId) ?? 0) + 1);
+    this.versions.set(view.userId, ++this.sequence);
     const prev = this.views.get(view.userId);
     this.views.set(view.userId, clean);
+    this.confirmedAt.set(view.userId, Date.now());
     if (prev && sameView(prev, clean)) return;
     this.server?.to(userRoom(view.userId)).emit('manager', clean);
   }
@@ -119,6 +151,7 @@ export class ManagerViewService {
     const view = answer ?? { userId, state: 'starting' };
     const prev = this.views.get(userId);
     this.views.set(userId, view);
+    this.confirmedAt.set(userId, Date.now());
     // Another tab's greeting may have set (and sent) a different view meanwhile: this answer replaces
     // it for every tab of the user, or that tab keeps the old state, and a later event equal to this
     // view sends nothing (a tab left at 'stopping' after a reconnect storm, found by bench/).
@@ -138,10 +171,24 @@ export class ManagerViewService {
     else this.askAgainLater(userId, attempt);
   }
 
+  /** Views that may have missed their event: see STALE_VIEW_MS. */
+  private checkStale() {
+    const now = Date.now();
+    let asked = 0;
+    for (const [userId, view] of this.views) {
+      if (view.state === 'running' || this.retries.has(userId) || now - (this.confirmedAt.get(userId) ?? 0) < STALE_VIEW_MS) continue;
+      // Confirmed or not, not asked again before STALE_VIEW_MS: a presence that is down is not flooded.
+      this.confirmedAt.set(userId, now);
+      void this.refresh(userId, STALE_CHECK_ATTEMPT);
+      if (++asked >= STALE_CHECKS_PER_ROUND) break;
+    }
+    if (asked > 0) this.logger.log(`asked presence again about ${asked} user(s) whose tabs were told something other than running ${STALE_VIEW_MS} ms ago and nothing since`);
+  }
+
   /** One pending retry per user; an event arriving meanwhile makes its answer moot, not wrong. */
   private askAgainLater(userId: string, attempt: number) {
     if (attempt >= ASK_RETRY_MS.length) {
-      this.logger.warn(`presence did not answer for ${userId} after ${attempt} attempts: waiting for its next lifecycle event`);
+      if (attempt === ASK_RETRY_MS.length) this.logger.warn(`presence did not answer for ${userId} after ${attempt} attempts: waiting for its next lifecycle event or check`);
       return;
     }
     if (this.retries.has(userId)) return;
@@ -174,6 +221,7 @@ export class ManagerViewService {
     clearTimeout(this.retries.get(userId));
     this.retries.delete(userId);
     this.views.delete(userId);
+    this.confirmedAt.delete(userId);
     this.versions.delete(userId);
     for (const sub of this.follows.get(userId) ?? []) this.nats.unsubscribe(sub);
     this.follows.delete(userId);
