@@ -12,13 +12,13 @@ export class ConsoleLogger implements Component {
 
   start(ctx: ComponentContext) {
     this.count = (ctx.memory.get('count') as number | undefined) ?? 0;
-    this.unsubscribe = ctx.ticker.every(ctx.config.consoleLoggerIntervalMs, () => {
+    const subject = ConsoleSubjects.tick(ctx.userId);
+    this.unsubscribe = ctx.ticker.every(ctx.config.consoleLoggerIntervalMs, ({ at }) => {
       this.count++;
       ctx.memory.set('count', this.count);
-      const at = new Date().toISOString();
       ctx.log(`Console log #${this.count} - ${at}`);
       const tick: ConsoleTick = { userId: ctx.userId, n: this.count, at, workerId: ctx.workerId };
-      ctx.publish(ConsoleSubjects.tick(ctx.userId), tick);
+      ctx.publish(subject, tick);
     });
   }
 

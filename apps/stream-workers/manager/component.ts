@@ -13,7 +13,7 @@ export interface ComponentContext {
   readonly ticker: SharedTicker;
   /** Survives restarts of the component (not of the manager): for what must outlive a crash. */
   readonly memory: Map<string, unknown>;
-  /** Writes a line tagged [UserStreamManager:<userId>]. */
+  /** Writes a line tagged [UserStreamManager:<userId>]; does nothing below LOG_LEVEL=info. */
   log(message: string): void;
   /** Core NATS publish (JSON, fire and forget): for live data that is fine to lose, never events. */
   publish(subject: string, payload: object): void;

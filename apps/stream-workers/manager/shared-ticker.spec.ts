@@ -43,6 +43,16 @@ describe('SharedTicker', () => {
     },
   );
 
+  it("gives a slot's subscribers one tick: the slot's time, and that time as ISO-8601", () => {
+    const got: Array<{ now: number; at: string }> = [];
+    ticker.every(PERIOD, (t) => got.push(t));
+    ticker.every(PERIOD, (t) => got.push(t));
+    jest.advanceTimersByTime(PERIOD);
+    expect(got).toHaveLength(2);
+    expect(got[0]).toBe(got[1]);
+    expect(got[0]).toEqual({ now: Date.parse('2030-01-01T00:00:01.000Z'), at: '2030-01-01T00:00:01.000Z' });
+  });
+
   it('then calls it once per period', () => {
     const fn = jest.fn();
     ticker.every(PERIOD, fn);

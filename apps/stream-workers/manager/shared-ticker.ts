@@ -5,8 +5,18 @@
  */
 const SLOTS = 10;
 
+/** What a subscriber is called with: the slot's time, once for all of its subscribers. */
+export interface Tick {
+  /** Date.now() when the slot fired. */
+  readonly now: number;
+  /** The same as ISO-8601: with ten thousand managers, one Date and one string a slot instead of one each. */
+  readonly at: string;
+}
+
+type Subscriber = (tick: Tick) => void;
+
 interface Wheel {
-  slots: Set<() => void>[];
+  slots: Set<Subscriber>[];
   position: number;
   timer: NodeJS.Timeout;
 }
@@ -14,7 +24,7 @@ interface Wheel {
 export class SharedTicker {
   private readonly wheels = new Map<number, Wheel>();
 
-  every(periodMs: number, fn: () => void): () => void {
+  every(periodMs: number, fn: Subscriber): () => void {
     const wheel = this.wheels.get(periodMs) ?? this.createWheel(periodMs);
     const slot = wheel.slots[wheel.position];
     slot.add(fn);
@@ -40,7 +50,9 @@ export class SharedTicker {
     const wheel: Wheel = { slots: Array.from({ length: SLOTS }, () => new Set()), position: 0, timer: undefined as unknown as NodeJS.Timeout };
     wheel.timer = setInterval(() => {
       wheel.position = (wheel.position + 1) % SLOTS;
-      for (const fn of [...wheel.slots[wheel.position]]) fn();
+      const now = Date.now();
+      const tick: Tick = { now, at: new Date(now).toISOString() };
+      for (const fn of [...wheel.slots[wheel.position]]) fn(tick);
     }, periodMs / SLOTS);
     this.wheels.set(periodMs, wheel);
     return wheel;
