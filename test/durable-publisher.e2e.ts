@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { DurablePublisher } from '#libs/nats/durable-publisher.js';
 import { Backends, freePort } from './support/harness.js';
@@ -86,6 +86,63 @@ describe('DurablePublisher (real NATS JetStream)', () => {
     p.close();
   });
 
+  it('does not send a publish again while acks of earlier ones keep coming (JetStream working through a backlog)', async () => {
+    // A stand-in for a stream that is behind: it acknowledges one message every 40 ms, in order,
+    // so the last of 20 waits 800 ms for its ack, well past the 300 ms timeout.
+    const subject = `dp-slow${++n}.x`;
+    const { seen, stop } = ackInOrder(subject, 40);
+    const retries: string[] = [];
+    const p = new DurablePublisher(nc, { timeoutMs: 300, onRetry: (_s, why, _a, count) => retries.push(`${count} x ${why}`) });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => p.publish(subject, String(i), `slow-${i}`)));
+    expect(results).toEqual(Array(20).fill(true));
+    expect(retries).toEqual([]);
+    expect([...seen.values()]).toEqual(Array(20).fill(1));
+    stop();
+    p.close();
+  });
+
+  it('sends again what no ack overtakes within the timeout, and reports the repeats in one line per reason', async () => {
+    const subject = `dp-lost${++n}.x`;
+    const seen = new Map<string, number>();
+    // Loses the first copy of every message, as a server that died with them would.
+    const sub = nc.subscribe(subject, {
+      callback: (_e, m) => {
+        const id = m.headers?.get('Nats-Msg-Id') ?? '';
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+        if (seen.get(id)! > 1) m.respond(JSON.stringify({ stream: 'FAKE', seq: seen.size }));
+      },
+    });
+    const reports: Array<{ why: string; count: number }> = [];
+    const p = new DurablePublisher(nc, { timeoutMs: 200, onRetry: (_s, why, _a, count) => reports.push({ why, count }) });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => p.publish(subject, String(i), `lost-${i}`)));
+    expect(results).toEqual(Array(50).fill(true));
+    expect([...seen.values()]).toEqual(Array(50).fill(2));
+    expect(reports).toEqual([{ why: 'no ack within 200 ms', count: 50 }]);
+    sub.unsubscribe();
+    p.close();
+  });
+
+  it('resend() sends at once what is in flight (after a reconnect it may have died with the old socket)', async () => {
+    const subject = `dp-resend${++n}.x`;
+    const seen = new Map<string, number>();
+    const sub = nc.subscribe(subject, {
+      callback: (_e, m) => {
+        const id = m.headers?.get('Nats-Msg-Id') ?? '';
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+        if (seen.get(id)! > 1) m.respond(JSON.stringify({ stream: 'FAKE', seq: seen.size }));
+      },
+    });
+    // A timeout far beyond the test's own: only resend() can get these stored in time.
+    const p = new DurablePublisher(nc, { timeoutMs: 60_000 });
+    const done = Promise.all(Array.from({ length: 10 }, (_, i) => p.publish(subject, String(i), `re-${i}`)));
+    await until(() => seen.size === 10);
+    p.resend();
+    expect(await done).toEqual(Array(10).fill(true));
+    expect([...seen.values()]).toEqual(Array(10).fill(2));
+    sub.unsubscribe();
+    p.close();
+  });
+
   it('resolves false for what is pending when the connection closes', async () => {
     const own = await connect({ servers: backends.natsUrl });
     const p = new DurablePublisher(own);
@@ -102,4 +159,26 @@ async function until(check: () => boolean, timeoutMs = 10_000) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Answers each message on `subject` with a JetStream-shaped ack, one every `everyMs`, in order; counts copies by message id. */
+function ackInOrder(subject: string, everyMs: number) {
+  const seen = new Map<string, number>();
+  const queue: Msg[] = [];
+  let seq = 0;
+  const sub = nc.subscribe(subject, {
+    callback: (_e, m) => {
+      const id = m.headers?.get('Nats-Msg-Id') ?? '';
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      queue.push(m);
+    },
+  });
+  const timer = setInterval(() => queue.shift()?.respond(JSON.stringify({ stream: 'FAKE', seq: ++seq })), everyMs);
+  return {
+    seen,
+    stop: () => {
+      clearInterval(timer);
+      sub.unsubscribe();
+    },
+  };
 }

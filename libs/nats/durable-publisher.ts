@@ -1,12 +1,20 @@
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 
 export interface DurablePublisherOptions {
-  /** A publish not acknowledged this long is sent again (the message id makes the repeat harmless). */
+  /** A publish not acknowledged this long is sent again (the message id makes the repeat harmless)... */
   timeoutMs?: number;
+  /**
+   * ...unless acks of other publishes arrived within that time: JetStream is then working through
+   * a backlog in order, and a repeat would only add to it. Such a publish is sent again after this.
+   */
+  maxWaitMs?: number;
   /** Publishes awaiting JetStream's ack at once; the rest wait their turn, in order. */
   maxInFlight?: number;
-  /** Told about a publish that failed (first failure, then every 20th), to log it. */
-  onRetry?: (subject: string, why: string, attempt: number) => void;
+  /**
+   * Told about publishes that failed (each one's first failure, then every 20th), once per turn of
+   * the loop and reason: `count` of them, `subject` one example. To log them without a line each.
+   */
+  onRetry?: (subject: string, why: string, attempt: number, count: number) => void;
 }
 
 interface Pending {
@@ -23,6 +31,7 @@ interface Pending {
 
 const SWEEP_MS = 100;
 const MAX_BACKOFF_MS = 2000;
+const DEFAULT_MAX_WAIT_MS = 20_000;
 
 /**
  * Publishes to JetStream and resolves once the stream stored the message, retrying until it does.
@@ -34,6 +43,14 @@ const MAX_BACKOFF_MS = 2000;
  * are handled, every timer fires before the acks, which are already waiting in the socket, are read.
  * Here a publish counts as timed out only when two sweeps in a row find it overdue: the I/O that was
  * waiting at the first sweep has been read by the second.
+ *
+ * Nor is a publish sent again while acks of others keep coming: when 20,000 sessions close at once,
+ * JetStream acknowledges them in order over seconds, and a repeat of every publish older than the
+ * timeout doubled the work of a server that was already behind (seen in bench/: thousands of
+ * "not stored yet" repeats, each stored once more as a duplicate to drop). A publish that no ack
+ * overtakes for `timeoutMs`, or that waited `maxWaitMs` whatever happens, is sent again; so is
+ * everything in flight when the connection comes back (`resend`), as it may have died with the
+ * old socket.
  */
 export class DurablePublisher {
   private readonly inbox: string;
@@ -46,7 +63,11 @@ export class DurablePublisher {
   private nextToken = 0;
   private sweeper?: NodeJS.Timeout;
   private readonly timeoutMs: number;
+  private readonly maxWaitMs: number;
   private readonly maxInFlight: number;
+  /** When the last ack (or error answer) arrived: JetStream is alive and working through what we sent. */
+  private lastAckAt = 0;
+  private readonly retryReport = new Map<string, { subject: string; attempt: number; count: number }>();
   /** Set while the app shuts down: a publish then gives up after a few attempts. */
   closing = false;
 
@@ -56,6 +77,7 @@ export class DurablePublisher {
   ) {
     this.inbox = createInbox();
     this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.maxWaitMs = Math.max(this.timeoutMs, opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
     this.maxInFlight = opts.maxInFlight ?? 10_000;
   }
 
@@ -132,6 +154,7 @@ export class DurablePublisher {
   }
 
   private acked(msg: Msg) {
+    this.lastAckAt = Date.now();
     const token = msg.subject.slice(this.inbox.length + 1);
     const p = this.inFlight.get(token);
     if (!p) return; // a late ack of a publish already retried: the retry's own ack settles it
@@ -144,23 +167,51 @@ export class DurablePublisher {
 
   private failed(p: Pending, why: string) {
     if (this.nc.isClosed() || (this.closing && p.attempt >= 2)) return p.resolve(false);
-    if (p.attempt === 0 || p.attempt % 20 === 0) this.opts.onRetry?.(p.subject, why, p.attempt);
+    if (p.attempt === 0 || p.attempt % 20 === 0) this.noteRetry(p, why);
     p.retryAt = Date.now() + Math.min(100 * 2 ** p.attempt, MAX_BACKOFF_MS);
     p.attempt++;
     this.backingOff.add(p);
   }
 
+  private noteRetry(p: Pending, why: string) {
+    if (!this.opts.onRetry) return;
+    if (this.retryReport.size === 0) setImmediate(() => this.reportRetries());
+    const r = this.retryReport.get(why);
+    if (r) r.count++;
+    else this.retryReport.set(why, { subject: p.subject, attempt: p.attempt, count: 1 });
+  }
+
+  private reportRetries() {
+    for (const [why, { subject, attempt, count }] of this.retryReport) this.opts.onRetry?.(subject, why, attempt, count);
+    this.retryReport.clear();
+  }
+
+  /** The connection came back: what was in flight may have been lost with the old socket. Sent again now. */
+  resend() {
+    if (this.nc.isClosed() || this.inFlight.size === 0) return;
+    // Ahead of what waits, in the order they were first sent (the map's order).
+    this.waiting = [...this.inFlight.values(), ...this.waiting.slice(this.head)];
+    this.head = 0;
+    this.inFlight.clear();
+    this.pumpSoon();
+  }
+
   private sweep() {
     const now = Date.now();
     if (this.nc.isClosed()) return this.closeAll();
+    const acksFlowing = now - this.lastAckAt < this.timeoutMs;
     for (const [token, p] of this.inFlight) {
-      if (now - p.sentAt < this.timeoutMs) continue;
+      const waited = now - p.sentAt;
+      if (waited < this.timeoutMs || (acksFlowing && waited < this.maxWaitMs)) {
+        p.overdue = false;
+        continue;
+      }
       if (!p.overdue) {
         p.overdue = true;
         continue;
       }
       this.inFlight.delete(token);
-      this.failed(p, `no ack within ${this.timeoutMs} ms`);
+      this.failed(p, acksFlowing ? `no ack within ${this.maxWaitMs} ms` : `no ack within ${this.timeoutMs} ms`);
     }
     for (const p of this.backingOff) {
       if (p.retryAt > now) continue;

@@ -69,6 +69,7 @@ export class NatsService implements OnApplicationShutdown {
         this.reconnecting = false;
         this.connectedSince = Date.now();
         this.logger.log('reconnected to NATS');
+        this.durable?.resend();
         for (const fn of this.reconnectListeners) {
           try {
             fn();
@@ -91,7 +92,8 @@ export class NatsService implements OnApplicationShutdown {
    */
   publishDurable(subject: string, payload: object, msgId: string): Promise<boolean> {
     this.durable ??= new DurablePublisher(this.nc, {
-      onRetry: (s, why, attempt) => this.logger.warn(`publish ${s} not stored yet (${why}); retrying${attempt > 0 ? ` (attempt ${attempt + 1})` : ''}`),
+      onRetry: (s, why, attempt, count) =>
+        this.logger.warn(`publish ${s}${count > 1 ? ` and ${count - 1} more` : ''} not stored yet (${why}); retrying${attempt > 0 ? ` (attempt ${attempt + 1})` : ''}`),
     });
     return this.durable.publish(subject, JSON.stringify(payload), msgId);
   }
