@@ -1,16 +1,17 @@
 import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayInit } from '@nestjs/websockets';
 import { randomUUID } from 'node:crypto';
+import type { Msg } from '@nats-io/transport-node';
 import type { Namespace, Socket } from 'socket.io';
 import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import {
   DashboardPage,
-  GatewaySessions,
   InternalSubjects,
   SessionRefused,
   SessionStatus,
   nowIso,
+  sessionPages,
   type LeaveReason,
   type SessionJoined,
 } from '#libs/contracts/index.js';
@@ -265,14 +266,24 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       for (const userId of this.registry.users()) void this.views.refresh(userId);
     });
     // Answered before the first heartbeat goes out: a new boot id makes presence ask at once.
-    this.nats.nc.subscribe(InternalSubjects.gatewaySessions(this.config.instanceId), {
-      callback: (_err, msg) => {
-        const answer: GatewaySessions = { gatewayId: this.config.instanceId, sessions: this.registry.all().map((s) => s.joined), asOf: nowIso() };
-        msg.respond(JSON.stringify(answer));
-      },
-    });
+    this.nats.nc.subscribe(InternalSubjects.gatewaySessions(this.config.instanceId), { callback: (_err, msg) => this.listSessions(msg) });
     beat();
     this.heartbeat = setInterval(beat, Math.max(100, Math.floor(this.config.gatewayTtlMs / 3)));
+  }
+
+  /**
+   * Every session here, for presence's reconcile: the pages of one list, then an empty message (see
+   * gateway-sessions.ts). Never throws: an exception in a NATS callback closes the connection.
+   */
+  private listSessions(msg: Msg) {
+    try {
+      const maxPayload = this.nats.nc.info?.max_payload ?? 1024 * 1024;
+      const sessions = this.registry.all().map((s) => JSON.stringify(s.joined));
+      for (const page of sessionPages(this.config.instanceId, nowIso(), sessions, maxPayload)) msg.respond(page);
+      msg.respond();
+    } catch (err) {
+      this.logger.error(`could not list this gateway's sessions for presence: ${(err as Error).message}`);
+    }
   }
 
   private resync() {

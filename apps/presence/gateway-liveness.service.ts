@@ -3,17 +3,17 @@ import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS } from '#libs/redis/index.js';
 import {
+  assembleSessionPages,
   GatewayHeartbeat,
-  GatewaySessions,
+  type GatewaySessions,
   InternalSubjects,
   SessionSubjects,
   nowIso,
-  parseMessage,
   type LeaveReason,
   type SessionLeft,
   type SessionMeta,
 } from '#libs/contracts/index.js';
-import { NatsService, errorText } from '#libs/nats/nats.service.js';
+import { NatsService } from '#libs/nats/nats.service.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 
 /**
@@ -120,12 +120,9 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     if (lock !== 'OK') return;
     let answer: GatewaySessions;
     try {
-      const raw = await this.nats.request<unknown>(InternalSubjects.gatewaySessions(gatewayId), undefined, 2000);
-      const parsed = parseMessage(GatewaySessions, JSON.stringify(raw));
-      if (!parsed.ok) throw new Error(parsed.error);
-      answer = parsed.value;
+      answer = await this.listGateway(gatewayId);
     } catch (err) {
-      this.logger.warn(`gateway ${gatewayId} did not list its sessions: ${errorText(err)}`);
+      this.logger.warn(`gateway ${gatewayId} did not list its sessions: ${(err as Error).message}`);
       return;
     }
     const asOf = Date.parse(answer.asOf ?? nowIso());
@@ -147,6 +144,20 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     }
     await Promise.all(work);
     if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
+  }
+
+  /** The gateway's whole list, from its pages; throws unless every page arrived (see gateway-sessions.ts). */
+  private async listGateway(gatewayId: string, maxWaitMs = 5000): Promise<GatewaySessions> {
+    const replies = await this.nats.nc.requestMany(InternalSubjects.gatewaySessions(gatewayId), '', { strategy: 'sentinel', maxWait: maxWaitMs });
+    const pages: Uint8Array[] = [];
+    for await (const m of replies) {
+      if (m.headers?.code === 503) throw new Error('no responders');
+      if (m.data.length === 0) break;
+      pages.push(m.data);
+    }
+    const list = assembleSessionPages(pages);
+    if (!list.ok) throw new Error(`${list.error} (within ${maxWaitMs} ms)`);
+    return list.value;
   }
 
   private async sessionMeta(userId: string, sessionId: string): Promise<SessionMeta | null> {

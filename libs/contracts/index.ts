@@ -2,3 +2,4 @@ export * from './subjects.js';
 export * from './schemas.js';
 export * from './jobs.js';
 export * from './presence-diff.js';
+export * from './gateway-sessions.js';

@@ -116,6 +116,9 @@ export const GatewaySessions = z.object({
   sessions: z.array(SessionJoined),
   /** When the list was taken (the gateway's clock): a session joined later may be missing from it. */
   asOf: IsoTime.optional(),
+  /** One page of `pages` (see gateway-sessions.ts): a long list does not fit one NATS message. */
+  page: z.number().int().min(0).optional(),
+  pages: z.number().int().min(1).optional(),
 });
 export type GatewaySessions = z.infer<typeof GatewaySessions>;
 

@@ -40,15 +40,20 @@ export async function registerService(
         // A handler that throws before returning its promise is answered like one that rejects.
         Promise.resolve()
           .then(() => ep.handler(msg.string()))
-          .then(
-            (result) => msg.respond(JSON.stringify(result)),
-            (e: unknown) => {
-              const bad = e instanceof BadRequest;
-              if (!bad) logger.error(`endpoint ${ep.name} failed: ${errorText(e)}`);
-              stats?.countError(e as Error);
-              msg.respondError(bad ? 400 : 500, (e as Error).message, JSON.stringify({ error: (e as Error).message }));
-            },
-          )
+          .then((result) => {
+            const body = JSON.stringify(result);
+            const bytes = Buffer.byteLength(body);
+            const max = nc.info?.max_payload ?? Infinity;
+            // The client would refuse to send it, and the asker would wait for its timeout: say why.
+            if (bytes > max) throw new Error(`the answer is ${bytes} bytes, over the NATS server's max_payload of ${max}`);
+            msg.respond(body);
+          })
+          .catch((e: unknown) => {
+            const bad = e instanceof BadRequest;
+            if (!bad) logger.error(`endpoint ${ep.name} failed: ${errorText(e)}`);
+            stats?.countError(e as Error);
+            msg.respondError(bad ? 400 : 500, (e as Error).message, JSON.stringify({ error: (e as Error).message }));
+          })
           .finally(() => stats?.addTime(Date.now() - start));
       },
     });
