@@ -14,6 +14,7 @@ import {
   type SessionMeta,
 } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
+import { AUDIT_STREAM, PRESENCE_CONSUMER } from '#libs/nats/streams.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 
 /**
@@ -22,6 +23,9 @@ import { PresenceStateRepository } from './state/presence-state.repository.js';
  * asked to announce their sessions: the users come back to managers that never stopped.
  */
 export const RESYNC_SETTLE_MS = 1000;
+
+/** Heartbeats in a row (each GATEWAY_TTL_MS / 3) whose session count disagrees with the state, after which the gateway is reconciled even while events are still waiting. */
+export const MAX_MISMATCH_STREAK = 6;
 
 /** KEYS: gateways, gatewayBoots  ARGV: gatewayId, nowMs, bootId ('' when the gateway sent none)
  *  Records the heartbeat; answers the boot id previously recorded when this one differs. */
@@ -101,8 +105,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     const held = await this.redis.scard(k.gatewaySessions(hb.gatewayId));
     const streak = held === hb.sessions ? 0 : (this.mismatches.get(hb.gatewayId) ?? 0) + 1;
     this.mismatches.set(hb.gatewayId, streak);
-    // One disagreement is normal (events in flight); two in a row means something was lost.
-    if (streak >= 2) {
+    // One disagreement is normal (events in flight); two in a row means something was lost, unless
+    // session events still wait for us in JetStream: in a mass leave the state trails the gateways
+    // by seconds, and reconciling then re-published thousands of leaves (and looked each one up)
+    // at the worst moment. A disagreement that outlasts MAX_MISMATCH_STREAK heartbeats is acted on.
+    if (streak >= 2 && (streak >= MAX_MISMATCH_STREAK || !(await this.eventsWaiting()))) {
       this.logger.warn(`gateway ${hb.gatewayId} holds ${hb.sessions} session(s), the state ${held}: reconciling`);
       this.mismatches.set(hb.gatewayId, 0);
       await this.reconcileGateway(hb.gatewayId, 'lost');
@@ -131,9 +138,10 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     const heldIds = new Set(held.map((h) => h.sessionId));
     const at = nowIso();
     const work: Promise<unknown>[] = [];
-    for (const { userId, sessionId } of held) {
-      if (listed.has(sessionId)) continue;
-      const meta = await this.sessionMeta(userId, sessionId);
+    const gone = held.filter(({ sessionId }) => !listed.has(sessionId));
+    const metas = await this.sessionMetas(gone);
+    for (const [i, { userId, sessionId }] of gone.entries()) {
+      const meta = metas[i];
       if (meta && Date.parse(meta.joinedAt) > asOf) continue;
       const left: SessionLeft = { sessionId, userId, gatewayId, reason, at };
       work.push(this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`));
@@ -144,6 +152,16 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     }
     await Promise.all(work);
     if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
+  }
+
+  /** Session events published but not yet applied here (the durable consumer's backlog); false when unknown. */
+  private async eventsWaiting(): Promise<boolean> {
+    try {
+      const c = await (await this.nats.jsm()).consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+      return c.num_pending + c.num_ack_pending > 0;
+    } catch {
+      return false;
+    }
   }
 
   /** The gateway's whole list, from its pages; throws unless every page arrived (see gateway-sessions.ts). */
@@ -160,9 +178,13 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     return list.value;
   }
 
-  private async sessionMeta(userId: string, sessionId: string): Promise<SessionMeta | null> {
-    const raw = await this.redis.hget(this.state.keys.sessions(userId), sessionId);
-    return raw ? (JSON.parse(raw) as SessionMeta) : null;
+  /** In one round trip: a gateway's whole list can be thousands of sessions. */
+  private async sessionMetas(sessions: Array<{ userId: string; sessionId: string }>): Promise<Array<SessionMeta | null>> {
+    if (sessions.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const { userId, sessionId } of sessions) pipe.hget(this.state.keys.sessions(userId), sessionId);
+    const results = (await pipe.exec()) ?? [];
+    return results.map(([err, raw]) => (err || typeof raw !== 'string' ? null : (JSON.parse(raw) as SessionMeta)));
   }
 
   /**
