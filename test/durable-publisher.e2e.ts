@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { DurablePublisher } from '#libs/nats/durable-publisher.js';
-import { Backends, freePort } from './support/harness.js';
+import { spawn } from 'node:child_process';
+import { Backends, freePort, ROOT } from './support/harness.js';
 
 jest.setTimeout(60_000);
 
@@ -140,6 +141,55 @@ describe('DurablePublisher (real NATS JetStream)', () => {
     expect(await done).toEqual(Array(10).fill(true));
     expect([...seen.values()]).toEqual(Array(10).fill(2));
     sub.unsubscribe();
+    p.close();
+  });
+
+  it('publishes made during one long turn of the loop leave while it runs, a batch at a time, not at its end', async () => {
+    const { subject } = await freshStream();
+    // Another process watches the subject: this one is blocked for the whole callback.
+    const watcher = spawn(process.execPath, ['-e', `
+      const { connect } = require('@nats-io/transport-node');
+      connect({ servers: ${JSON.stringify(backends.natsUrl)} }).then(async (nc) => {
+        nc.subscribe(${JSON.stringify(subject)}, { callback: () => process.stdout.write(Date.now() + '\\n') });
+        await nc.flush();
+        process.stdout.write('ready\\n');
+      });`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const seen: number[] = [];
+    let ready = false;
+    watcher.stdout!.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n').filter(Boolean)) {
+        if (line === 'ready') ready = true;
+        else seen.push(Number(line));
+      }
+    });
+    await until(() => ready);
+    const p = new DurablePublisher(nc);
+    // What a gateway closing thousands of sockets in one turn of its loop does: 300 callbacks of
+    // one turn (immediates, like I/O callbacks, run back to back with only microtasks between them),
+    // each publishing once and busy for 2 ms.
+    const done: Array<Promise<boolean>> = [];
+    let start = 0;
+    let blockedUntil = 0;
+    await new Promise<void>((resolve) => {
+      for (let i = 0; i < 300; i++) {
+        setImmediate(() => {
+          start ||= Date.now();
+          done.push(p.publish(subject, String(i), `long-${i}`));
+          blockLoop(2);
+          if (i === 299) {
+            blockedUntil = Date.now();
+            resolve();
+          }
+        });
+      }
+    });
+    expect(blockedUntil - start).toBeGreaterThanOrEqual(600);
+    expect((await Promise.all(done)).every(Boolean)).toBe(true);
+    await until(() => seen.length === 300);
+    watcher.kill();
+    // The first publishes reached NATS while the turn still ran, within a batch's wait of it.
+    expect(seen[0]).toBeLessThan(start + 100);
+    expect(seen.filter((t) => t < blockedUntil).length).toBeGreaterThan(250);
     p.close();
   });
 
