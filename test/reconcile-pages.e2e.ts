@@ -1,17 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { InternalSubjects } from '#libs/contracts/index.js';
 import { Stack, uniqueUser, until, type Tab } from './support/harness.js';
 
 jest.setTimeout(90_000);
 
 /**
  * Presence reconciles a gateway by asking for the list of its sessions. With thousands of sessions
- * that list is megabytes, over NATS's max_payload: here the server's max_payload is 16 KiB and the
+ * that list is megabytes, over NATS's max_payload: here the server's max_payload is 8 KiB and the
  * gateway holds about 30 KiB of sessions, as 10,000 sessions are against the default 1 MiB.
  * Before the list came in pages, the reply failed inside the gateway's NATS callback, which closed
  * its connection, and presence gave up the reconcile.
  */
-const MAX_PAYLOAD = 16 * 1024;
+const MAX_PAYLOAD = 8 * 1024;
 const stack = new Stack({
+  workers: 2,
   // 150 tabs from one address: more handshakes than the per-address flood guard lets through.
   env: { HANDSHAKE_RATE: '100000', HANDSHAKE_BURST: '100000' },
   backends: {
@@ -65,7 +67,20 @@ describe('a gateway whose session list does not fit one NATS message', () => {
   it('a query whose answer is over max_payload is answered with an error that says so, not a timeout', async () => {
     const started = Date.now();
     const answer = await stack.observer.request<{ error?: string }>('presence.query.users', undefined, 5000);
-    expect(answer.error).toMatch(/over the NATS server's max_payload of 16384/);
+    expect(answer.error).toMatch(/over the NATS server's max_payload of 8192/);
     expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('a manager listing too large for one message says so, and no worker loses its NATS connection', async () => {
+    const from = stack.workers.map((w) => w.lines.length);
+    const answer = await stack.observer.request<{ error?: string }>('stream.query.managers', undefined, 5000);
+    expect(answer.error).toMatch(/max_payload of 8192/);
+    // Whichever worker took the request asked the other for its list. Both still answer, each with
+    // the same clear error, and neither lost its connection on the way.
+    for (const w of stack.workers) {
+      const own = await stack.observer.request<{ error?: string }>(InternalSubjects.workerManagers(w.env.INSTANCE_ID), undefined, 2000);
+      expect(own.error).toMatch(/max_payload of 8192/);
+    }
+    for (const [i, w] of stack.workers.entries()) expect(w.lines.slice(from[i]).filter((l) => /disconnected from NATS|reader closed/.test(l))).toEqual([]);
   });
 });

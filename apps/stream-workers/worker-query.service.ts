@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { AdminCrash, InternalSubjects, QuerySubjects, StreamStateSubjects, parseMessage, type ManagerInfo } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { registerService } from '#libs/nats/service-registry.js';
+import { respondJson } from '#libs/nats/respond.js';
 import { StreamWorkerService } from './stream-worker.service.js';
 import { LeaseRepository } from './leases/lease.repository.js';
 import { StreamStateServer } from './components/stream-state.component.js';
@@ -31,9 +32,7 @@ export class WorkerQueryService implements OnApplicationBootstrap, OnApplication
     const nc = this.nats.nc;
     // Each worker answers for itself on its own subject.
     nc.subscribe(InternalSubjects.workerManagers(this.workers.workerId), {
-      callback: (_err, msg) => {
-        msg.respond(JSON.stringify({ managers: this.workers.list() }));
-      },
+      callback: (_err, msg) => respondJson(nc, msg, { managers: this.workers.list() }),
     });
     // Requests about one user's stream state reach every worker; the one running the manager answers.
     nc.subscribe(StreamStateSubjects.any, {
@@ -44,13 +43,13 @@ export class WorkerQueryService implements OnApplicationBootstrap, OnApplication
         const req = parseMessage(StreamStateRequest, msg.data.length === 0 ? '{}' : msg.data);
         if (!req.ok) {
           this.nats.dropped(msg.subject, req.error);
-          msg.respond(JSON.stringify({ error: req.error }));
+          respondJson(nc, msg, { error: req.error });
           return;
         }
         const answer = req.value.set ? component.set(req.value.set) : Promise.resolve(component.get());
         answer.then(
-          (state) => msg.respond(JSON.stringify({ userId, state })),
-          (e: Error) => msg.respond(JSON.stringify({ error: e.message })),
+          (state) => respondJson(nc, msg, { userId, state }),
+          (e: Error) => respondJson(nc, msg, { error: e.message }),
         );
       },
     });
@@ -76,10 +75,15 @@ export class WorkerQueryService implements OnApplicationBootstrap, OnApplication
     const workers = await this.leases.liveWorkers();
     const others = workers.filter((w) => w !== this.workers.workerId);
     const answers = await Promise.allSettled(
-      others.map((w) => this.nats.request<{ managers: ManagerInfo[] }>(InternalSubjects.workerManagers(w), undefined, 1000)),
+      others.map((w) => this.nats.request<{ managers?: ManagerInfo[]; error?: string }>(InternalSubjects.workerManagers(w), undefined, 1000)),
     );
     const managers = [...this.workers.list()];
-    for (const a of answers) if (a.status === 'fulfilled') managers.push(...a.value.managers);
+    for (const a of answers) {
+      if (a.status !== 'fulfilled') continue;
+      // A worker whose own list is over max_payload says so: a list without its managers would mislead.
+      if (a.value.error) throw new Error(`a worker could not list its managers: ${a.value.error}`);
+      managers.push(...(a.value.managers ?? []));
+    }
     managers.sort((a, b) => a.userId.localeCompare(b.userId));
     return { managers };
   }

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { errorText } from './nats.service.js';
+import { oversize } from './respond.js';
 
 export interface EndpointSpec {
   name: string;
@@ -42,10 +43,9 @@ export async function registerService(
           .then(() => ep.handler(msg.string()))
           .then((result) => {
             const body = JSON.stringify(result);
-            const bytes = Buffer.byteLength(body);
-            const max = nc.info?.max_payload ?? Infinity;
             // The client would refuse to send it, and the asker would wait for its timeout: say why.
-            if (bytes > max) throw new Error(`the answer is ${bytes} bytes, over the NATS server's max_payload of ${max}`);
+            const tooLarge = oversize(nc, body);
+            if (tooLarge) throw new Error(tooLarge);
             msg.respond(body);
           })
           .catch((e: unknown) => {
