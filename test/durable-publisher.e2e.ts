@@ -104,35 +104,20 @@ describe('DurablePublisher (real NATS JetStream)', () => {
 
   it('sends again what no ack overtakes within the timeout, and reports the repeats in one line per reason', async () => {
     const subject = `dp-lost${++n}.x`;
-    const seen = new Map<string, number>();
-    // Loses the first copy of every message, as a server that died with them would.
-    const sub = nc.subscribe(subject, {
-      callback: (_e, m) => {
-        const id = m.headers?.get('Nats-Msg-Id') ?? '';
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-        if (seen.get(id)! > 1) m.respond(JSON.stringify({ stream: 'FAKE', seq: seen.size }));
-      },
-    });
+    const { seen, stop } = losesFirstCopy(subject);
     const reports: Array<{ why: string; count: number }> = [];
     const p = new DurablePublisher(nc, { timeoutMs: 200, onRetry: (_s, why, _a, count) => reports.push({ why, count }) });
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => p.publish(subject, String(i), `lost-${i}`)));
     expect(results).toEqual(Array(50).fill(true));
     expect([...seen.values()]).toEqual(Array(50).fill(2));
     expect(reports).toEqual([{ why: 'no ack within 200 ms', count: 50 }]);
-    sub.unsubscribe();
+    stop();
     p.close();
   });
 
   it('resend() sends at once what is in flight (after a reconnect it may have died with the old socket)', async () => {
     const subject = `dp-resend${++n}.x`;
-    const seen = new Map<string, number>();
-    const sub = nc.subscribe(subject, {
-      callback: (_e, m) => {
-        const id = m.headers?.get('Nats-Msg-Id') ?? '';
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-        if (seen.get(id)! > 1) m.respond(JSON.stringify({ stream: 'FAKE', seq: seen.size }));
-      },
-    });
+    const { seen, stop } = losesFirstCopy(subject);
     // A timeout far beyond the test's own: only resend() can get these stored in time.
     const p = new DurablePublisher(nc, { timeoutMs: 60_000 });
     const done = Promise.all(Array.from({ length: 10 }, (_, i) => p.publish(subject, String(i), `re-${i}`)));
@@ -140,7 +125,7 @@ describe('DurablePublisher (real NATS JetStream)', () => {
     p.resend();
     expect(await done).toEqual(Array(10).fill(true));
     expect([...seen.values()]).toEqual(Array(10).fill(2));
-    sub.unsubscribe();
+    stop();
     p.close();
   });
 
@@ -231,4 +216,17 @@ function ackInOrder(subject: string, everyMs: number) {
       sub.unsubscribe();
     },
   };
+}
+
+/** Acks the second copy of each message on `subject` and drops the first, as a server that died with them would; counts copies by message id. */
+function losesFirstCopy(subject: string) {
+  const seen = new Map<string, number>();
+  const sub = nc.subscribe(subject, {
+    callback: (_e, m) => {
+      const id = m.headers?.get('Nats-Msg-Id') ?? '';
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      if (seen.get(id)! > 1) m.respond(JSON.stringify({ stream: 'FAKE', seq: seen.size }));
+    },
+  });
+  return { seen, stop: () => sub.unsubscribe() };
 }
