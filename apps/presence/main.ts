@@ -11,12 +11,11 @@ await bootstrap({
   port: (config) => config.presencePort,
   configure: (app, config) => {
     // Session events arrive through the durable consumer: nothing sent while presence was down is lost.
-    // 1024 lanes: each event waits on Redis a few times, so with 32 lanes a burst of leaves (10,000
-    // users at once) queued for seconds while presence's CPU sat mostly idle (bench/, issue 5), and
-    // with 256 an event still waited about a second behind the others of its lane. One user's
-    // events still share a lane, in order.
+    // 256 lanes: each event waits on Redis a few times, so with 32 lanes a burst of leaves (10,000
+    // users at once) queued for seconds while presence's CPU sat mostly idle (bench/, issue 5).
+    // One user's events still share a lane, in order.
     app.connectMicroservice({
-      strategy: new NatsEventsTransport(app.get(NatsService), { stream: AUDIT_STREAM, durable: PRESENCE_CONSUMER, lanes: 1024 }),
+      strategy: new NatsEventsTransport(app.get(NatsService), { stream: AUDIT_STREAM, durable: PRESENCE_CONSUMER, lanes: 256 }),
     });
     mountBoard(app, config);
   },

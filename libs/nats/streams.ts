@@ -13,14 +13,6 @@ export const PRESENCE_CONSUMER = 'presence-sessions';
  */
 export const PRESENCE_ACK_WAIT_MS = 3000;
 
-/**
- * Session events handed to presence and not yet acknowledged, at most. It caps presence's
- * throughput at this many divided by the time an event spends inside it: with 2,000, a mass leave of
- * 20,000 sessions on a busy machine (an event waiting about a second behind others of its lane)
- * drained at about 2,000 a second, and the leaves were applied seconds after their cleanups were due.
- */
-export const PRESENCE_MAX_ACK_PENDING = 10_000;
-
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**
@@ -52,8 +44,8 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
   }
   try {
     const info = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
-    if (info.config.ack_wait !== nanos(PRESENCE_ACK_WAIT_MS) || info.config.max_ack_pending !== PRESENCE_MAX_ACK_PENDING) {
-      await jsm.consumers.update(AUDIT_STREAM, PRESENCE_CONSUMER, { ack_wait: nanos(PRESENCE_ACK_WAIT_MS), max_ack_pending: PRESENCE_MAX_ACK_PENDING });
+    if (info.config.ack_wait !== nanos(PRESENCE_ACK_WAIT_MS)) {
+      await jsm.consumers.update(AUDIT_STREAM, PRESENCE_CONSUMER, { ack_wait: nanos(PRESENCE_ACK_WAIT_MS) });
     }
   } catch {
     await jsm.consumers
@@ -64,7 +56,7 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
         deliver_policy: DeliverPolicy.New,
         ack_wait: nanos(PRESENCE_ACK_WAIT_MS),
         max_deliver: 20,
-        max_ack_pending: PRESENCE_MAX_ACK_PENDING,
+        max_ack_pending: 2000,
       })
       .catch((err: unknown) => {
         if (!/already in use|already exists/i.test(String(err))) throw err;
