@@ -44,6 +44,10 @@ describe('a gateway session list in pages', () => {
     expect(assembleSessionPages([pages[0], ...pages.slice(0, -1)]).ok).toBe(false);
     const other = sessionPages('gw-1', '2030-01-01T00:00:02.000Z', json, 8 * 1024);
     expect(assembleSessionPages([other[0], ...pages.slice(1)])).toEqual({ ok: false, error: 'pages of different lists' });
+    // Three pages arrived for three, but one is numbered past the count: page 1 never came.
+    const [first, , third] = pages.slice(0, 3).map((p) => JSON.parse(p) as { page: number; pages: number });
+    const renumbered = [first, { ...JSON.parse(pages[1]), page: 9 }, third].map((p) => JSON.stringify({ ...p, pages: 3 }));
+    expect(assembleSessionPages(renumbered)).toEqual({ ok: false, error: 'page 9 of 3' });
     expect(assembleSessionPages([])).toEqual({ ok: false, error: 'no answer' });
     expect(assembleSessionPages(['{"not":"a page"}']).ok).toBe(false);
   });

@@ -42,6 +42,8 @@ export function assembleSessionPages(raw: Array<string | Uint8Array>): { ok: tru
   const seen = new Set<number>();
   for (const p of pages) {
     if (p.gatewayId !== first.gatewayId || p.asOf !== first.asOf || (p.pages ?? 1) !== expected) return { ok: false, error: 'pages of different lists' };
+    // An index past the count would stand in for a page that never came.
+    if ((p.page ?? 0) >= expected) return { ok: false, error: `page ${p.page} of ${expected}` };
     seen.add(p.page ?? 0);
   }
   if (seen.size !== expected || pages.length !== expected) return { ok: false, error: `${seen.size} of ${expected} page(s) arrived` };
