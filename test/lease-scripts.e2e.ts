@@ -30,7 +30,7 @@ afterAll(async () => {
 describe('LeaseRepository batched scripts (real Redis)', () => {
   it('reassert: renews ours, reclaims lapsed ones, reports the ones another worker holds, over several batches', async () => {
     const k = repo.keys;
-    const startedAt = new Date('2030-01-01T00:00:00.000Z');
+    const startedAt = Date.parse('2030-01-01T00:00:00.000Z');
     const users = Array.from({ length: 1234 }, (_, i) => `lease-u${i}`);
     // Every third lease is ours already, every third lapsed (absent), every third another worker's.
     for (const [i, u] of users.entries()) {
@@ -39,11 +39,12 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
     }
     const results = await repo.reassert('w-me', users.map((userId) => ({ userId, startedAt })));
 
-    expect(results.size).toBe(users.length);
+    // Only the exceptions are answered: a plain renewal is the absence of an answer.
+    expect(results.size).toBe(users.filter((_, i) => i % 3 !== 0).length);
     const { leaseMs } = leaseTimings(15_000);
     for (const [i, u] of users.entries()) {
       const expected = ['renewed', 'reclaimed', 'lost'][i % 3];
-      expect([u, results.get(u)]).toEqual([u, expected]);
+      expect([u, results.get(u) ?? 'renewed']).toEqual([u, expected]);
       const [holder, ttl, entry] = await Promise.all([redis.get(k.lease(u)), redis.pttl(k.lease(u)), redis.hget(k.managers, u)]);
       if (expected === 'lost') {
         expect(holder).toBe('w-other');
@@ -51,7 +52,7 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
       } else {
         expect(holder).toBe('w-me');
         expect(ttl).toBeGreaterThan(leaseMs - 5000);
-        expect(JSON.parse(entry!)).toEqual({ workerId: 'w-me', startedAt: startedAt.toISOString() });
+        expect(JSON.parse(entry!)).toEqual({ workerId: 'w-me', startedAt: '2030-01-01T00:00:00.000Z' });
       }
     }
   });
@@ -67,5 +68,43 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
     const offline = await repo.offlineAmong(users);
     expect(offline).toEqual(users.filter((_, i) => statusOf(i) === 'offline'));
     expect(await repo.offlineAmong([])).toEqual([]);
+  });
+
+  it('unleasedActiveUsers: every active user whose lease nobody holds, across pages, and no other', async () => {
+    const k = repo.keys;
+    const users = Array.from({ length: 2500 }, (_, i) => `active-u${i}`);
+    await redis.sadd(k.active, ...users);
+    // Every fifth user's lease is free; the others are held, by us or by another worker.
+    for (const [i, u] of users.entries()) if (i % 5 !== 0) await redis.set(k.lease(u), i % 2 ? 'w-me' : 'w-other', 'PX', 60_000);
+    // A lease of a user who is not active is no business of this question.
+    await redis.set(k.lease('not-active'), 'w-me', 'PX', 60_000);
+    const pages: string[][] = [];
+    for await (const page of repo.unleasedActiveUsers()) pages.push(page);
+
+    expect(pages.flat().sort()).toEqual(users.filter((_, i) => i % 5 === 0).sort());
+    expect(pages.every((p) => p.length > 0)).toBe(true);
+  });
+
+  it('forgetDeadWorkersManagers: drops the entries of dead workers whose lease lapsed, across pages, and nothing else', async () => {
+    const k = repo.keys;
+    await redis.del(k.managers);
+    await repo.heartbeat('w-live');
+    const entry = (workerId: string) => JSON.stringify({ workerId, startedAt: '2030-01-01T00:00:00.000Z' });
+    const users = Array.from({ length: 2400 }, (_, i) => `reg-u${i}`);
+    // 0: a dead worker's, lease lapsed (forgotten); 1: a dead worker's, its lease still held (it may
+    // be paused: kept); 2: a live worker's (kept); 3: not JSON (left alone).
+    const kind = (i: number) => i % 4;
+    for (const [i, u] of users.entries()) {
+      await redis.del(k.lease(u));
+      if (kind(i) === 1) await redis.set(k.lease(u), 'w-dead', 'PX', 60_000);
+      await redis.hset(k.managers, u, kind(i) === 3 ? 'not json' : entry(kind(i) === 2 ? 'w-live' : 'w-dead'));
+    }
+
+    const dropped = await repo.forgetDeadWorkersManagers();
+
+    expect(dropped).toBe(users.filter((_, i) => kind(i) === 0).length);
+    const left = await redis.hkeys(k.managers);
+    expect(left.sort()).toEqual(users.filter((_, i) => kind(i) !== 0).sort());
+    expect(await repo.forgetDeadWorkersManagers()).toBe(0);
   });
 });

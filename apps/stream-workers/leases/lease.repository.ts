@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
+import { REDIS, luaUserKey, redisKeys, type RedisKeys } from '#libs/redis/index.js';
 
 /** KEYS: lease, active, managers, settling, marker  ARGV: workerId, ttlMs, userId, managerJson
  *  Until presence has recreated the marker after a loss, and while the dataset settles after that,
@@ -41,11 +41,22 @@ end
 return out
 `;
 
-/** KEYS: state1..stateN. Answers the 1-based indexes of the users whose presence status is 'offline'. */
+/** ARGV: prefix, userId1..userIdN. Answers the 1-based indexes of the users whose presence status is 'offline'. */
 const OFFLINE_AMONG = `
 local out = {}
-for i = 1, #KEYS do
-  if redis.call('HGET', KEYS[i], 'status') == 'offline' then out[#out + 1] = i end
+for i = 2, #ARGV do
+  if redis.call('HGET', ${luaUserKey('ARGV[1]', 'ARGV[i]', 'state')}, 'status') == 'offline' then out[#out + 1] = i - 1 end
+end
+return out
+`;
+
+/** KEYS: active  ARGV: cursor, count, prefix. One SSCAN page of the active users; answers the next
+ *  cursor, then the users of the page whose lease nobody holds (usually none). */
+const UNLEASED_ACTIVE = `
+local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local out = { page[1] }
+for _, u in ipairs(page[2]) do
+  if redis.call('EXISTS', ${luaUserKey('ARGV[3]', 'u', 'lease')}) == 0 then out[#out + 1] = u end
 end
 return out
 `;
@@ -58,26 +69,34 @@ if m and cjson.decode(m).workerId == ARGV[1] then redis.call('HDEL', KEYS[2], AR
 return 1
 `;
 
-/** KEYS: lease, managers  ARGV: workerId (a dead one), userId
- *  Forgets the registry entry of a manager whose worker died without stopping it. The lease is the
- *  authority: while the dead worker's lease lives (it may be paused, not dead) the entry stays; a
- *  worker that took the user over has overwritten the entry already. */
+/** KEYS: managers  ARGV: cursor, count, prefix, liveWorker1..N
+ *  One HSCAN page of the registry: forgets the entries of managers whose worker is not live and
+ *  no longer holds the user's lease (it died without stopping them). The lease is the authority:
+ *  while the dead worker's lease lives (it may be paused, not dead) the entry stays; a worker that
+ *  took the user over has overwritten the entry already. Answers the next cursor and how many went. */
 const FORGET_DEAD = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
-local m = redis.call('HGET', KEYS[2], ARGV[2])
-if m and cjson.decode(m).workerId == ARGV[1] then
-  redis.call('HDEL', KEYS[2], ARGV[2])
-  return 1
+local live = {}
+for i = 4, #ARGV do live[ARGV[i]] = true end
+local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local flat, dropped = page[2], 0
+for i = 1, #flat, 2 do
+  local ok, m = pcall(cjson.decode, flat[i + 1])
+  local w = ok and type(m) == 'table' and m.workerId
+  if type(w) == 'string' and not live[w] and redis.call('GET', ${luaUserKey('ARGV[3]', 'flat[i]', 'lease')}) ~= w then
+    redis.call('HDEL', KEYS[1], flat[i])
+    dropped = dropped + 1
+  end
 end
-return 0
+return { page[1], dropped }
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    swForgetDead(...args: (string | number)[]): Result<number, Context>;
+    swForgetDead(managers: string, cursor: string, count: number, prefix: string, ...liveWorkers: string[]): Result<[string, number], Context>;
     swAcquire(...args: (string | number)[]): Result<string, Context>;
     swReassertMany(numKeys: number, ...args: (string | number)[]): Result<Array<number | string>, Context>;
-    swOfflineAmong(numKeys: number, ...keys: string[]): Result<number[], Context>;
+    swOfflineAmong(prefix: string, ...userIds: string[]): Result<number[], Context>;
+    swUnleasedActive(active: string, cursor: string, count: number, prefix: string): Result<string[], Context>;
     swRelease(...args: (string | number)[]): Result<number, Context>;
   }
 }
@@ -118,37 +137,45 @@ export class LeaseRepository {
     this.leaseMs = leaseTimings(config.workerTtlMs).leaseMs;
     redis.defineCommand('swAcquire', { numberOfKeys: 5, lua: ACQUIRE });
     redis.defineCommand('swReassertMany', { lua: REASSERT_MANY });
-    redis.defineCommand('swOfflineAmong', { lua: OFFLINE_AMONG });
+    redis.defineCommand('swOfflineAmong', { numberOfKeys: 0, lua: OFFLINE_AMONG });
+    redis.defineCommand('swUnleasedActive', { numberOfKeys: 1, lua: UNLEASED_ACTIVE });
     redis.defineCommand('swRelease', { numberOfKeys: 2, lua: RELEASE });
-    redis.defineCommand('swForgetDead', { numberOfKeys: 2, lua: FORGET_DEAD });
+    redis.defineCommand('swForgetDead', { numberOfKeys: 1, lua: FORGET_DEAD });
   }
 
-  private managerJson(workerId: string, startedAt: Date) {
-    return JSON.stringify({ workerId, startedAt: startedAt.toISOString() });
+  /** `startedAt`: epoch ms. */
+  private managerJson(workerId: string, startedAt: number) {
+    return JSON.stringify({ workerId, startedAt: new Date(startedAt).toISOString() });
   }
 
-  async acquire(userId: string, workerId: string, startedAt: Date): Promise<AcquireResult> {
+  async acquire(userId: string, workerId: string, startedAt: number): Promise<AcquireResult> {
     const k = this.keys;
     return (await this.redis.swAcquire(k.lease(userId), k.active, k.managers, k.settling, k.marker, workerId, this.leaseMs, userId, this.managerJson(workerId, startedAt))) as AcquireResult;
   }
 
   /**
-   * Renews many leases: one script per BATCH leases, answering only the exceptions. Every few
-   * seconds over every manager of the worker, so it allocates per batch, not per manager: with
-   * one command per lease, ten thousand in-flight commands outlived the young generation and
-   * grew the heap by tens of MiB between collections.
+   * Renews many leases: one script per BATCH leases, answering only the exceptions (a lease that
+   * was gone and is reclaimed, or one another worker holds); a plain renewal is not in the answer.
+   * Every few seconds over every manager of the worker, so it allocates per batch, not per manager:
+   * with one command per lease, ten thousand in-flight commands outlived the young generation and
+   * grew the heap by tens of MiB between collections. `managers` is walked, not copied.
    */
-  async reassert(workerId: string, managers: Array<{ userId: string; startedAt: Date }>): Promise<Map<string, ReassertResult>> {
-    const out = new Map<string, ReassertResult>();
-    for (let i = 0; i < managers.length; i += BATCH) {
-      const chunk = managers.slice(i, i + BATCH);
+  async reassert(workerId: string, managers: Iterable<{ userId: string; startedAt: number }>): Promise<Map<string, Exclude<ReassertResult, 'renewed'>>> {
+    const out = new Map<string, Exclude<ReassertResult, 'renewed'>>();
+    let chunk: Array<{ userId: string; startedAt: number }> = [];
+    const send = async () => {
       const keys = [this.keys.managers, ...chunk.map((m) => this.keys.lease(m.userId))];
       const args: Array<string | number> = [workerId, this.leaseMs];
       for (const m of chunk) args.push(m.userId, this.managerJson(workerId, m.startedAt));
       const flat = await this.redis.swReassertMany(keys.length, ...keys, ...args);
-      for (const m of chunk) out.set(m.userId, 'renewed');
-      for (let j = 0; j < flat.length; j += 2) out.set(chunk[Number(flat[j]) - 1].userId, flat[j + 1] as ReassertResult);
+      for (let j = 0; j < flat.length; j += 2) out.set(chunk[Number(flat[j]) - 1].userId, flat[j + 1] as Exclude<ReassertResult, 'renewed'>);
+      chunk = [];
+    };
+    for (const m of managers) {
+      chunk.push(m);
+      if (chunk.length === BATCH) await send();
     }
+    if (chunk.length > 0) await send();
     return out;
   }
 
@@ -156,12 +183,16 @@ export class LeaseRepository {
     await this.redis.swRelease(this.keys.lease(userId), this.keys.managers, workerId, userId);
   }
 
-  /** The users among these whose presence status is 'offline' (one script per BATCH users, see reassert). */
+  /**
+   * The users among these whose presence status is 'offline' (one script per BATCH users, see
+   * reassert). Every second over every manager: the script is given user ids and builds the keys
+   * itself, so this allocates nothing per user.
+   */
   async offlineAmong(userIds: string[]): Promise<string[]> {
     const out: string[] = [];
     for (let i = 0; i < userIds.length; i += BATCH) {
       const chunk = userIds.slice(i, i + BATCH);
-      const idx = await this.redis.swOfflineAmong(chunk.length, ...chunk.map((u) => this.keys.state(u)));
+      const idx = await this.redis.swOfflineAmong(this.config.redisPrefix, ...chunk);
       for (const j of idx) out.push(chunk[j - 1]);
     }
     return out;
@@ -171,15 +202,15 @@ export class LeaseRepository {
     return (await this.redis.sismember(this.keys.active, userId)) === 1;
   }
 
-  /** Users who should have a manager and whose lease nobody holds. */
+  /**
+   * Users who should have a manager and whose lease nobody holds. Every second, over every active
+   * user: the script answers only the free ones, not a page of ids and a page of leases.
+   */
   async *unleasedActiveUsers(): AsyncGenerator<string[]> {
     let cursor = '0';
     do {
-      const [next, users] = await this.redis.sscan(this.keys.active, cursor, 'COUNT', 1000);
+      const [next, ...free] = await this.redis.swUnleasedActive(this.keys.active, cursor, 1000, this.config.redisPrefix);
       cursor = next;
-      if (users.length === 0) continue;
-      const leases = await this.redis.mget(users.map((u) => this.keys.lease(u)));
-      const free = users.filter((_, i) => leases[i] === null);
       if (free.length > 0) yield free;
     } while (cursor !== '0');
   }
@@ -191,26 +222,15 @@ export class LeaseRepository {
    * count in presence's stats. Answers how many entries were dropped.
    */
   async forgetDeadWorkersManagers(): Promise<number> {
-    const live = new Set(await this.liveWorkers());
+    // Checked in Redis, a page at a time: reading every entry out to check it here brought ten
+    // thousand JSON strings into each worker every few seconds.
+    const live = await this.liveWorkers();
     let cursor = '0';
     let dropped = 0;
     do {
-      const [next, flat] = await this.redis.hscan(this.keys.managers, cursor, 'COUNT', 1000);
+      const [next, n] = await this.redis.swForgetDead(this.keys.managers, cursor, 1000, this.config.redisPrefix, ...live);
       cursor = next;
-      const pipe = this.redis.pipeline();
-      let n = 0;
-      for (let i = 0; i < flat.length; i += 2) {
-        let workerId: unknown;
-        try {
-          workerId = (JSON.parse(flat[i + 1]) as { workerId?: unknown }).workerId;
-        } catch {
-          continue;
-        }
-        if (typeof workerId !== 'string' || live.has(workerId)) continue;
-        pipe.swForgetDead(this.keys.lease(flat[i]), this.keys.managers, workerId, flat[i]);
-        n++;
-      }
-      if (n > 0) for (const [err, v] of (await pipe.exec()) ?? []) if (!err && v === 1) dropped++;
+      dropped += n;
     } while (cursor !== '0');
     return dropped;
   }
