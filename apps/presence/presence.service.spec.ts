@@ -120,6 +120,7 @@ describe('PresenceService', () => {
   let schedule: jest.Mock<(data: CleanupJobData, opts?: { revive?: boolean }) => Promise<void>>;
   let cancel: jest.Mock<(userId: string, epoch: number) => Promise<void>>;
   let watch: jest.Mock<(data: CleanupJobData) => void>;
+  let isWatched: jest.Mock<(userId: string, epoch: number) => boolean>;
   let published: Array<{ subject: string; payload: Record<string, unknown> }>;
   let svc: PresenceService;
 
@@ -152,10 +153,11 @@ describe('PresenceService', () => {
     schedule = jest.fn(async (_data: CleanupJobData) => {});
     cancel = jest.fn(async (_userId: string, _epoch: number) => {});
     watch = jest.fn((_data: CleanupJobData) => {});
+    isWatched = jest.fn((_userId: string, _epoch: number) => false);
     published = [];
     svc = PresenceService.withPorts(config, metrics, {
       state,
-      queue: { schedule, cancel, watch },
+      queue: { schedule, cancel, watch, isWatched },
       publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
     });
   });
@@ -428,7 +430,7 @@ describe('PresenceService', () => {
   it('a join over the global session cap is refused: its gateway is told to end it, the user stays as they were', async () => {
     const small = PresenceService.withPorts({ ...config, maxSessionsPerUser: 2 }, metrics, {
       state: (state = new FakeState(2)),
-      queue: { schedule, cancel, watch },
+      queue: { schedule, cancel, watch, isWatched },
       publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
     });
     await small.joined({ ...join('alice', 's1'), gatewayId: 'gw-1' });
@@ -501,6 +503,17 @@ describe('PresenceService', () => {
     expect(await svc.sweepOverdue()).toBe(2);
     expect(schedule.mock.calls.map((c) => c[0].userId).sort()).toEqual(['bob', 'carol']);
     expect(schedule.mock.calls.find((c) => c[0].userId === 'carol')![0].reason).toBe('lost');
+  });
+
+  it('sweepOverdue leaves an overdue cleanup whose timer is armed here to that timer (after a restart)', async () => {
+    for (const u of ['bob', 'carol']) await svc.joined(join(u, `${u}-1`));
+    await svc.left(leave('bob', 'bob-1', 'closed', Date.now() - 8000));
+    await svc.left(leave('carol', 'carol-1', 'closed', Date.now() - 8000));
+    schedule.mockClear();
+    isWatched.mockImplementation((userId) => userId === 'bob');
+
+    expect(await svc.sweepOverdue()).toBe(1);
+    expect(schedule.mock.calls.map((c) => c[0].userId)).toEqual(['carol']);
   });
 
   it('sweepOverdue skips users who came back or went offline', async () => {

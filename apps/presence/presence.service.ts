@@ -21,7 +21,7 @@ import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
 /** What presence needs from the outside world; narrow so unit tests can fake it. */
 export interface PresencePorts {
   state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'dueCleanups' | 'adoptOrphan'>;
-  queue: Pick<CleanupQueueService, 'schedule' | 'cancel' | 'watch'>;
+  queue: Pick<CleanupQueueService, 'schedule' | 'cancel' | 'watch' | 'isWatched'>;
   publish: (subject: string, payload: object) => void;
 }
 
@@ -157,9 +157,12 @@ export class PresenceService {
   /**
    * Safety net for a cleanup whose job was lost (a crash between the state change and the add,
    * or Redis losing BullMQ's data): re-add every overdue one; an add of a job that exists is a no-op.
+   * One whose timer is armed or running here is being run (a restart arms the timers of every
+   * pending cleanup, overdue ones included, just before the first sweep): counting it as lost made
+   * a misleading "re-queued" warning after every restart that found a cleanup overdue.
    */
   async sweepOverdue(graceMs = 1000): Promise<number> {
-    const due = await this.ports.state.dueCleanups(Date.now() - graceMs);
+    const due = (await this.ports.state.dueCleanups(Date.now() - graceMs)).filter((d) => !this.ports.queue.isWatched(d.userId, d.epoch));
     for (const d of due) {
       await this.ports.queue.schedule({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason }, { revive: true });
     }

@@ -23,6 +23,20 @@ export interface EventsTransportOptions {
   lanes?: number;
 }
 
+/**
+ * Lanes of the apps' event consumers: each event waits on Redis a few times, so with 32 lanes a
+ * burst (10,000 users leaving at once) queued for seconds while the app's CPU sat mostly idle
+ * (bench/, issue 5). One user's events still share a lane, in order.
+ */
+export const EVENT_LANES = 256;
+
+/** The lane of a user's (or, without a user, a subject's) events. */
+export function laneOf(key: string, lanes: number): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+  return Math.abs(h) % lanes;
+}
+
 /** NATS subject match with `*` and `>` wildcards. */
 export function subjectMatches(pattern: string, subject: string): boolean {
   const p = pattern.split('.');
@@ -121,10 +135,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
 
   /** Keeps one user's messages in order without serialising unrelated users. */
   private enqueue(subject: string, work: () => Promise<void>) {
-    const key = userIdFromSubject(subject) ?? subject;
-    let h = 0;
-    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-    const lane = Math.abs(h) % this.lanes.length;
+    const lane = laneOf(userIdFromSubject(subject) ?? subject, this.lanes.length);
     const kind = subject.slice(subject.lastIndexOf('.') + 1);
     const queuedAt = performance.now();
     const { eventWait, eventHandle } = this.nats.metrics;

@@ -72,6 +72,12 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  readonly cleanupBarrierLookups = new Counter({
+    name: 'presence_cleanup_barrier_lookups_total',
+    help: "Stream reads made by due cleanups looking for unapplied returns past the consumer's ack floor (kind: walk, every user's joins for many cleanups at once; user, one cleanup's user's joins)",
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   /** Where an event's time goes in an app: queued behind its user's lane, then in its handler. */
   readonly eventWait = new Histogram({
     name: 'nats_event_wait_seconds',

@@ -32,6 +32,8 @@ export class CleanupQueueService implements OnApplicationShutdown {
   readonly queue: Queue<CleanupJobData>;
   private worker?: Worker<CleanupJobData>;
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Cleanups whose timer fired and whose run here has not finished. */
+  private readonly running = new Set<string>();
   private readonly prefix: string;
   private processor?: CleanupProcessor;
 
@@ -112,7 +114,8 @@ export class CleanupQueueService implements OnApplicationShutdown {
       // Node's timers may fire a millisecond before Date.now() reaches runAt: never run early.
       if (Date.now() < runAt) return this.arm(id, data, runAt);
       this.timers.delete(id);
-      void this.runDue(id, data);
+      this.running.add(id);
+      void this.runDue(id, data).finally(() => this.running.delete(id));
     }, Math.max(0, runAt - Date.now()));
     timer.unref();
     this.timers.set(id, timer);
@@ -122,6 +125,12 @@ export class CleanupQueueService implements OnApplicationShutdown {
     const t = this.timers.get(id);
     if (t) clearTimeout(t);
     this.timers.delete(id);
+  }
+
+  /** Whether this replica's timer runs the cleanup: armed, or fired and still running it. */
+  isWatched(userId: string, epoch: number): boolean {
+    const id = cleanupJobId(userId, epoch);
+    return this.timers.has(id) || this.running.has(id);
   }
 
   /** Arms the in-process timer of a cleanup whose job exists already (pending at our start). */
