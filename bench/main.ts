@@ -36,7 +36,8 @@ const HELP = `npm run bench -- [options]
   --no-write                print only; do not write docs/BENCHMARKS.md and docs/bench-latency.svg
                             (--quick never writes them unless --write is given)
   --processes N             gateways and generator processes (default: enough for the descriptor limit)
-  --seed N                  seed of the tab counts (default 1)`;
+  --seed N                  seed of the tab counts (default 1)
+Environment: BENCH_APP_FLAGS="--trace-gc ..." adds Node flags to the apps (their output lands in bench-logs/).`;
 
 function parse(argv: string[]) {
   const flags = new Map<string, string>();
@@ -128,7 +129,7 @@ async function main() {
     workerLogLevel: o.workerLogLevel,
     consoleLoggerIntervalMs: o.consoleLoggerIntervalMs,
     gateways: procs,
-    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-profiles')}`] : [],
+    execArgv: [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-profiles')}`] : []), ...(process.env.BENCH_APP_FLAGS?.split(' ').filter(Boolean) ?? [])],
   });
   report.config = [
     `CLEANUP_TIMEOUT_MS=${o.cleanupTimeoutMs}`,

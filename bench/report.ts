@@ -141,12 +141,13 @@ export function markdown(r: RunReport, svgName: string): string {
     const h = r.hold;
     out.push('### 2. Hold: memory and idle CPU', '');
     out.push(`${h.users} users, ${h.sessions} sessions, ${h.managers} managers. RSS and V8 heap used, before connecting and after (settled). Idle CPU over a quiet window (1.0 = one core). ${h.load}.`, '');
-    out.push(table(['process', 'RSS before MiB', 'RSS after MiB', 'heap before MiB', 'heap after MiB', 'idle CPU'], Object.keys(h.rss).map((n) => [
+    out.push(table(['process', 'RSS before MiB', 'RSS after MiB', 'heap before MiB', 'heap after MiB', 'V8 heap committed before / after MiB', 'idle CPU'], Object.keys(h.rss).map((n) => [
       n,
       fmt(h.rss[n].before / 2 ** 20),
       fmt(h.rss[n].after / 2 ** 20),
       h.heap[n] ? fmt(h.heap[n].before / 2 ** 20) : '-',
       h.heap[n] ? fmt(h.heap[n].after / 2 ** 20) : '-',
+      h.committed?.[n] ? `${fmt(h.committed[n].before / 2 ** 20)} / ${fmt(h.committed[n].after / 2 ** 20)}` : '-',
       fmt(h.idleCpu[n], 3),
     ])), '');
     const nh = r.naive?.hold;
@@ -187,10 +188,14 @@ export function markdown(r: RunReport, svgName: string): string {
     if (c.stages) {
       out.push('Where the lateness comes from, ms p50 / p99 per user: the last leave from its `at` (gateway) to the bench seeing it on NATS; from there to `presence.cleanup.<u>.scheduled` (presence applied it); from the cleanup\'s `runAt` to `presence.user.<u>.offline` (`at`); from offline to `stream.manager.<u>.stopped` (`at`).', '');
       out.push(table(['left published', 'left -> scheduled', 'runAt -> offline', 'offline -> stopped'], [[pq(c.stages.leftPublished, 0), pq(c.stages.scheduled, 0), pq(c.stages.offlineAfterRunAt, 0), pq(c.stages.stoppedAfterOffline, 0)]]), '');
+      const ms = ([a, b]: [number, number]) => `${fmt(a * 1000, 0)} / ${fmt(b * 1000, 0)}`;
       const pl = c.presenceLeft;
       if (pl) {
-        const ms = ([a, b]: [number, number]) => `${fmt(a * 1000, 0)} / ${fmt(b * 1000, 0)}`;
         out.push(`Inside presence, per \`left\` (its \`nats_event_wait_seconds\` and \`nats_event_handle_seconds\` histograms, bucketed): waiting behind its lane ${ms(pl.wait)} ms, in its handler ${ms(pl.handle)} ms (p50 / p99).`, '');
+      }
+      const b = c.barrier;
+      if (b) {
+        out.push(`A due cleanup first waits until presence has applied the user's events stored before it (\`presence_cleanup_barrier_wait_seconds\`): ${ms(b.wait)} ms p50 / p99; ${b.timeouts} gave up waiting.`, '');
       }
     }
     const sat = c.saturation;

@@ -88,6 +88,8 @@ export interface HoldResult {
   managers: number;
   rss: Record<string, { before: number; after: number }>;
   heap: Record<string, { before: number; after: number }>;
+  /** V8's whole heap as committed (all spaces, live data or not) at each RSS reading: what of the RSS is V8's. */
+  committed: Record<string, { before: number; after: number }>;
   gatewayBytesPerSession: number;
   gatewayHeapPerSession: number;
   workersBytesPerManager: number;
@@ -113,6 +115,8 @@ export interface CleanupResult {
   stages: { leftPublished: Summary; scheduled: Summary; offlineAfterRunAt: Summary; stoppedAfterOffline: Summary };
   /** Inside presence, per `left` event, seconds p50 / p99 (its histograms): queued behind its lane, then in its handler. */
   presenceLeft?: { wait: [number, number]; handle: [number, number] };
+  /** Seconds p50 / p99 a due cleanup waited for presence to apply the user's stored events (its barrier), and how many timed out. */
+  barrier?: { wait: [number, number]; timeouts: number };
   /** Whole machine, from the first close to the last stop: how long no core was idle. */
   saturation?: SaturationReport;
   lag: Record<string, AppLag>;
@@ -263,8 +267,14 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   };
   const gateways = (r: Record<string, number>) => Object.entries(r).filter(([n]) => n.startsWith('gateway')).reduce((a, [, v]) => a + v, 0);
   const rssOf = () => Object.fromEntries(Object.entries(stack.pids()).map(([n, pid]) => [n, sample(pid)?.rssBytes ?? NaN]));
+  const committedOf = async () => {
+    const out: Record<string, number> = {};
+    for (const [name, app] of stack.named()) out[name] = sum(await stack.metrics(app), 'nodejs_heap_size_total_bytes');
+    return out;
+  };
   await settle();
   const rss0 = rssOf();
+  const committed0 = await committedOf();
   const heap0 = await heapOf();
   for (let i = 0; i < (o.quick ? 1 : 3); i++) {
     await new Promise((res) => setTimeout(res, 1000));
@@ -283,6 +293,7 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   // was left on a stale state.
   const settledTabs = (await gen.status()).connectedByState;
   const rss1 = rssOf();
+  const committed1 = await committedOf();
   // Heap used includes garbage not yet collected: the least of a few scrapes is closest to live data.
   const heap1 = await heapOf();
   for (let i = 0; i < (o.quick ? 2 : 8); i++) {
@@ -304,6 +315,8 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
   for (const n of Object.keys(rss0)) rss[n] = { before: rss0[n], after: rss1[n] };
   const heap: HoldResult['heap'] = {};
   for (const n of Object.keys(heap0)) heap[n] = { before: heap0[n], after: heap1[n] };
+  const committed: HoldResult['committed'] = {};
+  for (const n of Object.keys(committed0)) committed[n] = { before: committed0[n], after: committed1[n] };
   const sessions = stats.sessions;
   const managers = stats.managers;
   return {
@@ -314,6 +327,7 @@ export async function hold(stack: BenchStack, gen: Generator, o: Options): Promi
       managers,
       rss,
       heap,
+      committed,
       gatewayBytesPerSession: (gateways(rss1) - gateways(rss0)) / sessions,
       gatewayHeapPerSession: (gateways(heap1) - gateways(heap0)) / sessions,
       workersBytesPerManager: (rss1['stream-workers'] - rss0['stream-workers']) / managers,
@@ -414,6 +428,10 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   const pm = metrics.presence;
   const q = (name: string): [number, number] => [histogramQuantile(pm, name, 0.5, { kind: 'left' }), histogramQuantile(pm, name, 0.99, { kind: 'left' })];
   const presenceLeft = pm ? { wait: q('nats_event_wait_seconds'), handle: q('nats_event_handle_seconds') } : undefined;
+  const bw = 'presence_cleanup_barrier_wait_seconds';
+  const barrier = pm
+    ? { wait: [histogramQuantile(pm, bw, 0.5), histogramQuantile(pm, bw, 0.99)] as [number, number], timeouts: sum(pm, `${bw}_count`, { outcome: 'timeout' }) }
+    : undefined;
   const lateness: number[] = [];
   for (const [u, stop] of stoppedAt) {
     const left = lastLeft.get(u);
@@ -439,6 +457,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     repeatedLeaves,
     stages,
     presenceLeft,
+    barrier,
     saturation,
     lag,
     cpu,
