@@ -18,7 +18,7 @@ beforeAll(async () => {
   await stack.start();
   // Presence's first start asks the gateways to re-announce their sessions about 1 s later; the
   // audit trails below are exact, so let that happen before any test opens a tab.
-  await stack.observer.waitFor('presence.gateway.resync', 15_000);
+  await stack.firstResync();
 });
 afterAll(() => stack.stop());
 

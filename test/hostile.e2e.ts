@@ -23,6 +23,7 @@ let bystanderUser: string;
 
 beforeAll(async () => {
   await stack.start();
+  await stack.firstResync(); // joins are counted exactly below
   bystanderUser = uniqueUser('bystander');
   bystander = await stack.tab(bystanderUser);
   await stack.observer.waitFor(`stream.manager.${bystanderUser}.started`);

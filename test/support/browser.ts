@@ -42,7 +42,8 @@ export function stackWithChromium(options: StackOptions) {
   const stack = new Stack(options);
   let browser: Browser | undefined;
   beforeAll(async () => {
-    [browser] = await Promise.all([launchChromium(), stack.start()]);
+    // The tests count joins exactly: tabs open after presence's first-start resync (see firstResync).
+    [browser] = await Promise.all([launchChromium(), stack.start().then(() => stack.firstResync())]);
   });
   afterAll(async () => {
     await browser?.close();

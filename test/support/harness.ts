@@ -9,6 +9,7 @@ import { io, type Socket } from 'socket.io-client';
 import { signToken } from '../../libs/auth/token.js';
 import { findBinary, startNatsServer, startRedisServer, waitForPort } from '../../scripts/services.js';
 import { natsConnectionOptions } from '../../libs/nats/connection.js';
+import { InternalSubjects } from '../../libs/contracts/subjects.js';
 
 /**
  * End-to-end harness: a private nats-server and redis-server per test file (so suites never see
@@ -260,6 +261,15 @@ export class Stack {
     for (let i = 0; i < (this.opts.workers ?? 1); i++) await this.addApp('stream-workers');
     await this.addApp('presence');
     for (let i = 0; i < (this.opts.gateways ?? 1); i++) await this.addApp('gateway');
+  }
+
+  /**
+   * Presence's first start on a fresh dataset asks the gateways, RESYNC_SETTLE_MS later, to announce
+   * their sessions again: a tab opened just before that has its join published twice (the second
+   * with a resync message id). Tests that count events exactly wait for that request first.
+   */
+  async firstResync(timeoutMs = 15_000) {
+    await this.observer.waitFor(InternalSubjects.gatewayResync, timeoutMs);
   }
 
   async addApp(app: AppName, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
