@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Stack, uniqueUser, until, type Tab } from '../support/harness.js';
+import { Stack, sleep, uniqueUser, until, type Tab } from '../support/harness.js';
 import { FAST, converged, expectNeverTwoManagers, fastEnv, restart } from '../support/faults.js';
 import { EVENT_LANES, laneOf } from '#libs/nats/events.transport.js';
+import { PRESENCE_ACK_WAIT_MS } from '#libs/nats/streams.js';
 
 jest.setTimeout(60_000);
 
@@ -152,5 +153,47 @@ describe('the presence app dies', () => {
     await untilTime(Math.max(...runAts) + 1500);
     expect(stack.observer.on(`presence.user.${back}.offline`)).toHaveLength(0);
     expect(stack.observer.on(`stream.manager.${back}.stopped`)).toHaveLength(0);
+  });
+});
+
+describe('Redis stalls longer than the ack wait', () => {
+  // Long TTLs: the stall must not expire gateway heartbeats or worker leases, only test the ack wait.
+  const stack = new Stack({ env: fastEnv({ GATEWAY_TTL_MS: 20_000, WORKER_TTL_MS: 20_000, CLEANUP_TIMEOUT_MS: 1500 }) });
+  beforeAll(() => stack.start());
+  afterAll(() => stack.stop());
+  /** Presence's handler runs for session events (/metrics): a redelivery is handled again. */
+  const handled = async () => {
+    const text = await (await fetch(`${stack.presence.url}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(/^nats_event_handle_seconds_count\{[^}]*kind="(?:joined|left)"[^}]*\} (\d+)$/gm)) n += Number(m[1]);
+    return n;
+  };
+
+  it('the events presence holds meanwhile are kept alive (`working`), not redelivered, and applied once Redis is back', async () => {
+    const leaves = uniqueUser('stall-leaves');
+    const joins = uniqueUser('stall-joins');
+    const tab = await stack.tab(leaves);
+    await stack.observer.waitFor(`stream.manager.${leaves}.started`);
+    const before = await handled();
+    const redis = stack.backends.redis!;
+    redis.kill('SIGSTOP');
+    let joinTab: Tab;
+    try {
+      tab.close();
+      joinTab = await stack.tab(joins);
+      await stack.observer.waitFor(`presence.session.${leaves}.left`);
+      await stack.observer.waitFor(`presence.session.${joins}.joined`);
+      // A span of time is the property here: past the 3 s ack wait and a tick of `working()`.
+      await sleep(PRESENCE_ACK_WAIT_MS + 1500);
+    } finally {
+      redis.kill('SIGCONT');
+    }
+    await stack.observer.waitFor(`stream.manager.${joins}.started`, 10_000);
+    await stack.observer.waitFor(`stream.manager.${leaves}.stopped`, 10_000);
+    // The leave and the join, each handled once: none was delivered again after the 3 s ack wait.
+    await until('both handled', async () => (await handled()) >= before + 2);
+    expect(await handled()).toBe(before + 2);
+    expect(stack.observer.on(`presence.cleanup.${leaves}.scheduled`)).toHaveLength(1);
+    joinTab!.close();
   });
 });
