@@ -115,6 +115,8 @@ export interface CleanupResult {
   stages: { leftPublished: Summary; scheduled: Summary; offlineAfterRunAt: Summary; stoppedAfterOffline: Summary };
   /** Inside presence, per `left` event, seconds p50 / p99 (its histograms): queued behind its lane, then in its handler. */
   presenceLeft?: { wait: [number, number]; handle: [number, number] };
+  /** The same two histograms in the workers, per `offline` (the stop of a manager). */
+  workersOffline?: { wait: [number, number]; handle: [number, number] };
   /** Seconds p50 / p99 a due cleanup waited for presence to apply the user's stored events (its barrier), and how many timed out. */
   barrier?: { wait: [number, number]; timeouts: number };
   /** Whole machine, from the first close to the last stop: how long no core was idle. */
@@ -426,8 +428,11 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   await gen.record(true);
   // The hold has no leaves: presence's `left` histograms cover exactly this scenario.
   const pm = metrics.presence;
-  const q = (name: string): [number, number] => [histogramQuantile(pm, name, 0.5, { kind: 'left' }), histogramQuantile(pm, name, 0.99, { kind: 'left' })];
-  const presenceLeft = pm ? { wait: q('nats_event_wait_seconds'), handle: q('nats_event_handle_seconds') } : undefined;
+  const q = (m: Samples, name: string, kind: string): [number, number] => [histogramQuantile(m, name, 0.5, { kind }), histogramQuantile(m, name, 0.99, { kind })];
+  const laneTimes = (m: Samples | undefined, kind: string) => (m ? { wait: q(m, 'nats_event_wait_seconds', kind), handle: q(m, 'nats_event_handle_seconds', kind) } : undefined);
+  const presenceLeft = laneTimes(pm, 'left');
+  // Nor do the workers get an `offline` in the hold.
+  const workersOffline = laneTimes(metrics['stream-workers'], 'offline');
   const bw = 'presence_cleanup_barrier_wait_seconds';
   const barrier = pm
     ? { wait: [histogramQuantile(pm, bw, 0.5), histogramQuantile(pm, bw, 0.99)] as [number, number], timeouts: sum(pm, `${bw}_count`, { outcome: 'timeout' }) }
@@ -457,6 +462,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     repeatedLeaves,
     stages,
     presenceLeft,
+    workersOffline,
     barrier,
     saturation,
     lag,
