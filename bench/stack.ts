@@ -54,7 +54,7 @@ export class BenchStack {
 
   private async add(app: AppName, portVar: string, extra: Record<string, string> = {}) {
     const port = await freePort();
-    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port, this.config.execArgv);
+    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port, this.config.execArgv, process.env.BENCH_NO_APP_FLAGS !== '1');
     this.apps[app] ??= p;
     await p.start();
     return p;

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { ConfigError, loadConfig } from '#libs/config/index.js';
+import { APP_NODE_FLAGS, ConfigError, loadConfig } from '#libs/config/index.js';
 import { redactUrl } from '#libs/nats/connection.js';
 import { findBinary, isLocalHost, probe, startNatsServer, startRedisServer, waitForPort } from './services.js';
 
@@ -59,7 +59,7 @@ const RESTART_AFTER_UPTIME_MS = 10_000;
 
 function run(app: (typeof APPS)[number]) {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'dist', 'apps', app, 'main.js')], {
+  const child = spawn(process.execPath, ['--enable-source-maps', ...APP_NODE_FLAGS[app], join(root, 'dist', 'apps', app, 'main.js')], {
     cwd: root,
     env: { ...process.env, INSTANCE_ID: process.env.INSTANCE_ID ? `${process.env.INSTANCE_ID}-${app}` : undefined },
     stdio: ['ignore', 'pipe', 'pipe'],

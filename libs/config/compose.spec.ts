@@ -2,6 +2,7 @@ import { describe, it, expect, beforeAll } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from './config.js';
+import { APP_NODE_FLAGS } from './node-flags.js';
 
 /**
  * docker-compose.yml cannot be run here (no Docker engine), so it is checked by reading it the
@@ -60,7 +61,8 @@ describe('docker-compose.yml', () => {
     const s = services[app];
     expect(s.build).toBeDefined();
     expect(s.image).toBe(services.gateway.image);
-    expect(s.command).toEqual(['node', `dist/apps/${app}/main.js`]);
+    // With the app's own Node flags, as `npm start` gives them.
+    expect(s.command).toEqual(['node', ...APP_NODE_FLAGS[app as keyof typeof APPS], `dist/apps/${app}/main.js`]);
     const check = s.healthcheck!.test.join(' ');
     expect(check).toContain(`fetch('http://127.0.0.1:${port}/health')`);
     expect(check).toMatch(/^CMD node -e /);

@@ -10,6 +10,7 @@ import { signToken } from '../../libs/auth/token.js';
 import { findBinary, startNatsServer, startRedisServer, waitForPort } from '../../scripts/services.js';
 import { natsConnectionOptions } from '../../libs/nats/connection.js';
 import { InternalSubjects } from '../../libs/contracts/subjects.js';
+import { APP_NODE_FLAGS } from '../../libs/config/node-flags.js';
 
 /**
  * End-to-end harness: a private nats-server and redis-server per test file (so suites never see
@@ -162,6 +163,8 @@ export class AppProcess {
     port: number,
     /** Node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
     readonly execArgv: string[] = [],
+    /** The app's own flags (APP_NODE_FLAGS), as `npm start` gives them; off only to measure without them. */
+    private readonly appFlags = true,
   ) {
     this.port = port;
   }
@@ -171,7 +174,7 @@ export class AppProcess {
   }
 
   async start(waitHealthy = true) {
-    this.child = spawn(process.execPath, [...this.execArgv, join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
+    this.child = spawn(process.execPath, [...(this.appFlags ? APP_NODE_FLAGS[this.app] : []), ...this.execArgv, join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
       cwd: ROOT,
       // NODE_ENV is 'test' unless the app's env says otherwise (e.g. production logs).
       env: { ...process.env, NODE_ENV: 'test', ...this.env },

@@ -1,0 +1,18 @@
+/**
+ * Node/V8 flags each app is started with: by `npm start`, the tests, the bench and
+ * docker-compose.yml (libs/config/compose.spec.ts holds the compose file to this).
+ *
+ * presence: a 32 MiB semi-space (V8's default caps it at 16 MiB on 64-bit). In a mass leave
+ * presence allocates per event (NATS message, zod parse, ioredis command, BullMQ job) faster than
+ * a small young generation can be scavenged, so objects that live one Redis round trip were
+ * promoted and collected again in old space; GC was 18 % of its CPU (bench/, issue 5). Not for the
+ * workers: their young generation stays committed while 10,000 managers tick, and that is RSS per
+ * manager (a 4 MiB semi-space made it 14 KiB; bench/).
+ */
+export const APP_NODE_FLAGS = {
+  gateway: [],
+  presence: ['--max-semi-space-size=32'],
+  'stream-workers': [],
+} as const satisfies Record<'gateway' | 'presence' | 'stream-workers', readonly string[]>;
+
+export type AppWithFlags = keyof typeof APP_NODE_FLAGS;
