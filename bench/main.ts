@@ -129,6 +129,7 @@ async function main() {
     workerLogLevel: o.workerLogLevel,
     consoleLoggerIntervalMs: o.consoleLoggerIntervalMs,
     gateways: procs,
+    appFlags: process.env.BENCH_NO_APP_FLAGS !== '1',
     execArgv: [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-profiles')}`] : []), ...(process.env.BENCH_APP_FLAGS?.split(' ').filter(Boolean) ?? [])],
   });
   report.config = [

@@ -12,6 +12,8 @@ export interface StackConfig {
   consoleLoggerIntervalMs: number;
   /** Node flags for the apps (e.g. --cpu-prof). */
   execArgv?: string[];
+  /** Each app's own flags (APP_NODE_FLAGS), as `npm start` gives them; false to measure without. */
+  appFlags: boolean;
   /** Gateway processes: more than one when one process may not hold every socket (descriptors). */
   gateways: number;
 }
@@ -54,7 +56,7 @@ export class BenchStack {
 
   private async add(app: AppName, portVar: string, extra: Record<string, string> = {}) {
     const port = await freePort();
-    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port, this.config.execArgv, process.env.BENCH_NO_APP_FLAGS !== '1');
+    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port, this.config.execArgv, this.config.appFlags);
     this.apps[app] ??= p;
     await p.start();
     return p;

@@ -14,5 +14,3 @@ export const APP_NODE_FLAGS = {
   presence: ['--max-semi-space-size=32'],
   'stream-workers': [],
 } as const satisfies Record<'gateway' | 'presence' | 'stream-workers', readonly string[]>;
-
-export type AppWithFlags = keyof typeof APP_NODE_FLAGS;

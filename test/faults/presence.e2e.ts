@@ -3,6 +3,7 @@ import { Stack, sleep, uniqueUser, until, type Tab } from '../support/harness.js
 import { FAST, converged, expectNeverTwoManagers, fastEnv, restart } from '../support/faults.js';
 import { EVENT_LANES, laneOf } from '#libs/nats/events.transport.js';
 import { PRESENCE_ACK_WAIT_MS } from '#libs/nats/streams.js';
+import { parseMetrics, sum } from '../../bench/prom.js';
 
 jest.setTimeout(60_000);
 
@@ -163,10 +164,8 @@ describe('Redis stalls longer than the ack wait', () => {
   afterAll(() => stack.stop());
   /** Presence's handler runs for session events (/metrics): a redelivery is handled again. */
   const handled = async () => {
-    const text = await (await fetch(`${stack.presence.url}/metrics`)).text();
-    let n = 0;
-    for (const m of text.matchAll(/^nats_event_handle_seconds_count\{[^}]*kind="(?:joined|left)"[^}]*\} (\d+)$/gm)) n += Number(m[1]);
-    return n;
+    const samples = parseMetrics(await (await fetch(`${stack.presence.url}/metrics`)).text());
+    return sum(samples, 'nats_event_handle_seconds_count', { kind: 'joined' }) + sum(samples, 'nats_event_handle_seconds_count', { kind: 'left' });
   };
 
   it('the events presence holds meanwhile are kept alive (`working`), not redelivered, and applied once Redis is back', async () => {
