@@ -191,10 +191,10 @@ export function markdown(r: RunReport, svgName: string): string {
       const ms = ([a, b]: [number, number]) => `${fmt(a * 1000, 0)} / ${fmt(b * 1000, 0)}`;
       const pl = c.presenceLeft;
       if (pl) {
-        out.push(`Inside presence, per \`left\` (its \`nats_event_wait_seconds\` and \`nats_event_handle_seconds\` histograms, bucketed): waiting behind its lane ${ms(pl.wait)} ms, in its handler ${ms(pl.handle)} ms (p50 / p99).`, '');
+        out.push(`Inside presence, per \`left\` (its \`nats_event_wait_seconds\` and \`nats_event_handle_seconds\` histograms, bucketed): waiting for its turn (its user's earlier events, a free slot) ${ms(pl.wait)} ms, in its handler ${ms(pl.handle)} ms (p50 / p99).`, '');
       }
       const wo = c.workersOffline;
-      if (wo) out.push(`Inside the workers, per \`offline\` (the same histograms): waiting behind its lane ${ms(wo.wait)} ms, in its handler (lease check, stop, lease release) ${ms(wo.handle)} ms.`, '');
+      if (wo) out.push(`Inside the workers, per \`offline\` (the same histograms): waiting for its turn (its user's earlier events, a free slot) ${ms(wo.wait)} ms, in its handler (lease check, stop, lease release) ${ms(wo.handle)} ms.`, '');
       const b = c.barrier;
       if (b) {
         out.push(`A due cleanup first waits until presence has applied the user's events stored before it (\`presence_cleanup_barrier_wait_seconds\`): ${ms(b.wait)} ms p50 / p99; ${b.timeouts} gave up waiting.`, '');

@@ -113,7 +113,7 @@ export interface CleanupResult {
   earlyStops: string[];
   /** Per user, ms: last leave stamped -> seen on NATS; -> cleanup scheduled; runAt -> offline; offline -> stopped. */
   stages: { leftPublished: Summary; scheduled: Summary; offlineAfterRunAt: Summary; stoppedAfterOffline: Summary };
-  /** Inside presence, per `left` event, seconds p50 / p99 (its histograms): queued behind its lane, then in its handler. */
+  /** Inside presence, per `left` event, seconds p50 / p99 (its histograms): waiting for its turn (its user's earlier events, a free slot), then in its handler. */
   presenceLeft?: { wait: [number, number]; handle: [number, number] };
   /** The same two histograms in the workers, per `offline` (the stop of a manager). */
   workersOffline?: { wait: [number, number]; handle: [number, number] };
@@ -429,10 +429,10 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   // The hold has no leaves: presence's `left` histograms cover exactly this scenario.
   const pm = metrics.presence;
   const q = (m: Samples, name: string, kind: string): [number, number] => [histogramQuantile(m, name, 0.5, { kind }), histogramQuantile(m, name, 0.99, { kind })];
-  const laneTimes = (m: Samples | undefined, kind: string) => (m ? { wait: q(m, 'nats_event_wait_seconds', kind), handle: q(m, 'nats_event_handle_seconds', kind) } : undefined);
-  const presenceLeft = laneTimes(pm, 'left');
+  const eventTimes = (m: Samples | undefined, kind: string) => (m ? { wait: q(m, 'nats_event_wait_seconds', kind), handle: q(m, 'nats_event_handle_seconds', kind) } : undefined);
+  const presenceLeft = eventTimes(pm, 'left');
   // Nor do the workers get an `offline` in the hold.
-  const workersOffline = laneTimes(metrics['stream-workers'], 'offline');
+  const workersOffline = eventTimes(metrics['stream-workers'], 'offline');
   const bw = 'presence_cleanup_barrier_wait_seconds';
   const barrier = pm
     ? { wait: [histogramQuantile(pm, bw, 0.5), histogramQuantile(pm, bw, 0.99)] as [number, number], timeouts: sum(pm, `${bw}_count`, { outcome: 'timeout' }) }

@@ -1,6 +1,6 @@
 import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { NatsService } from '#libs/nats/nats.service.js';
-import { EVENT_LANES, NatsEventsTransport } from '#libs/nats/events.transport.js';
+import { NatsEventsTransport } from '#libs/nats/events.transport.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER } from '#libs/nats/streams.js';
 import { PresenceModule } from './presence.module.js';
 import { mountBoard } from './board.js';
@@ -12,7 +12,7 @@ await bootstrap({
   configure: (app, config) => {
     // Session events arrive through the durable consumer: nothing sent while presence was down is lost.
     app.connectMicroservice({
-      strategy: new NatsEventsTransport(app.get(NatsService), { stream: AUDIT_STREAM, durable: PRESENCE_CONSUMER, lanes: EVENT_LANES }),
+      strategy: new NatsEventsTransport(app.get(NatsService), { stream: AUDIT_STREAM, durable: PRESENCE_CONSUMER }),
     });
     mountBoard(app, config);
   },

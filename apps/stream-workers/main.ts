@@ -1,7 +1,7 @@
 import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { Readiness } from '#libs/runtime/readiness.js';
 import { NatsService } from '#libs/nats/nats.service.js';
-import { EVENT_LANES, NatsEventsTransport } from '#libs/nats/events.transport.js';
+import { NatsEventsTransport } from '#libs/nats/events.transport.js';
 import { StreamWorkersModule } from './stream-workers.module.js';
 
 await bootstrap({
@@ -10,7 +10,7 @@ await bootstrap({
   port: (config) => config.streamWorkersPort,
   configure: (app) => {
     // Every worker sees every user event: whoever holds the lease acts, the others ignore it.
-    app.connectMicroservice({ strategy: new NatsEventsTransport(app.get(NatsService), { lanes: EVENT_LANES }) });
+    app.connectMicroservice({ strategy: new NatsEventsTransport(app.get(NatsService)) });
   },
   started: (app) => app.get(Readiness).markReady(),
 });

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { userIdFromSubject } from '#libs/contracts/index.js';
 import { errorText, NatsService } from './nats.service.js';
 import { PRESENCE_ACK_WAIT_MS } from './streams.js';
+import { KeyedSerialQueue } from './keyed-serial-queue.js';
 
 /** Extras of an @EventPattern handled by this transport. */
 export interface SubjectHandlerExtras {
@@ -19,23 +20,16 @@ export interface EventsTransportOptions {
   durable?: string;
   /** Core subscriptions' queue group; none means every instance sees every message. */
   queue?: string;
-  /** Messages of one user are handled in order; different users in parallel, over this many lanes. */
-  lanes?: number;
+  /** How many users' events are handled at once (one user's always one after the other). */
+  concurrency?: number;
 }
 
 /**
- * Lanes of the apps' event consumers: each event waits on Redis a few times, so with 32 lanes a
- * burst (10,000 users leaving at once) queued for seconds while the app's CPU sat mostly idle
- * (bench/, issue 5). One user's events still share a lane, in order.
+ * Events handled at once: each waits on Redis a few times, so a few in flight leave the CPU idle
+ * (32 queued a mass leave for seconds at a fifth of a core), while all 2,000 pulled at once only
+ * share a saturated CPU and all finish late (bench/, issue 5).
  */
-export const EVENT_LANES = 256;
-
-/** The lane of a user's (or, without a user, a subject's) events. */
-export function laneOf(key: string, lanes: number): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-  return Math.abs(h) % lanes;
-}
+export const EVENT_CONCURRENCY = 256;
 
 /** NATS subject match with `*` and `>` wildcards. */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -58,7 +52,8 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 export class NatsEventsTransport extends Server implements CustomTransportStrategy {
   protected override readonly logger = new Logger('NatsEvents');
   private consumerMessages?: ConsumerMessages;
-  private lanes: Promise<void>[] = [];
+  /** One user's messages are handled in order; different users' in parallel. */
+  private readonly perUser: KeyedSerialQueue;
   private closed = false;
   /**
    * Durable deliveries taken and not yet acknowledged, with when their ack deadline last restarted
@@ -72,10 +67,10 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     private readonly options: EventsTransportOptions = {},
   ) {
     super();
+    this.perUser = new KeyedSerialQueue(options.concurrency ?? EVENT_CONCURRENCY, (err) => this.logger.error(errorText(err)));
   }
 
   listen(callback: (...args: unknown[]) => unknown) {
-    this.lanes = Array.from({ length: this.options.lanes ?? 32 }, () => Promise.resolve());
     const patterns = [...this.messageHandlers.keys()];
     if (this.options.durable) {
       // Only deliveries whose deadline restarted half a tick ago or more: in a mass leave many of
@@ -114,7 +109,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
         const consumer = await this.nats.js.consumers.get(stream!, durable!);
         // Short pulls: a replica killed with -9 leaves its pending pull behind on the server, and
         // what the server hands to it waits the ack wait before it goes to a live replica. Large
-        // batches (up to max_ack_pending): handlers wait on Redis, so every lane needs work queued.
+        // batches (up to max_ack_pending): handlers wait on Redis, so many users must have work queued.
         this.consumerMessages = await consumer.consume({ max_messages: 2000, expires: 2000 });
         for await (const m of this.consumerMessages) {
           const pattern = patterns.find((p) => subjectMatches(p, m.subject));
@@ -145,9 +140,8 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     }
   }
 
-  /** Keeps one user's messages in order without serialising unrelated users. */
+  /** Keeps one user's messages (or, without a user, one subject's) in order, nothing else. */
   private enqueue(subject: string, work: () => Promise<void>) {
-    const lane = laneOf(userIdFromSubject(subject) ?? subject, this.lanes.length);
     const kind = subject.slice(subject.lastIndexOf('.') + 1);
     const queuedAt = performance.now();
     const { eventWait, eventHandle } = this.nats.metrics;
@@ -160,7 +154,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
         eventHandle.observe({ kind }, (performance.now() - start) / 1000);
       }
     };
-    this.lanes[lane] = this.lanes[lane].then(timed).catch((err: unknown) => this.logger.error(errorText(err)));
+    void this.perUser.push(userIdFromSubject(subject) ?? subject, timed);
   }
 
   /** Validates and runs the handler. Throws only when the handler threw and `rethrow` is set. */
@@ -188,7 +182,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     this.closed = true;
     clearInterval(this.workingTimer);
     await this.consumerMessages?.close();
-    await Promise.allSettled(this.lanes);
+    await this.perUser.drain();
   }
 
   on() {

@@ -78,10 +78,10 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
-  /** Where an event's time goes in an app: queued behind its user's lane, then in its handler. */
+  /** Where an event's time goes in an app: waiting for its turn (its user's earlier events, a free slot), then in its handler. */
   readonly eventWait = new Histogram({
     name: 'nats_event_wait_seconds',
-    help: 'From a consumed event reaching the app to its handler starting (the wait behind its lane), by kind',
+    help: 'From a consumed event reaching the app to its handler starting (its wait for its turn: earlier events of the same user, a free slot), by kind',
     labelNames: ['kind'],
     buckets: EVENT_SECONDS,
     registers: [this.registry],
