@@ -70,6 +70,18 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
     expect(await repo.offlineAmong([])).toEqual([]);
   });
 
+  it('offlineAmong with a time: only the users offline since then or earlier (their offline event has had its chance)', async () => {
+    const k = repo.keys;
+    const now = Date.now();
+    const [old, fresh, unstamped, online] = ['old', 'fresh', 'unstamped', 'online'].map((s) => `since-${s}`);
+    await redis.hset(k.state(old), 'status', 'offline', 'offlineAt', now - 5000);
+    await redis.hset(k.state(fresh), 'status', 'offline', 'offlineAt', now);
+    await redis.hset(k.state(unstamped), 'status', 'offline');
+    await redis.hset(k.state(online), 'status', 'online', 'offlineAt', now - 5000);
+    expect(await repo.offlineAmong([old, fresh, unstamped, online], now - 2000)).toEqual([old, unstamped]);
+    expect(await repo.offlineAmong([old, fresh, unstamped, online], now)).toEqual([old, fresh, unstamped]);
+  });
+
   it('unleasedActiveUsers: every active user whose lease nobody holds, across pages, and no other', async () => {
     const k = repo.keys;
     const users = Array.from({ length: 2500 }, (_, i) => `active-u${i}`);

@@ -13,6 +13,8 @@ import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
 /** While the dataset settles, a joined user is retried this often, for at most this long. */
 const SETTLE_RETRY_EVERY_MS = 100;
 const SETTLE_RETRY_FOR_MS = 10_000;
+/** The reconcile leaves a user offline for less than this to their offline event (see reconcile). */
+const OFFLINE_EVENT_GRACE_MS = 2000;
 
 /**
  * Keeps this worker's managers equal to what the presence state asks for, on the users whose
@@ -213,7 +215,10 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
    * A user with no state at all (Redis lost its data) is left running: presence adopts it.
    */
   async reconcile() {
-    for (const userId of await this.leases.offlineAmong([...this.managers.keys()])) {
+    // A user who went offline a moment ago has their offline event on its way: stopping for it
+    // here labelled an ordinary cleanup's stop `reconcile` (in `stream.manager.<u>.stopped` and
+    // the stops metric) whenever this pass fell between presence's write and that event.
+    for (const userId of await this.leases.offlineAmong([...this.managers.keys()], Date.now() - OFFLINE_EVENT_GRACE_MS)) {
       await this.stop(userId, 'reconcile', { ifInactive: true });
     }
     for await (const users of this.leases.unleasedActiveUsers()) {

@@ -41,11 +41,13 @@ end
 return out
 `;
 
-/** ARGV: prefix, userId1..userIdN. Answers the 1-based indexes of the users whose presence status is 'offline'. */
+/** ARGV: prefix, offlineBeforeMs, userId1..userIdN. Answers the 1-based indexes of the users whose
+ *  presence status is 'offline' since offlineBeforeMs or earlier (a state without offlineAt counts). */
 const OFFLINE_AMONG = `
 local out = {}
-for i = 2, #ARGV do
-  if redis.call('HGET', ${luaUserKey('ARGV[1]', 'ARGV[i]', 'state')}, 'status') == 'offline' then out[#out + 1] = i - 1 end
+for i = 3, #ARGV do
+  local st = redis.call('HMGET', ${luaUserKey('ARGV[1]', 'ARGV[i]', 'state')}, 'status', 'offlineAt')
+  if st[1] == 'offline' and (not st[2] or tonumber(st[2]) <= tonumber(ARGV[2])) then out[#out + 1] = i - 2 end
 end
 return out
 `;
@@ -95,7 +97,7 @@ declare module 'ioredis' {
     swForgetDead(managers: string, cursor: string, count: number, prefix: string, ...liveWorkers: string[]): Result<[string, number], Context>;
     swAcquire(...args: (string | number)[]): Result<string, Context>;
     swReassertMany(numKeys: number, ...args: (string | number)[]): Result<Array<number | string>, Context>;
-    swOfflineAmong(prefix: string, ...userIds: string[]): Result<number[], Context>;
+    swOfflineAmong(prefix: string, offlineBeforeMs: number, ...userIds: string[]): Result<number[], Context>;
     swUnleasedActive(active: string, cursor: string, count: number, prefix: string): Result<string[], Context>;
     swRelease(...args: (string | number)[]): Result<number, Context>;
   }
@@ -184,15 +186,16 @@ export class LeaseRepository {
   }
 
   /**
-   * The users among these whose presence status is 'offline' (one script per BATCH users, see
-   * reassert). Every second over every manager: the script is given user ids and builds the keys
-   * itself, so this allocates nothing per user.
+   * The users among these whose presence status is 'offline', and has been since `offlineBeforeMs`
+   * (presence's clock) or earlier (one script per BATCH users, see reassert). Every second over
+   * every manager: the script is given user ids and builds the keys itself, so this allocates
+   * nothing per user.
    */
-  async offlineAmong(userIds: string[]): Promise<string[]> {
+  async offlineAmong(userIds: string[], offlineBeforeMs = Number.MAX_SAFE_INTEGER): Promise<string[]> {
     const out: string[] = [];
     for (let i = 0; i < userIds.length; i += BATCH) {
       const chunk = userIds.slice(i, i + BATCH);
-      const idx = await this.redis.swOfflineAmong(this.config.redisPrefix, ...chunk);
+      const idx = await this.redis.swOfflineAmong(this.config.redisPrefix, offlineBeforeMs, ...chunk);
       for (const j of idx) out.push(chunk[j - 1]);
     }
     return out;
