@@ -20,16 +20,14 @@ export interface EventsTransportOptions {
   durable?: string;
   /** Core subscriptions' queue group; none means every instance sees every message. */
   queue?: string;
-  /** How many users' events are handled at once (one user's always one after the other). */
-  concurrency?: number;
 }
 
 /**
  * Events handled at once: each waits on Redis a few times, so a few in flight leave the CPU idle
  * (32 queued a mass leave for seconds at a fifth of a core), while all 2,000 pulled at once only
- * share a saturated CPU and all finish late (bench/, issue 5).
+ * share a saturated CPU and all finish late; 64 drained a mass leave slower (bench/, issue 5).
  */
-export const EVENT_CONCURRENCY = 256;
+const EVENT_CONCURRENCY = 256;
 
 /** NATS subject match with `*` and `>` wildcards. */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -52,8 +50,8 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 export class NatsEventsTransport extends Server implements CustomTransportStrategy {
   protected override readonly logger = new Logger('NatsEvents');
   private consumerMessages?: ConsumerMessages;
-  /** One user's messages are handled in order; different users' in parallel. */
-  private readonly perUser: KeyedSerialQueue;
+  /** One user's messages are handled in order; different users' in parallel, EVENT_CONCURRENCY at most. */
+  private readonly perUser = new KeyedSerialQueue(EVENT_CONCURRENCY, (err) => this.logger.error(errorText(err)));
   private closed = false;
   /**
    * Durable deliveries taken and not yet acknowledged, with when their ack deadline last restarted
@@ -67,7 +65,6 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     private readonly options: EventsTransportOptions = {},
   ) {
     super();
-    this.perUser = new KeyedSerialQueue(options.concurrency ?? EVENT_CONCURRENCY, (err) => this.logger.error(errorText(err)));
   }
 
   listen(callback: (...args: unknown[]) => unknown) {
