@@ -47,6 +47,16 @@ describe('DurablePublisher (real NATS JetStream)', () => {
     p.close();
   });
 
+  it('publishStored answers the stream sequence each message is stored under; a duplicate answers its original', async () => {
+    const { name, subject } = await freshStream();
+    const p = new DurablePublisher(nc);
+    const seqs = await Promise.all(Array.from({ length: 20 }, (_, i) => p.publishStored(subject, JSON.stringify({ i }), `s-${i}`)));
+    expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(await p.publishStored(subject, '{"i":3}', 's-3')).toBe(4);
+    expect((await jsm.streams.getMessage(name, { seq: 4 }))?.json()).toEqual({ i: 3 });
+    p.close();
+  });
+
   it('keeps at most maxInFlight publishes awaiting acks and still stores them all, in order', async () => {
     const { name, subject } = await freshStream();
     const p = new DurablePublisher(nc, { maxInFlight: 7 });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import {
   DashboardPage,
+  GatewayResync,
   InternalSubjects,
   SessionRefused,
   SessionStatus,
@@ -142,7 +143,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       onFlood: () => this.cutOff(session, 'rate_limited', 'too many events: the session is closed'),
     });
     socket.on('disconnect', (reason, description) => this.disconnected(session, reason, description));
-    void this.publisher.joined(joined);
+    void this.announce(session);
     void this.views.greet(socket, userId);
     this.logger.debug(`session ${sessionId} of ${userId} connected (${page})`);
   }
@@ -176,7 +177,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.logger.warn(`session ${old} of ${userId} was ended by presence while its socket is still here (NATS cut off?): it goes on as session ${sessionId}`);
     session.socket.emit('session', { sessionId, userId, gatewayId: this.config.instanceId });
     void this.publisher.left(userId, old, 'gateway_down');
-    void this.publisher.joined(session.joined).then(() => this.views.refresh(userId));
+    void this.announce(session).then(() => this.views.refresh(userId));
   }
 
   private disconnected(session: LocalSession, reason: string, description?: unknown) {
@@ -248,7 +249,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         bootId: this.bootId,
       });
     // Presence lost its state (Redis restarted empty) or missed events: announce every session again.
-    this.nats.subscribe(InternalSubjects.gatewayResync, z.unknown(), () => this.resync());
+    this.nats.subscribe(InternalSubjects.gatewayResync, GatewayResync, (r) => this.resync(r.afterSeq));
     // Presence will not hold a session: over the user's cap (counted across gateways), end it;
     // already ended there (we were cut off from NATS too long), carry the socket on under a new id.
     // A refusal naming a session we no longer hold (closed, or re-keyed already) is stale: dropped.
@@ -286,12 +287,27 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     }
   }
 
-  private resync() {
+  /**
+   * Announces our sessions again. `afterSeq` (presence's state began when the stream was there): a
+   * join stored past it reaches that state through the stream, and announcing it again stored it
+   * twice (a duplicate join on NATS for every tab opened in the second before the first-start
+   * resync). A join not acknowledged yet is announced: where it was stored is not known.
+   */
+  private resync(afterSeq?: number) {
     if (this.shuttingDown) return;
-    const sessions = this.registry.all();
-    this.logger.warn(`resync requested: announcing ${sessions.length} session(s) again`);
+    const all = this.registry.all();
+    const sessions = afterSeq === undefined ? all : all.filter((s) => s.joinSeq === undefined || s.joinSeq <= afterSeq);
+    const since = all.length - sessions.length;
+    this.logger.warn(`resync requested: announcing ${sessions.length} session(s) again${since > 0 ? ` (${since} joined since: presence has them from the stream)` : ''}`);
     const suffix = `-resync-${Date.now()}`;
-    for (const s of sessions) void this.publisher.joined(s.joined, suffix);
+    for (const s of sessions) void this.announce(s, suffix);
+  }
+
+  /** Publishes the session's join and keeps where the stream stored it (see resync). */
+  private announce(session: LocalSession, msgIdSuffix = '') {
+    return this.publisher.joined(session.joined, msgIdSuffix).then((seq) => {
+      if (seq !== null) session.joinSeq = Math.max(session.joinSeq ?? 0, seq);
+    });
   }
 
   /** Graceful stop: every session's leave is stored before the process exits. */

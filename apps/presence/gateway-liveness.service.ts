@@ -5,6 +5,7 @@ import { REDIS } from '#libs/redis/index.js';
 import {
   assembleSessionPages,
   GatewayHeartbeat,
+  type GatewayResync,
   type GatewaySessions,
   InternalSubjects,
   SessionSubjects,
@@ -13,7 +14,7 @@ import {
   type SessionLeft,
   type SessionMeta,
 } from '#libs/contracts/index.js';
-import { NatsService } from '#libs/nats/nats.service.js';
+import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER } from '#libs/nats/streams.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 
@@ -154,6 +155,16 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
   }
 
+  /** The audit stream's last sequence; undefined when NATS cannot tell (the gateways then announce everything). */
+  private async streamLastSeq(): Promise<number | undefined> {
+    try {
+      return (await (await this.nats.jsm()).streams.info(AUDIT_STREAM)).state.last_seq;
+    } catch (err) {
+      this.logger.debug(`cannot read the stream's last sequence: ${errorText(err)}`);
+      return undefined;
+    }
+  }
+
   /** Session events published but not yet applied here (the durable consumer's backlog); false when unknown. */
   private async eventsWaiting(): Promise<boolean> {
     try {
@@ -196,10 +207,16 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     const k = this.state.keys;
     const created = await this.redis.plEnsureMarker(k.marker, k.settling, nowIso(), RESYNC_SETTLE_MS);
     if (created === 1) {
-      this.logger.warn('presence state is empty (first start or Redis lost its data): asking gateways to resync');
       this.mismatches.clear();
+      // Read after the marker: a join stored past this sequence is applied to the new state.
+      const afterSeq = await this.streamLastSeq();
+      const since = afterSeq === undefined ? 'every session' : `the sessions whose join is at stream sequence ${afterSeq} or before`;
+      this.logger.warn(`presence state is empty (first start or Redis lost its data): asking gateways to resync (${since})`);
       clearTimeout(this.resyncTimer);
-      this.resyncTimer = setTimeout(() => this.nats.publish(InternalSubjects.gatewayResync, { at: nowIso() }), RESYNC_SETTLE_MS);
+      this.resyncTimer = setTimeout(() => {
+        const request: GatewayResync = afterSeq === undefined ? { at: nowIso() } : { at: nowIso(), afterSeq };
+        this.nats.publish(InternalSubjects.gatewayResync, request);
+      }, RESYNC_SETTLE_MS);
       return 0;
     }
     const marker = await this.redis.get(k.marker);

@@ -110,6 +110,14 @@ export const SessionRefusalReason = z.enum(['too_many_sessions', 'gone']);
 export const SessionRefused = z.object({ sessionId: Id, userId: UserId, gatewayId: Id, reason: SessionRefusalReason, at: IsoTime });
 export type SessionRefused = z.infer<typeof SessionRefused>;
 
+/**
+ * Presence to every gateway: announce your sessions again. `afterSeq`: the audit stream's last
+ * sequence when presence's (empty) state began; joins stored after it reach that state through the
+ * stream. Without it (presence reconnected to NATS), every session is announced.
+ */
+export const GatewayResync = z.object({ at: IsoTime.optional(), afterSeq: z.number().int().nonnegative().optional() });
+export type GatewayResync = z.infer<typeof GatewayResync>;
+
 /** A gateway's answer to a resync request: every live session it holds. */
 export const GatewaySessions = z.object({
   gatewayId: Id,

@@ -26,7 +26,8 @@ interface Pending {
   /** Seen past its deadline by one sweep: the next sweep retries it if its ack still has not come. */
   overdue: boolean;
   retryAt: number;
-  resolve: (stored: boolean) => void;
+  /** The stream sequence it was stored under; null: not stored (the connection closed). */
+  resolve: (seq: number | null) => void;
 }
 
 const SWEEP_MS = 100;
@@ -86,7 +87,12 @@ export class DurablePublisher {
 
   /** Resolves true once stored (or found a duplicate of one stored), false if the connection closed. */
   publish(subject: string, body: string, msgId: string): Promise<boolean> {
-    if (this.nc.isClosed()) return Promise.resolve(false);
+    return this.publishStored(subject, body, msgId).then((seq) => seq !== null);
+  }
+
+  /** As publish(), answering the stream sequence it is stored under (a duplicate's: the original's), or null. */
+  publishStored(subject: string, body: string, msgId: string): Promise<number | null> {
+    if (this.nc.isClosed()) return Promise.resolve(null);
     this.subscribe();
     // Only while something is pending: an idle gateway should not wake up ten times a second.
     if (!this.sweeper) {
@@ -140,7 +146,7 @@ export class DurablePublisher {
     while (this.inFlight.size < this.maxInFlight && this.head < this.waiting.length) {
       const p = this.waiting[this.head++];
       if (this.nc.isClosed()) {
-        p.resolve(false);
+        p.resolve(null);
         continue;
       }
       const token = String(this.nextToken++);
@@ -171,14 +177,14 @@ export class DurablePublisher {
     const p = this.inFlight.get(token);
     if (!p) return; // a late ack of a publish already retried: the retry's own ack settles it
     this.inFlight.delete(token);
-    const why = ackError(msg);
-    if (why) this.failed(p, why);
-    else p.resolve(true);
+    const ack = readAck(msg);
+    if ('error' in ack) this.failed(p, ack.error);
+    else p.resolve(ack.seq);
     if (this.head < this.waiting.length) this.pumpSoon();
   }
 
   private failed(p: Pending, why: string) {
-    if (this.nc.isClosed() || (this.closing && p.attempt >= 2)) return p.resolve(false);
+    if (this.nc.isClosed() || (this.closing && p.attempt >= 2)) return p.resolve(null);
     if (p.attempt === 0 || p.attempt % 20 === 0) this.noteRetry(p, why);
     p.retryAt = Date.now() + Math.min(100 * 2 ** p.attempt, MAX_BACKOFF_MS);
     p.attempt++;
@@ -240,7 +246,7 @@ export class DurablePublisher {
   }
 
   private closeAll() {
-    for (const p of [...this.inFlight.values(), ...this.waiting.slice(this.head), ...this.backingOff]) p.resolve(false);
+    for (const p of [...this.inFlight.values(), ...this.waiting.slice(this.head), ...this.backingOff]) p.resolve(null);
     this.inFlight.clear();
     this.waiting = [];
     this.head = 0;
@@ -255,14 +261,14 @@ export class DurablePublisher {
 }
 
 /** Why JetStream did not store it: no stream listening (503), or the API's error answer. */
-function ackError(msg: Msg): string | null {
-  if (msg.headers?.hasError) return `${msg.headers.code} ${msg.headers.description || 'no responders'}`.trim();
-  if (msg.data.length === 0) return 'empty ack';
+function readAck(msg: Msg): { seq: number } | { error: string } {
+  if (msg.headers?.hasError) return { error: `${msg.headers.code} ${msg.headers.description || 'no responders'}`.trim() };
+  if (msg.data.length === 0) return { error: 'empty ack' };
   try {
-    const ack = JSON.parse(msg.string()) as { error?: { description?: string; code?: number }; stream?: string };
-    if (ack.error) return `${ack.error.code ?? ''} ${ack.error.description ?? 'error'}`.trim();
-    return ack.stream ? null : 'not a JetStream ack';
+    const ack = JSON.parse(msg.string()) as { error?: { description?: string; code?: number }; stream?: string; seq?: number };
+    if (ack.error) return { error: `${ack.error.code ?? ''} ${ack.error.description ?? 'error'}`.trim() };
+    return ack.stream && typeof ack.seq === 'number' ? { seq: ack.seq } : { error: 'not a JetStream ack' };
   } catch {
-    return 'not a JetStream ack';
+    return { error: 'not a JetStream ack' };
   }
 }

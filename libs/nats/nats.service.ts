@@ -88,14 +88,15 @@ export class NatsService implements OnApplicationShutdown {
 
   /**
    * Publishes and waits for JetStream to store it; retries until stored or the app closes.
-   * msgId lets JetStream drop the duplicate a retry may create.
+   * msgId lets JetStream drop the duplicate a retry may create. Resolves with the stream sequence
+   * it is stored under (a duplicate's: the original's), null when the app closed first.
    */
-  publishDurable(subject: string, payload: object, msgId: string): Promise<boolean> {
+  publishDurable(subject: string, payload: object, msgId: string): Promise<number | null> {
     this.durable ??= new DurablePublisher(this.nc, {
       onRetry: (s, why, attempt, count) =>
         this.logger.warn(`publish ${s}${count > 1 ? ` and ${count - 1} more` : ''} not stored yet (${why}); retrying${attempt > 0 ? ` (attempt ${attempt + 1})` : ''}`),
     });
-    return this.durable.publish(subject, JSON.stringify(payload), msgId);
+    return this.durable.publishStored(subject, JSON.stringify(payload), msgId);
   }
   private durable?: DurablePublisher;
 

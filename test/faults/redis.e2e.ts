@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { Stack, uniqueUser, until } from '../support/harness.js';
 import { FAST, converged, convergenceBound, expectNeverTwoManagers, expectNoDuplicateManagers, expectOneManagerAtATime, fastEnv, presentUsers } from '../support/faults.js';
 
@@ -69,5 +70,49 @@ describe('Redis restarts empty', () => {
     await stack.observer.waitFor(`stream.manager.${twoTabs}.stopped`, T.CLEANUP_TIMEOUT_MS + 3000);
     await converged(stack, [...users, late], [spread, late], 3000);
     lateTab.close();
+  });
+});
+
+describe('the resync after a lost dataset', () => {
+  const stack = new Stack();
+  let redis: Redis;
+  beforeAll(async () => {
+    await stack.start();
+    await stack.firstResync();
+    redis = new Redis(stack.backends.redisUrl, { maxRetriesPerRequest: null });
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await stack.stop();
+  });
+
+  it('announces the sessions joined before the state began, not those whose join the stream already brings to it', async () => {
+    const before = uniqueUser('before-loss');
+    const after = uniqueUser('after-loss');
+    const earlier = await stack.tab(before);
+    await stack.observer.waitFor(`stream.manager.${before}.started`);
+
+    // The marker gone is a lost dataset to presence: it starts a new state and asks for a resync
+    // RESYNC_SETTLE_MS later. A tab opened in between has its join stored after that state began.
+    const from = stack.presence.lines.length;
+    await redis.del('pl:marker');
+    const line = await stack.presence.waitForLine(/presence state is empty.*stream sequence (\d+) or before/, 5000, from);
+    const afterSeq = Number(/stream sequence (\d+)/.exec(line)![1]);
+    const resyncs = stack.observer.on('presence.gateway.resync').length;
+    const later = await stack.tab(after);
+    await stack.observer.waitFor(`presence.session.${after}.joined`);
+    const [request] = (await stack.observer.waitFor('presence.gateway.resync', 5000, resyncs + 1)).slice(resyncs);
+    expect(request.data.afterSeq).toBe(afterSeq);
+
+    // The earlier session is announced again; the later one's join is stored once.
+    await stack.observer.waitFor(`presence.session.${before}.joined`, 5000, 2);
+    await stack.gateway.waitForLine(/resync requested: announcing 1 session\(s\) again \(1 joined since/, 5000);
+    await until('both users present with their one session', async () => {
+      const u = await Promise.all([before, after].map((userId) => stack.observer.request<{ metas: unknown[] }>('presence.query.user', { userId })));
+      return u.every((p) => p.metas.length === 1);
+    });
+    expect(stack.observer.on(`presence.session.${after}.joined`)).toHaveLength(1);
+    earlier.close();
+    later.close();
   });
 });

@@ -268,8 +268,9 @@ export class Stack {
 
   /**
    * Presence's first start on a fresh dataset asks the gateways, RESYNC_SETTLE_MS later, to announce
-   * their sessions again: a tab opened just before that has its join published twice (the second
-   * with a resync message id). Tests that count events exactly wait for that request first.
+   * their sessions again. Joins stored after the state began are skipped (`afterSeq`), but one that
+   * JetStream has not acknowledged yet is announced anyway, a second time under a resync message
+   * id. Tests that count events exactly wait for that request first.
    */
   async firstResync(timeoutMs = 15_000) {
     await this.observer.waitFor(InternalSubjects.gatewayResync, timeoutMs);

@@ -14,6 +14,7 @@ export class SessionPublisher {
     private readonly nats: NatsService,
   ) {}
 
+  /** Resolves with the stream sequence of the stored join (null: the app closed first). */
   joined(j: SessionJoined, msgIdSuffix = '') {
     return this.nats.publishDurable(SessionSubjects.joined(j.userId), j, `${j.sessionId}-joined${msgIdSuffix}`);
   }

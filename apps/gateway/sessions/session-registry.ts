@@ -13,6 +13,8 @@ export interface LocalSession {
   expiryTimer?: NodeJS.Timeout;
   /** The leave was published already (graceful shutdown): the disconnect must not publish again. */
   leftPublished?: boolean;
+  /** The stream sequence of this session's latest stored join, once JetStream acknowledged it (see resync). */
+  joinSeq?: number;
 }
 
 /** The sessions this gateway holds: by session id, and the session ids of each user. */
