@@ -127,4 +127,34 @@ describe('SessionEventsBarrier (real NATS)', () => {
     expect(Date.now() - since).toBeLessThan(BARRIER_MAX_WAIT_MS);
     await applyAllBut(() => false);
   });
+
+  it('storedApplied (a presence.query.users answer): waits until the session events stored before it are applied, or the cap', async () => {
+    await applyAllBut(() => false);
+    // Caught up, and the newest message is not a session event: nothing to wait for.
+    await js.publish('presence.user.read-own.offline', '{}');
+    let t = Date.now();
+    await barrier.storedApplied();
+    expect(Date.now() - t).toBeLessThan(BARRIER_MAX_WAIT_MS);
+
+    // A join stored and not applied yet: the answer waits for it.
+    await js.publish(SessionSubjects.joined('read-own'), '{}');
+    const [held] = await applyAllBut(() => true);
+    let answered = false;
+    const answer = barrier.storedApplied().then(() => (answered = true));
+    // Several of the barrier's polls later, still waiting.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(answered).toBe(false);
+    t = Date.now();
+    held.ack();
+    await answer;
+    expect(Date.now() - t).toBeLessThan(BARRIER_MAX_WAIT_MS);
+
+    // Never applied (a stuck event): the answer comes at the cap, not never.
+    await js.publish(SessionSubjects.joined('read-own'), '{}');
+    const [stuck] = await applyAllBut(() => true);
+    t = Date.now();
+    await barrier.storedApplied();
+    expect(Date.now() - t).toBeGreaterThanOrEqual(BARRIER_MAX_WAIT_MS);
+    stuck.ack();
+  });
 });

@@ -15,6 +15,7 @@ import { NatsService } from '#libs/nats/nats.service.js';
 import { BadRequest, registerService } from '#libs/nats/service-registry.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 import { AdminService } from './admin.service.js';
+import { SessionEventsBarrier } from './cleanup/session-events-barrier.js';
 
 /** Parses a request body or answers 400 naming what was expected. */
 function body<S extends z.ZodType>(schema: S, raw: string, expected: string): z.infer<S> {
@@ -33,6 +34,7 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
     private readonly nats: NatsService,
     private readonly state: PresenceStateRepository,
     private readonly admin: AdminService,
+    private readonly barrier: SessionEventsBarrier,
   ) {}
 
   async onApplicationBootstrap() {
@@ -42,7 +44,15 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
       description: 'Dashboard presence: sessions per user, grace periods, cleanups',
       instanceId: this.config.instanceId,
       endpoints: [
-        { name: 'users', subject: QuerySubjects.users, handler: async () => ({ users: await this.state.all() }) },
+        {
+          name: 'users',
+          subject: QuerySubjects.users,
+          // Read your writes: a join stored before the request is in the answer, even with presence behind.
+          handler: async () => {
+            await this.barrier.storedApplied();
+            return { users: await this.state.all() };
+          },
+        },
         {
           name: 'user',
           subject: QuerySubjects.user,

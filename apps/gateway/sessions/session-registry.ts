@@ -61,6 +61,10 @@ export class SessionRegistry {
     return this.sessions.size;
   }
 
+  sessionsOf(userId: string): LocalSession[] {
+    return [...(this.byUser.get(userId) ?? [])].map((id) => this.sessions.get(id)!);
+  }
+
   all(): LocalSession[] {
     return [...this.sessions.values()];
   }

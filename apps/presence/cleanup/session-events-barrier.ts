@@ -62,6 +62,31 @@ export class SessionEventsBarrier {
     });
   }
 
+  /**
+   * Resolves once presence has applied every session event stored before the call, or after
+   * BARRIER_MAX_WAIT_MS (a backlog must not hold a query forever), or at once when NATS cannot tell.
+   * A snapshot read after it holds every session whose join was stored before it was asked for.
+   */
+  async storedApplied(): Promise<void> {
+    const deadline = Date.now() + BARRIER_MAX_WAIT_MS;
+    try {
+      const jsm = (this.jsm ??= await this.nats.jsm());
+      const last = (await jsm.streams.info(AUDIT_STREAM)).state.last_seq;
+      for (;;) {
+        const c = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+        // The floor stops short of `last` when the newest messages are not session events: idle then.
+        if (c.ack_floor.stream_seq >= last || (c.num_pending === 0 && c.num_ack_pending === 0)) return;
+        if (Date.now() >= deadline) {
+          this.logger.warn(`answering with state that may miss session events: presence is still applying those stored before the request after ${BARRIER_MAX_WAIT_MS} ms`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    } catch (err) {
+      this.logger.debug(`cannot read the consumer's progress: ${errorText(err)}`);
+    }
+  }
+
   private async poll() {
     this.polling = true;
     try {
