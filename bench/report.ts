@@ -185,6 +185,13 @@ export function markdown(r: RunReport, svgName: string): string {
     out.push(table(['users', 'stopped', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'min ms', 'negative', 'naive p50 / p99 ms'], [[
       String(c.users), String(c.stopped), fmt(c.lateness.p50), fmt(c.lateness.p90), fmt(c.lateness.p99), fmt(c.lateness.max), fmt(c.lateness.min), String(c.negative), nc ? pq(nc.lateness) : '-',
     ]]), '');
+    const apps = ['gateway', 'presence', 'stream-workers', 'nats-server', 'redis-server'];
+    if (c.cpuMsPerLeave) {
+      out.push(
+        `CPU ms per session closed, from the first close to the last stop (so each user's cleanup is in it), gw/pr/wk/nats/redis: ${apps.map((a) => fmt(c.cpuMsPerLeave[a], 3)).join(' / ')} (Σ ${fmt(apps.reduce((t, a) => t + (c.cpuMsPerLeave[a] ?? 0), 0), 3)}; naive ${fmt(nc?.cpuMsPerLeave, 3)}; clients ${fmt(c.cpuMsPerLeave.loadgen, 3)}).`,
+        '',
+      );
+    }
     if (c.stages) {
       out.push('Where the lateness comes from, ms p50 / p99 per user: the last leave from its `at` (gateway) to the bench seeing it on NATS; from there to `presence.cleanup.<u>.scheduled` (presence applied it); from the cleanup\'s `runAt` to `presence.user.<u>.offline` (`at`); from offline to `stream.manager.<u>.stopped` (`at`).', '');
       out.push(table(['left published', 'left -> scheduled', 'runAt -> offline', 'offline -> stopped'], [[pq(c.stages.leftPublished, 0), pq(c.stages.scheduled, 0), pq(c.stages.offlineAfterRunAt, 0), pq(c.stages.stoppedAfterOffline, 0)]]), '');

@@ -123,6 +123,8 @@ export interface CleanupResult {
   saturation?: SaturationReport;
   lag: Record<string, AppLag>;
   cpu: Record<string, number>;
+  /** CPU ms per session closed, from the first close to the last stop (each user's cleanup included), by process group. */
+  cpuMsPerLeave: Record<string, number>;
   load: string;
 }
 
@@ -156,7 +158,7 @@ export interface StormReport extends Omit<StormResult, 'backMs'> {
 export interface NaiveReport {
   ramp: RampStep[];
   hold?: { sessions: number; users: number; bytesPerSession: number; idleCpu: number };
-  cleanup?: { users: number; lateness: Summary };
+  cleanup?: { users: number; lateness: Summary; cpuMsPerLeave: number };
 }
 
 const ms = (s: number) => s * 1000;
@@ -420,10 +422,11 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   await gen.record(false);
   await probe.begin();
   const machine = new SaturationSampler().start();
-  await gen.close();
+  const closed = await gen.close();
   await until('every manager stopped', () => stoppedAt.size >= userIds.length, o.cleanupTimeoutMs + 120_000, 200).catch(() => undefined);
   const saturation = machine.stop();
-  const { lag, cpu, metrics } = await probe.end();
+  const { lag, cpu, cpuSeconds, metrics } = await probe.end();
+  const cpuMsPerLeave = Object.fromEntries(Object.entries(cpuSeconds).map(([k, v]) => [k, (v * 1000) / Math.max(1, closed)]));
   for (const s of subs) s.unsubscribe();
   await gen.record(true);
   // The hold has no leaves: presence's `left` histograms cover exactly this scenario.
@@ -467,6 +470,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
     saturation,
     lag,
     cpu,
+    cpuMsPerLeave,
     load: machineLoad(),
   };
 }
@@ -548,9 +552,12 @@ export async function naiveHold(np: NaiveProcess, gen: Generator, o: Options, ma
   const s1 = sample(np.child!.pid!)!;
   const sessions = r.tabs - r.missing - r.errors;
   const hold = { sessions, users: holdUsers, bytesPerSession: (s0.rssBytes - rss0) / sessions, idleCpu: cpuShare(s0, s1) };
-  await gen.close();
+  const c0 = sample(np.child!.pid!)!;
+  const closed = await gen.close();
   await until('naive cleanups', async () => (await np.stats()).users === 0, o.cleanupTimeoutMs + 60_000, 500).catch(() => undefined);
-  return { hold, cleanup: { users: holdUsers, lateness: summarize((await np.stats()).lateness) } };
+  const c1 = sample(np.child!.pid!)!;
+  const cpuMsPerLeave = ((c1.cpuSeconds - c0.cpuSeconds) * 1000) / Math.max(1, closed);
+  return { hold, cleanup: { users: holdUsers, lateness: summarize((await np.stats()).lateness), cpuMsPerLeave } };
 }
 
 /** One ramp step against the naive process, right after ours at the same rate (the same machine load). */
