@@ -78,7 +78,8 @@ export class PresenceFeedService {
       this.nats.subscribe(SessionSubjects.anyLeft, SessionLeft, (e) => this.schedule(() => this.window.left(e)), opts),
       this.nats.subscribe(SessionSubjects.anyUpdated, SessionUpdated, (e) => this.schedule(() => this.window.updated(e)), opts),
     ];
-    this.feed = { subs, ready: this.nats.nc.flush() };
+    // A flush that fails (NATS away) leaves it to the snapshot request to fail and say so.
+    this.feed = { subs, ready: this.nats.nc.flush().catch(() => undefined) };
     this.logger.debug('following session events: a socket watches the presence feed');
     return this.feed.ready;
   }
