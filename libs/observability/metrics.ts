@@ -74,7 +74,7 @@ export class Metrics {
   });
   readonly cleanupBarrierLookups = new Counter({
     name: 'presence_cleanup_barrier_lookups_total',
-    help: "Reads made by due cleanups looking for unapplied returns past the consumer's ack floor (kind: walk, every user's joins for many cleanups at once; user, one cleanup's user's joins; progress, the consumer's ack floor)",
+    help: "Stream reads made by due cleanups looking for unapplied returns past the consumer's ack floor (kind: walk, every user's joins for many cleanups at once; user, one cleanup's user's joins)",
     labelNames: ['kind'],
     registers: [this.registry],
   });

@@ -40,9 +40,7 @@ interface Waiter {
  * One consumer-info poll serves every waiting cleanup. When many cleanups come due together (a
  * mass leave), one walk over the joins stored past the ack floor answers all of them: after ten
  * thousand users left there are none, and one read replaces ten thousand lookups, which had made
- * each cleanup wait 0.3 to 0.5 s for its own answer from a busy NATS (bench/, cleanup). And the
- * walk starts from the floor read last time, so that a round in which no cleanup has a join past it
- * costs that one read, not also a consumer-info request (see knownFloor).
+ * each cleanup wait 0.3 to 0.5 s for its own answer from a busy NATS (bench/, cleanup).
  */
 @Injectable()
 export class SessionEventsBarrier {
@@ -92,8 +90,6 @@ export class SessionEventsBarrier {
   private async poll() {
     this.polling = true;
     try {
-      // Cleanups whose timers fire in the same turn of the loop are looked at together.
-      await new Promise((r) => setImmediate(r));
       while (this.waiters.length > 0) {
         await this.round().catch((err: unknown) => {
           // Cannot tell (NATS away): do not hold cleanups on it.
@@ -108,61 +104,33 @@ export class SessionEventsBarrier {
     }
   }
 
-  /**
-   * The consumer's ack floor as last read. Floors only rise, so an old one is a safe lower bound: a
-   * cleanup none of whose user's joins lies past it has nothing to wait for.
-   */
-  private knownFloor?: number;
-
   private async round() {
     const jsm = (this.jsm ??= await this.nats.jsm());
-    // First against the floor read before: in a mass leave no user has a join past it, and one read
-    // of the stream lets every cleanup due go, without asking the consumer (a JetStream API request,
-    // slower than a read from the stream under load) each round.
-    if (this.knownFloor !== undefined) {
-      await this.lookUp(jsm, this.waiters.filter((w) => !w.looked), this.knownFloor, false);
-      this.release((w) => w.looked && w.seq === undefined, 'applied');
-      if (this.waiters.length === 0) return;
-    }
-    this.metrics.cleanupBarrierLookups.inc({ kind: 'progress' });
     const c = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
-    const floor = (this.knownFloor = c.ack_floor.stream_seq);
     const idle = c.num_pending === 0 && c.num_ack_pending === 0;
-    if (!idle) await this.lookUp(jsm, this.waiters.filter((w) => !w.looked), floor, true);
-    this.release((w) => idle || (w.looked && (w.seq === undefined || floor >= w.seq)), 'applied');
+    if (!idle) {
+      const fresh = this.waiters.filter((w) => !w.looked);
+      const floor = c.ack_floor.stream_seq;
+      const walked = fresh.length >= WALK_FROM_WAITERS ? await this.joinsPast(jsm, floor, SessionSubjects.anyJoined, 'walk') : undefined;
+      await Promise.all(
+        fresh.map(async (w) => {
+          w.looked = true;
+          // A join stored after the cleanup came due does not cancel it; one already applied is done.
+          const joins = walked instanceof Map ? walked : await this.joinsPast(jsm, floor, SessionSubjects.joined(w.userId), 'user');
+          if (joins instanceof Map) {
+            w.seq = lastBefore(joins.get(w.userId), w.since);
+          } else if (joins === TOO_MANY) {
+            // More of this user's joins past the floor than a walk reads: wait for the last, if it came before.
+            const last = await this.lastJoin(jsm, w.userId);
+            if (last && last.time.getTime() <= w.since && last.seq > floor) w.seq = last.seq;
+          }
+          // Otherwise the stream cannot tell: the cleanup is not held on it.
+        }),
+      );
+    }
+    this.release((w) => idle || (w.looked && (w.seq === undefined || c.ack_floor.stream_seq >= w.seq)), 'applied');
     const now = Date.now();
     this.release((w) => now - w.since >= BARRIER_MAX_WAIT_MS, 'timeout');
-  }
-
-  /**
-   * Finds, for each waiter, the last of its user's joins stored before its cleanup came due and past
-   * `floor` (w.seq; none: nothing to wait for). With `final` unset (an old floor), a waiter the stream
-   * cannot answer for cheaply is left for the next look, with the floor just read.
-   */
-  private async lookUp(jsm: JetStreamManager, fresh: Waiter[], floor: number, final: boolean) {
-    if (fresh.length === 0) return;
-    const many = fresh.length >= WALK_FROM_WAITERS;
-    const walked = many ? await this.joinsPast(jsm, floor, SessionSubjects.anyJoined, 'walk') : undefined;
-    if (many && !(walked instanceof Map) && !final) return;
-    await Promise.all(
-      fresh.map(async (w) => {
-        // A join stored after the cleanup came due does not cancel it; one already applied is done.
-        const joins = walked instanceof Map ? walked : await this.joinsPast(jsm, floor, SessionSubjects.joined(w.userId), 'user');
-        if (joins instanceof Map) {
-          w.looked = true;
-          w.seq = lastBefore(joins.get(w.userId), w.since);
-          return;
-        }
-        if (!final) return;
-        w.looked = true;
-        if (joins === TOO_MANY) {
-          // More of this user's joins past the floor than a walk reads: wait for the last, if it came before.
-          const last = await this.lastJoin(jsm, w.userId);
-          if (last && last.time.getTime() <= w.since && last.seq > floor) w.seq = last.seq;
-        }
-        // Otherwise the stream cannot tell: the cleanup is not held on it.
-      }),
-    );
   }
 
   /**
