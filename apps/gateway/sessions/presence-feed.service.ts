@@ -42,11 +42,6 @@ export class PresenceFeedService {
     metrics?.gauge('presence_gateway_feed_sockets', 'Sockets here watching the presence feed; at 0 this gateway does not follow session events', () => this.server?.adapter.rooms.get(FEED_ROOM)?.size ?? 0);
   }
 
-  /** Whether this gateway follows the session events now (a socket here watches the feed). */
-  get following(): boolean {
-    return this.feed !== undefined;
-  }
-
   attach(server: Namespace) {
     this.server = server;
     // Socket.IO deletes a room when its last socket leaves it (or disconnects).
