@@ -75,12 +75,19 @@ describe('a gateway whose session list does not fit one NATS message', () => {
     const from = stack.workers.map((w) => w.lines.length);
     const answer = await stack.observer.request<{ error?: string }>('stream.query.managers', undefined, 5000);
     expect(answer.error).toMatch(/max_payload of 8192/);
-    // Whichever worker took the request asked the other for its list. Both still answer, each with
-    // the same clear error, and neither lost its connection on the way.
-    for (const w of stack.workers) {
-      const own = await stack.observer.request<{ error?: string }>(InternalSubjects.workerManagers(w.env.INSTANCE_ID), undefined, 2000);
-      expect(own.error).toMatch(/max_payload of 8192/);
+    // Whichever worker took the request asked the other for its list. Both still answer, and neither
+    // lost its connection on the way: with the same clear error when its own list is over the limit,
+    // with the list when it fits. The workers race for each lease, so how the 75 managers split
+    // varies (a CI run had one worker's list fit); the larger share, 38 or more at about 340 bytes
+    // each, never does.
+    const own = await Promise.all(
+      stack.workers.map((w) => stack.observer.request<{ error?: string; managers?: unknown[] }>(InternalSubjects.workerManagers(w.env.INSTANCE_ID), undefined, 2000)),
+    );
+    for (const o of own) {
+      if (o.error === undefined) expect(JSON.stringify(o).length).toBeLessThanOrEqual(MAX_PAYLOAD);
+      else expect(o.error).toMatch(/max_payload of 8192/);
     }
+    expect(own.filter((o) => o.error !== undefined).length).toBeGreaterThanOrEqual(1);
     for (const [i, w] of stack.workers.entries()) expect(w.lines.slice(from[i]).filter((l) => /disconnected from NATS|reader closed/.test(l))).toEqual([]);
   });
 });
