@@ -15,7 +15,7 @@ import {
   type SessionMeta,
 } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
-import { AUDIT_STREAM, PRESENCE_CONSUMER } from '#libs/nats/streams.js';
+import { auditLastSeq, presenceProgress } from '#libs/nats/streams.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 
 /**
@@ -158,7 +158,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   /** The audit stream's last sequence; undefined when NATS cannot tell (the gateways then announce everything). */
   private async streamLastSeq(): Promise<number | undefined> {
     try {
-      return (await (await this.nats.jsm()).streams.info(AUDIT_STREAM)).state.last_seq;
+      return await auditLastSeq(await this.nats.jsm());
     } catch (err) {
       this.logger.debug(`cannot read the stream's last sequence: ${errorText(err)}`);
       return undefined;
@@ -168,8 +168,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   /** Session events published but not yet applied here (the durable consumer's backlog); false when unknown. */
   private async eventsWaiting(): Promise<boolean> {
     try {
-      const c = await (await this.nats.jsm()).consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
-      return c.num_pending + c.num_ack_pending > 0;
+      return !(await presenceProgress(await this.nats.jsm())).idle;
     } catch {
       return false;
     }

@@ -13,6 +13,20 @@ export const PRESENCE_CONSUMER = 'presence-sessions';
  */
 export const PRESENCE_ACK_WAIT_MS = 3000;
 
+/** The audit stream's last sequence: every message stored so far is at or before it. */
+export async function auditLastSeq(jsm: JetStreamManager): Promise<number> {
+  return (await jsm.streams.info(AUDIT_STREAM)).state.last_seq;
+}
+
+/**
+ * Presence's durable consumer: its acknowledged floor (every session event at or before it is
+ * applied) and whether it is idle (none undelivered, none delivered and unacknowledged).
+ */
+export async function presenceProgress(jsm: JetStreamManager): Promise<{ floor: number; idle: boolean }> {
+  const c = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+  return { floor: c.ack_floor.stream_seq, idle: c.num_pending === 0 && c.num_ack_pending === 0 };
+}
+
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
-import { AUDIT_STREAM, PRESENCE_CONSUMER } from '#libs/nats/streams.js';
+import { AUDIT_STREAM, auditLastSeq, presenceProgress } from '#libs/nats/streams.js';
 import { SessionSubjects, userIdFromSubject } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 
@@ -71,11 +71,11 @@ export class SessionEventsBarrier {
     const deadline = Date.now() + BARRIER_MAX_WAIT_MS;
     try {
       const jsm = (this.jsm ??= await this.nats.jsm());
-      const last = (await jsm.streams.info(AUDIT_STREAM)).state.last_seq;
+      const last = await auditLastSeq(jsm);
       for (;;) {
-        const c = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+        const { floor, idle } = await presenceProgress(jsm);
         // The floor stops short of `last` when the newest messages are not session events: idle then.
-        if (c.ack_floor.stream_seq >= last || (c.num_pending === 0 && c.num_ack_pending === 0)) return;
+        if (floor >= last || idle) return;
         if (Date.now() >= deadline) {
           this.logger.warn(`answering with state that may miss session events: presence is still applying those stored before the request after ${BARRIER_MAX_WAIT_MS} ms`);
           return;
@@ -106,11 +106,9 @@ export class SessionEventsBarrier {
 
   private async round() {
     const jsm = (this.jsm ??= await this.nats.jsm());
-    const c = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
-    const idle = c.num_pending === 0 && c.num_ack_pending === 0;
+    const { floor, idle } = await presenceProgress(jsm);
     if (!idle) {
       const fresh = this.waiters.filter((w) => !w.looked);
-      const floor = c.ack_floor.stream_seq;
       const walked = fresh.length >= WALK_FROM_WAITERS ? await this.joinsPast(jsm, floor, SessionSubjects.anyJoined, 'walk') : undefined;
       await Promise.all(
         fresh.map(async (w) => {
@@ -128,7 +126,7 @@ export class SessionEventsBarrier {
         }),
       );
     }
-    this.release((w) => idle || (w.looked && (w.seq === undefined || c.ack_floor.stream_seq >= w.seq)), 'applied');
+    this.release((w) => idle || (w.looked && (w.seq === undefined || floor >= w.seq)), 'applied');
     const now = Date.now();
     this.release((w) => now - w.since >= BARRIER_MAX_WAIT_MS, 'timeout');
   }
