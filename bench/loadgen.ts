@@ -6,6 +6,7 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { io, type Socket } from 'socket.io-client';
 import { signToken } from '#libs/auth/token.js';
+import { skipRepeatedReceiverEnds } from '#libs/runtime/ws-receiver.js';
 import type { ChurnArgs, ChurnResult, GenCommand, GenInit, GenStatus, OpenArgs, OpenResult, StormResult } from './protocol.js';
 
 interface Tab {
@@ -45,6 +46,9 @@ interface User {
   /** When the user's last tab was closed (no tab left), for churn. */
   awaySince?: number;
 }
+
+// The clients close through the same ws code as the gateway: keep their share of the machine small too.
+skipRepeatedReceiverEnds('engine.io-client');
 
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

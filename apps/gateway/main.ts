@@ -5,6 +5,7 @@ import { filter, firstValueFrom, type Observable } from 'rxjs';
 import type { AppConfig } from '#libs/config/index.js';
 import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { Readiness } from '#libs/runtime/readiness.js';
+import { skipRepeatedReceiverEnds } from '#libs/runtime/ws-receiver.js';
 import { GatewayModule } from './gateway.module.js';
 
 /** Socket.IO with the configured liveness: a vanished client is noticed within ping interval + timeout. */
@@ -58,6 +59,8 @@ class ConfiguredIoAdapter extends IoAdapter {
     }
   }
 }
+
+skipRepeatedReceiverEnds('engine.io');
 
 await bootstrap({
   app: 'gateway',

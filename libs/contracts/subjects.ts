@@ -20,8 +20,6 @@ export const UserSubjects = {
   offline: (userId: string) => `presence.user.${userId}.offline`,
   anyOnline: 'presence.user.*.online',
   anyOffline: 'presence.user.*.offline',
-  /** Every user event of one user. */
-  ofUser: (userId: string) => `presence.user.${userId}.*`,
 } as const;
 
 export const CleanupSubjects = {
@@ -29,7 +27,6 @@ export const CleanupSubjects = {
   cancelled: (userId: string) => `presence.cleanup.${userId}.cancelled`,
   anyScheduled: 'presence.cleanup.*.scheduled',
   anyCancelled: 'presence.cleanup.*.cancelled',
-  ofUser: (userId: string) => `presence.cleanup.${userId}.*`,
 } as const;
 
 export const ManagerSubjects = {
@@ -37,8 +34,24 @@ export const ManagerSubjects = {
   stopped: (userId: string) => `stream.manager.${userId}.stopped`,
   anyStarted: 'stream.manager.*.started',
   anyStopped: 'stream.manager.*.stopped',
-  ofUser: (userId: string) => `stream.manager.${userId}.*`,
 } as const;
+
+/**
+ * Every lifecycle event of one user, each subject spelled out. A gateway subscribes to these for
+ * each of its users, from their first tab to their last: NATS keeps a cache of recent subjects'
+ * matches, and a subscription with a wildcard makes it test every cached subject against the new
+ * interest (22 µs of the server's CPU to subscribe, 14 to unsubscribe, against 3 and 1.3 for a
+ * literal subject, nats-server 2.9); over a mass leave the three wildcards per user were a third of
+ * NATS's work. Six literal subjects cost the server less than the three wildcards they replace.
+ */
+export const lifecycleSubjectsOf = (userId: string): string[] => [
+  ManagerSubjects.started(userId),
+  ManagerSubjects.stopped(userId),
+  CleanupSubjects.scheduled(userId),
+  CleanupSubjects.cancelled(userId),
+  UserSubjects.online(userId),
+  UserSubjects.offline(userId),
+];
 
 /**
  * Each ConsoleLogger tick, for the dashboard's live log. Core NATS (fire and forget, no ack):

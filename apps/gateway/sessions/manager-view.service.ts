@@ -4,14 +4,12 @@ import type { Namespace, Socket } from 'socket.io';
 import {
   CleanupCancelled,
   CleanupScheduled,
-  CleanupSubjects,
   ManagerStarted,
   ManagerStopped,
-  ManagerSubjects,
   QuerySubjects,
   UserOffline,
   UserOnline,
-  UserSubjects,
+  lifecycleSubjectsOf,
   type ManagerStateEvent,
   type UserPresence,
 } from '#libs/contracts/index.js';
@@ -46,8 +44,8 @@ const STALE_CHECK_ATTEMPT = ASK_RETRY_MS.length + 1;
  * What each local user's stream manager is doing, kept from the lifecycle events and sent to the
  * user's own sockets as the `manager` event: once after connect, then on every change.
  *
- * The gateway follows the lifecycle subjects of its own users only (three subscriptions per user,
- * from their first local session to their last), so NATS routes a user's events to the gateways
+ * The gateway follows the lifecycle subjects of its own users only (`lifecycleSubjectsOf`, from
+ * their first local session to their last), so NATS routes a user's events to the gateways
  * that hold them. Wildcards over every user made each gateway receive, parse and drop the events
  * of every other gateway's users: its cost grew with the whole system, not with its own sessions.
  */
@@ -108,8 +106,7 @@ export class ManagerViewService implements OnModuleDestroy {
   follow(userId: string) {
     if (this.follows.has(userId) || this.nats.nc.isClosed()) return;
     this.versions.set(userId, ++this.sequence);
-    const subjects = [ManagerSubjects.ofUser(userId), CleanupSubjects.ofUser(userId), UserSubjects.ofUser(userId)];
-    this.follows.set(userId, subjects.map((s) => this.nats.subscribeRouted(s, this.routeOf, { matchSubjectUser: true })));
+    this.follows.set(userId, lifecycleSubjectsOf(userId).map((s) => this.nats.subscribeRouted(s, this.routeOf, { matchSubjectUser: true })));
   }
 
   /** The same for every followed user: the subject names the user and the event. */
