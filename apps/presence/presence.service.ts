@@ -4,6 +4,7 @@ import {
   CleanupSubjects,
   InternalSubjects,
   UserSubjects,
+  metaOfJoin,
   nowIso,
   type CleanupJobData,
   type LeaveReason,
@@ -53,14 +54,7 @@ export class PresenceService {
   }
 
   async joined(e: SessionJoined): Promise<void> {
-    const out = await this.ports.state.join(e.userId, {
-      sessionId: e.sessionId,
-      page: e.page,
-      joinedAt: e.at,
-      gatewayId: e.gatewayId,
-      status: e.status ?? 'visible',
-      statusAt: canonicalIso(e.at),
-    });
+    const out = await this.ports.state.join(e.userId, metaOfJoin(e, undefined, canonicalIso(e.at)));
     this.metrics.sessionEvents.inc({ kind: 'joined', outcome: out.kind });
     switch (out.kind) {
       case 'online':

@@ -1,4 +1,12 @@
-import type { PresenceMap, SessionMeta } from './schemas.js';
+import type { PresenceMap, SessionJoined, SessionMeta, SessionStatus } from './schemas.js';
+
+/**
+ * A session's meta from its join. Its status is the join's own unless a later one is known (the
+ * gateway's current status of its own session; presence's canonical form of the time).
+ */
+export function metaOfJoin(e: SessionJoined, status: SessionStatus = e.status ?? 'visible', statusAt: string = e.at): SessionMeta {
+  return { sessionId: e.sessionId, page: e.page, joinedAt: e.at, gatewayId: e.gatewayId, status, statusAt };
+}
 
 /** A meta as a diff carries it: a leave names only the session; an update only what changed. */
 export type MetaPatch = Partial<SessionMeta> & { sessionId: string };

@@ -1,4 +1,4 @@
-import type { MetaPatch, PresenceDiff, SessionJoined, SessionLeft, SessionMeta, SessionUpdated } from '#libs/contracts/index.js';
+import { metaOfJoin, type MetaPatch, type PresenceDiff, type SessionJoined, type SessionLeft, type SessionMeta, type SessionUpdated } from '#libs/contracts/index.js';
 
 /**
  * Folds the session events of one feed window into one presence_diff. Keyed by session, so a
@@ -14,7 +14,7 @@ export class DiffCoalescer {
     // A join of a session that left in this window is stale: the session is gone.
     if (this.leaves.has(e.sessionId)) return;
     this.updates.delete(e.sessionId);
-    this.joins.set(e.sessionId, { userId: e.userId, sessionId: e.sessionId, page: e.page, joinedAt: e.at, gatewayId: e.gatewayId, status: e.status ?? 'visible', statusAt: e.at });
+    this.joins.set(e.sessionId, { userId: e.userId, ...metaOfJoin(e) });
   }
 
   left(e: Pick<SessionLeft, 'userId' | 'sessionId'>) {

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
 import type { Subscription } from '@nats-io/transport-node';
-import { QuerySubjects, SessionJoined, SessionLeft, SessionSubjects, SessionUpdated, nowIso, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
+import { QuerySubjects, SessionJoined, SessionLeft, SessionSubjects, SessionUpdated, metaOfJoin, nowIso, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { DiffCoalescer } from './diff-coalescer.js';
@@ -92,11 +92,9 @@ export class PresenceFeedService {
   /** The user's sessions here are present whatever presence has applied yet: the tab's own join first. */
   private withOwnSessions(users: PresenceMap, userId: string): PresenceMap {
     for (const s of this.registry.sessionsOf(userId)) {
-      const { sessionId, page, at, gatewayId } = s.joined;
       const metas = (users[userId] ??= { metas: [] }).metas;
-      if (metas.some((m) => m.sessionId === sessionId)) continue;
-      const statusAt = s.statusAtMs === undefined ? at : nowIso(s.statusAtMs);
-      metas.push({ sessionId, page, joinedAt: at, gatewayId, status: s.status, statusAt });
+      if (metas.some((m) => m.sessionId === s.joined.sessionId)) continue;
+      metas.push(metaOfJoin(s.joined, s.status, s.statusAtMs === undefined ? s.joined.at : nowIso(s.statusAtMs)));
     }
     return users;
   }
