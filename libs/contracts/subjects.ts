@@ -40,9 +40,9 @@ export const ManagerSubjects = {
  * Every lifecycle event of one user, each subject spelled out. A gateway subscribes to these for
  * each of its users, from their first tab to their last: NATS keeps a cache of recent subjects'
  * matches, and a subscription with a wildcard makes it test every cached subject against the new
- * interest (22 µs of the server's CPU to subscribe, 14 to unsubscribe, against 3 and 1.3 for a
- * literal subject, nats-server 2.9); over a mass leave the three wildcards per user were a third of
- * NATS's work. Six literal subjects cost the server less than the three wildcards they replace.
+ * interest, on subscribe and on unsubscribe. Under traffic (nats-server 2.9, bench/follow-cost.ts)
+ * the three wildcards cost the server 140 µs per user to follow and 110 to forget; these six, 53
+ * and next to nothing. In a mass leave the forgets had been about half of NATS's work.
  */
 export const lifecycleSubjectsOf = (userId: string): string[] => [
   ManagerSubjects.started(userId),
