@@ -31,6 +31,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   readonly ticker = new SharedTicker();
   private timers: NodeJS.Timeout[] = [];
   private lastMarker: string | null | undefined;
+  private lastOfflineSweep = 0;
   private shuttingDown = false;
   private readonly hooks: ManagerHooks;
   /** One tagged logger per running manager; dropped when it stops, or every user ever seen stays. */
@@ -215,11 +216,14 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
    * A user with no state at all (Redis lost its data) is left running: presence adopts it.
    */
   async reconcile() {
-    // A user who went offline a moment ago has their offline event on its way: stopping for it
-    // here labelled an ordinary cleanup's stop `reconcile` (in `stream.manager.<u>.stopped` and
-    // the stops metric) whenever this pass fell between presence's write and that event.
-    for (const userId of await this.leases.offlineAmong([...this.managers.keys()], Date.now() - OFFLINE_EVENT_GRACE_MS)) {
-      await this.stop(userId, 'reconcile', { ifInactive: true });
+    if (Date.now() - this.lastOfflineSweep >= leaseTimings(this.config.workerTtlMs).offlineSweepEveryMs) {
+      this.lastOfflineSweep = Date.now();
+      // A user who went offline a moment ago has their offline event on its way: stopping for it
+      // here labelled an ordinary cleanup's stop `reconcile` (in `stream.manager.<u>.stopped` and
+      // the stops metric) whenever this pass fell between presence's write and that event.
+      for (const userId of await this.leases.offlineAmong([...this.managers.keys()], Date.now() - OFFLINE_EVENT_GRACE_MS)) {
+        await this.stop(userId, 'reconcile', { ifInactive: true });
+      }
     }
     for await (const users of this.leases.unleasedActiveUsers()) {
       await Promise.all(users.map((u) => this.tryStart(u)));

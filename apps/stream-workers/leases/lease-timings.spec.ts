@@ -10,4 +10,14 @@ describe('leaseTimings', () => {
     expect(t.renewEveryMs * 3).toBeLessThanOrEqual(t.leaseMs);
     expect(t.reconcileEveryMs).toBeLessThanOrEqual(1000);
   });
+
+  it.each([
+    [1500, 250, 500],
+    [3000, 500, 1000],
+    [15000, 1000, 5000],
+    [60000, 1000, 5000],
+  ])('WORKER_TTL_MS=%i: the reconcile runs every %i ms, its look for managers of offline users every %i ms', (ttl, reconcile, offline) => {
+    const t = leaseTimings(ttl);
+    expect([t.reconcileEveryMs, t.offlineSweepEveryMs]).toEqual([reconcile, offline]);
+  });
 });

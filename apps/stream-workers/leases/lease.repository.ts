@@ -117,7 +117,12 @@ export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive' | 'settli
 export function leaseTimings(workerTtlMs: number) {
   const reconcileEveryMs = Math.max(50, Math.min(1000, Math.floor(workerTtlMs / 6)));
   const leaseMs = Math.max(100, workerTtlMs - Math.ceil(reconcileEveryMs * 1.5));
-  return { leaseMs, renewEveryMs: Math.max(30, Math.floor(leaseMs / 3)), reconcileEveryMs };
+  // The reconcile's look for managers of offline users reads every manager's state, and only
+  // catches a lost offline event (stored in JetStream, so rare), which no deadline rests on; every
+  // second with 10,000 managers it was a tenth of Redis's idle CPU. Finding the users nobody runs
+  // (a dead worker's) keeps the reconcile's own period: WORKER_TTL_MS rests on that one.
+  const offlineSweepEveryMs = Math.max(reconcileEveryMs, Math.min(5000, Math.floor(workerTtlMs / 3)));
+  return { leaseMs, renewEveryMs: Math.max(30, Math.floor(leaseMs / 3)), reconcileEveryMs, offlineSweepEveryMs };
 }
 export type ReassertResult = 'renewed' | 'reclaimed' | 'lost';
 
