@@ -57,6 +57,20 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
     }
   });
 
+  it('someWorkerQuiet: a worker silent past quietAfterMs counts until twice WORKER_TTL_MS; a beating one and a long-dead one do not', async () => {
+    const k = repo.keys;
+    const { quietAfterMs } = leaseTimings(15_000);
+    const now = Date.now();
+    await redis.del(k.workers);
+    await redis.zadd(k.workers, now, 'w-live', now - 3 * 15_000, 'w-dead-long-ago');
+    expect(await repo.someWorkerQuiet(quietAfterMs)).toBe(false);
+    await redis.zadd(k.workers, now - quietAfterMs - 1000, 'w-killed');
+    expect(await repo.someWorkerQuiet(quietAfterMs)).toBe(true);
+    // Its users have long been taken over: the sweep goes back to its slow period.
+    await redis.zadd(k.workers, now - 2 * 15_000 - 1000, 'w-killed');
+    expect(await repo.someWorkerQuiet(quietAfterMs)).toBe(false);
+  });
+
   it("offlineAmong: exactly the users whose state says offline, not grace, online or no state at all", async () => {
     const k = repo.keys;
     const users = Array.from({ length: 1100 }, (_, i) => `status-u${i}`);

@@ -32,6 +32,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   private timers: NodeJS.Timeout[] = [];
   private lastMarker: string | null | undefined;
   private lastOfflineSweep = 0;
+  private lastUnleasedSweep = 0;
   private shuttingDown = false;
   private readonly hooks: ManagerHooks;
   /** One tagged logger per running manager; dropped when it stops, or every user ever seen stays. */
@@ -216,7 +217,8 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
    * A user with no state at all (Redis lost its data) is left running: presence adopts it.
    */
   async reconcile() {
-    if (Date.now() - this.lastOfflineSweep >= leaseTimings(this.config.workerTtlMs).offlineSweepEveryMs) {
+    const t = leaseTimings(this.config.workerTtlMs);
+    if (Date.now() - this.lastOfflineSweep >= t.sweepEveryMs) {
       this.lastOfflineSweep = Date.now();
       // A user who went offline a moment ago has their offline event on its way: stopping for it
       // here labelled an ordinary cleanup's stop `reconcile` (in `stream.manager.<u>.stopped` and
@@ -225,8 +227,13 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
         await this.stop(userId, 'reconcile', { ifInactive: true });
       }
     }
-    for await (const users of this.leases.unleasedActiveUsers()) {
-      await Promise.all(users.map((u) => this.tryStart(u)));
+    // A dead worker's users must be taken within WORKER_TTL_MS: while a worker is quiet, at every
+    // reconcile; otherwise only a lost online event is left to find (see leaseTimings).
+    if (Date.now() - this.lastUnleasedSweep >= t.sweepEveryMs || (await this.leases.someWorkerQuiet(t.quietAfterMs))) {
+      this.lastUnleasedSweep = Date.now();
+      for await (const users of this.leases.unleasedActiveUsers()) {
+        await Promise.all(users.map((u) => this.tryStart(u)));
+      }
     }
   }
 

@@ -16,8 +16,16 @@ describe('leaseTimings', () => {
     [3000, 500, 1000],
     [15000, 1000, 5000],
     [60000, 1000, 5000],
-  ])('WORKER_TTL_MS=%i: the reconcile runs every %i ms, its look for managers of offline users every %i ms', (ttl, reconcile, offline) => {
+  ])('WORKER_TTL_MS=%i: the reconcile runs every %i ms, its sweeps every %i ms unless a worker is quiet', (ttl, reconcile, sweep) => {
     const t = leaseTimings(ttl);
-    expect([t.reconcileEveryMs, t.offlineSweepEveryMs]).toEqual([reconcile, offline]);
+    expect([t.reconcileEveryMs, t.sweepEveryMs]).toEqual([reconcile, sweep]);
+  });
+
+  it.each([1500, 2000, 3000, 15000, 60000])('WORKER_TTL_MS=%i: a dead worker counts as quiet before its leases lapse', (ttl) => {
+    const t = leaseTimings(ttl);
+    // Quiet from quietAfterMs after its last renewal; its leases lapse leaseMs after it. From then
+    // on every reconcile looks, so its users are taken within leaseMs + reconcileEveryMs.
+    expect(t.quietAfterMs).toBeLessThan(t.leaseMs);
+    expect(t.quietAfterMs).toBeGreaterThan(t.renewEveryMs);
   });
 });

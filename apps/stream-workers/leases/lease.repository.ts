@@ -117,12 +117,16 @@ export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive' | 'settli
 export function leaseTimings(workerTtlMs: number) {
   const reconcileEveryMs = Math.max(50, Math.min(1000, Math.floor(workerTtlMs / 6)));
   const leaseMs = Math.max(100, workerTtlMs - Math.ceil(reconcileEveryMs * 1.5));
-  // The reconcile's look for managers of offline users reads every manager's state, and only
-  // catches a lost offline event (stored in JetStream, so rare), which no deadline rests on; every
-  // second with 10,000 managers it was a tenth of Redis's idle CPU. Finding the users nobody runs
-  // (a dead worker's) keeps the reconcile's own period: WORKER_TTL_MS rests on that one.
-  const offlineSweepEveryMs = Math.max(reconcileEveryMs, Math.min(5000, Math.floor(workerTtlMs / 3)));
-  return { leaseMs, renewEveryMs: Math.max(30, Math.floor(leaseMs / 3)), reconcileEveryMs, offlineSweepEveryMs };
+  const renewEveryMs = Math.max(30, Math.floor(leaseMs / 3));
+  // The reconcile's sweeps read every manager's or every active user's state. What they catch on
+  // their own, a lost online or offline event (stored in JetStream, so rare), has no deadline:
+  // they run this often. Every second with 10,000 users they were most of Redis's idle CPU.
+  const sweepEveryMs = Math.max(reconcileEveryMs, Math.min(5000, Math.floor(workerTtlMs / 3)));
+  // What has one, a dead worker's users taken within WORKER_TTL_MS, is sensed first: a worker
+  // that has not heartbeaten (with its renewal) for this long is quiet, its leases lapse soon, and
+  // while one is, the look for users nobody runs is made at every reconcile.
+  const quietAfterMs = 2 * renewEveryMs;
+  return { leaseMs, renewEveryMs, reconcileEveryMs, sweepEveryMs, quietAfterMs };
 }
 export type ReassertResult = 'renewed' | 'reclaimed' | 'lost';
 
@@ -245,6 +249,16 @@ export class LeaseRepository {
 
   async heartbeat(workerId: string) {
     await this.redis.zadd(this.keys.workers, Date.now(), workerId);
+  }
+
+  /**
+   * Whether a worker went quiet lately: no heartbeat for `quietAfterMs`, yet one within twice
+   * WORKER_TTL_MS (by then its leases have long lapsed and its users are taken; a worker killed
+   * last week stays in the set and must not count).
+   */
+  async someWorkerQuiet(quietAfterMs: number): Promise<boolean> {
+    const now = Date.now();
+    return (await this.redis.zcount(this.keys.workers, now - 2 * this.config.workerTtlMs, now - quietAfterMs)) > 0;
   }
 
   async liveWorkers(): Promise<string[]> {
