@@ -33,6 +33,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   private lastMarker: string | null | undefined;
   private lastOfflineSweep = 0;
   private lastUnleasedSweep = 0;
+  private readonly timings: ReturnType<typeof leaseTimings>;
   private shuttingDown = false;
   private readonly hooks: ManagerHooks;
   /** One tagged logger per running manager; dropped when it stops, or every user ever seen stays. */
@@ -46,6 +47,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     private readonly metrics: Metrics,
   ) {
     this.workerId = config.instanceId;
+    this.timings = leaseTimings(config.workerTtlMs);
     const loggers = this.loggers;
     const loggerFor = (userId: string) => {
       let l = loggers.get(userId);
@@ -94,7 +96,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   }
 
   onApplicationBootstrap() {
-    const { renewEveryMs, reconcileEveryMs } = leaseTimings(this.config.workerTtlMs);
+    const { renewEveryMs, reconcileEveryMs } = this.timings;
     this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEveryMs));
     this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), reconcileEveryMs));
     this.timers.push(setInterval(() => void this.guard('marker', () => this.watchMarker()), 250));
@@ -217,7 +219,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
    * A user with no state at all (Redis lost its data) is left running: presence adopts it.
    */
   async reconcile() {
-    const t = leaseTimings(this.config.workerTtlMs);
+    const t = this.timings;
     if (Date.now() - this.lastOfflineSweep >= t.sweepEveryMs) {
       this.lastOfflineSweep = Date.now();
       // A user who went offline a moment ago has their offline event on its way: stopping for it
