@@ -37,7 +37,7 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
       if (i % 3 === 0) await redis.set(k.lease(u), 'w-me', 'PX', 1000);
       if (i % 3 === 2) await redis.set(k.lease(u), 'w-other', 'PX', 60_000);
     }
-    const results = await repo.reassert('w-me', users.map((userId) => ({ userId, startedAt })));
+    const results = await repo.reassert('w-me', users.map((userId, i) => ({ userId, startedAt, lease: { generation: 1000 + i } })));
 
     // Only the exceptions are answered: a plain renewal is the absence of an answer.
     expect(results.size).toBe(users.filter((_, i) => i % 3 !== 0).length);
@@ -52,9 +52,38 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
       } else {
         expect(holder).toBe('w-me');
         expect(ttl).toBeGreaterThan(leaseMs - 5000);
-        expect(JSON.parse(entry!)).toEqual({ workerId: 'w-me', startedAt: '2030-01-01T00:00:00.000Z' });
+        expect(JSON.parse(entry!)).toEqual({ workerId: 'w-me', startedAt: '2030-01-01T00:00:00.000Z', generation: 1000 + i });
       }
+      // A reclaimed lease writes its holder's generation back: no later holder can be given a smaller one.
+      if (expected === 'reclaimed') expect(Number(await redis.get(k.leaseGeneration(u)))).toBe(1000 + i);
     }
+  });
+
+  it("acquire: every new holder gets a larger generation, at least Redis's clock in µs, and a graceful move hands the memory over once", async () => {
+    const k = repo.keys;
+    const u = 'gen-u1';
+    await redis.sadd(k.active, u);
+    await redis.set(k.marker, '1');
+    const first = await repo.acquire(u, 'w-a', Date.now());
+    expect(first.result).toBe('acquired');
+    expect(first.generation).toBeGreaterThanOrEqual((Date.now() - 60_000) * 1000);
+    expect((await repo.acquire(u, 'w-b', Date.now())).result).toBe('taken');
+
+    // A graceful move: the memory waits for the next holder, who takes it (once).
+    await repo.release(u, 'w-a', { ConsoleLogger: { count: 41 } });
+    const second = await repo.acquire(u, 'w-b', Date.now());
+    expect(second).toEqual({ result: 'acquired', generation: expect.any(Number), handoff: { ConsoleLogger: { count: 41 } } });
+    expect(second.generation!).toBeGreaterThan(first.generation!);
+    // A stale holder's release frees nothing and hands nothing over.
+    await repo.release(u, 'w-a', { ConsoleLogger: { count: 1 } });
+    expect(await redis.get(k.lease(u))).toBe('w-b');
+    expect(await redis.exists(k.handoff(u))).toBe(0);
+
+    // Redis lost the generation: the next one is still larger, from Redis's clock.
+    await redis.del(k.leaseGeneration(u), k.lease(u));
+    const third = await repo.acquire(u, 'w-c', Date.now());
+    expect(third.handoff).toBeUndefined();
+    expect(third.generation!).toBeGreaterThan(second.generation!);
   });
 
   it('someWorkerQuiet: a worker silent past quietAfterMs counts until twice WORKER_TTL_MS; a beating one and a long-dead one do not', async () => {

@@ -41,10 +41,16 @@ interface SocketData {
   sessionId: string;
 }
 
-/** Socket.IO 'disconnect' reasons -> the contract's leave reasons. */
-function leaveReasonOf(reason: string): LeaveReason {
-  if (reason === 'ping timeout' || reason === 'transport error') return 'lost';
-  return 'closed';
+/**
+ * Socket.IO 'disconnect' reasons -> the contract's leave reasons. `closed` only when the client said
+ * goodbye (its disconnect()), or when this gateway ended the session and told it why; a transport
+ * that ended without a goodbye (a killed or crashed browser, a network cut, a ping timeout) is
+ * `lost`. The gateway's own shutdown publishes `gateway_down` itself.
+ */
+export function leaveReasonOf(reason: string): LeaveReason {
+  if (reason === 'client namespace disconnect' || reason === 'server namespace disconnect') return 'closed';
+  if (reason === 'server shutting down') return 'gateway_down';
+  return 'lost';
 }
 
 /**
@@ -81,6 +87,12 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.consoleRelay.attach(server);
     // Guards do not run on connect: authenticate here; an Error's message is the client's connect_error.
     server.use((socket, next) => {
+      // A client that reached the namespace while this gateway stops: closing its transport makes
+      // it retry elsewhere; a refusal here would make it give up.
+      if (this.shuttingDown) {
+        socket.conn.close();
+        return next(new Error('unavailable'));
+      }
       // Before the token is even verified: a handshake flood from one address costs almost nothing.
       if (!this.handshakes.take(socket.handshake.address).ok) {
         this.metrics.connectionsRefused.inc({ reason: 'rate_limited' });
@@ -99,7 +111,6 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   }
 
   private authenticate(socket: Socket): string | null {
-    if (this.shuttingDown) return 'unavailable';
     const hs = socket.handshake;
     const auth = (hs.auth ?? {}) as Record<string, unknown>;
     const token = auth.token ?? hs.query.token;
@@ -310,18 +321,23 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     });
   }
 
-  /** Graceful stop: every session's leave is stored before the process exits. */
+  /**
+   * Graceful stop. New connections are refused at the transport (so a reconnecting client retries,
+   * as it does not after a refusal by the namespace), every socket's transport is closed (its
+   * client sees `transport close` and reconnects by itself, to another gateway or to this one
+   * restarted), and every session's leave is stored before the process exits. A namespace
+   * disconnect (`io server disconnect`) would tell the clients never to come back.
+   */
   async beforeApplicationShutdown() {
     this.shuttingDown = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.server.server.engine.opts.allowRequest = (_req, callback) => callback('shutting down', false);
     const sessions = this.registry.all();
-    await Promise.all(
-      sessions.map((s) => {
-        s.leftPublished = true;
-        return this.publisher.left(s.joined.userId, s.joined.sessionId, 'gateway_down');
-      }),
-    );
-    if (sessions.length > 0) this.logger.log(`published the leave of ${sessions.length} session(s) before stopping`);
-    for (const s of sessions) s.socket.disconnect(true);
+    for (const s of sessions) {
+      s.leftPublished = true;
+      s.socket.conn.close();
+    }
+    await Promise.all(sessions.map((s) => this.publisher.left(s.joined.userId, s.joined.sessionId, 'gateway_down')));
+    if (sessions.length > 0) this.logger.log(`closed ${sessions.length} session(s) (their tabs reconnect) and published their leaves before stopping`);
   }
 }

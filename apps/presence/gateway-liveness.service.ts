@@ -8,6 +8,7 @@ import {
   type GatewayResync,
   type GatewaySessions,
   InternalSubjects,
+  SessionMessageIds,
   SessionSubjects,
   nowIso,
   type LeaveReason,
@@ -145,11 +146,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       const meta = metas[i];
       if (meta && Date.parse(meta.joinedAt) > asOf) continue;
       const left: SessionLeft = { sessionId, userId, gatewayId, reason, at };
-      work.push(this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`));
+      work.push(this.nats.publishDurable(SessionSubjects.left(userId), left, SessionMessageIds.leftRepair(sessionId, `reconcile-${asOf}`)));
     }
     for (const s of answer.sessions) {
       if (heldIds.has(s.sessionId)) continue;
-      work.push(this.nats.publishDurable(SessionSubjects.joined(s.userId), s, `${s.sessionId}-joined-reconcile-${asOf}`));
+      work.push(this.nats.publishDurable(SessionSubjects.joined(s.userId), s, SessionMessageIds.joined(s.sessionId, `-reconcile-${asOf}`)));
     }
     await Promise.all(work);
     if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
@@ -257,7 +258,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     await Promise.all(
       sessions.map(({ userId, sessionId }) => {
         const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
-        return this.nats.publishDurable(SessionSubjects.left(userId), left, `${sessionId}-left`);
+        return this.nats.publishDurable(SessionSubjects.left(userId), left, SessionMessageIds.leftRepair(sessionId, 'gateway-down'));
       }),
     );
     // Only forget the gateway once its leaves are stored; a crash before this repeats them.

@@ -43,6 +43,9 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
       version: '1.0.0',
       description: 'Dashboard presence: sessions per user, grace periods, cleanups',
       instanceId: this.config.instanceId,
+      // Queries are read-only: every replica answers and the asker keeps the first answer, so a
+      // paused replica cannot make a query time out. An admin action runs on one replica only.
+      queue: '',
       endpoints: [
         {
           name: 'users',
@@ -63,11 +66,13 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
         {
           name: 'admin_stop',
           subject: AdminSubjects.stop,
+          queue: 'presence',
           handler: (raw) => this.admin.stop(body(AdminStopRequest, raw, '{"userId": "<id>", "by"?: "<operator>"}')),
         },
         {
           name: 'admin_purge_gateway',
           subject: AdminSubjects.purgeGateway,
+          queue: 'presence',
           handler: (raw) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "by"?: "<operator>"}')),
         },
       ],

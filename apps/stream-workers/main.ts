@@ -3,6 +3,7 @@ import { Readiness } from '#libs/runtime/readiness.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { NatsEventsTransport } from '#libs/nats/events.transport.js';
 import { StreamWorkersModule } from './stream-workers.module.js';
+import { crashOwnerOf } from './manager/component-scope.js';
 
 await bootstrap({
   app: 'stream-workers',
@@ -13,4 +14,6 @@ await bootstrap({
     app.connectMicroservice({ strategy: new NatsEventsTransport(app.get(NatsService)) });
   },
   started: (app) => app.get(Readiness).markReady(),
+  // An error a component's own code let escape (a plain timer, an unawaited promise) is its crash.
+  claimEscapedError: crashOwnerOf,
 });

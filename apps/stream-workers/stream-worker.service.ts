@@ -8,7 +8,9 @@ import { Metrics } from '#libs/observability/metrics.js';
 import { COMPONENTS } from './components/index.js';
 import { SharedTicker } from './manager/shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './manager/user-stream-manager.js';
+import type { ManagerEnvironment } from './manager/child-context.js';
 import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
+import { Lease } from './leases/lease-hold.js';
 
 /** While the dataset settles, a joined user is retried this often, for at most this long. */
 const SETTLE_RETRY_EVERY_MS = 100;
@@ -25,10 +27,10 @@ const OFFLINE_EVENT_GRACE_MS = 2000;
 export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('StreamWorker');
   readonly workerId: string;
-  private readonly managers = new Map<string, UserStreamManager>();
+  private readonly managers = new Map<string, UserStreamManager<Lease>>();
   /** Users being started or stopped right now: one transition at a time per user. */
   private readonly busy = new Map<string, Promise<void>>();
-  readonly ticker = new SharedTicker();
+  readonly ticker = new SharedTicker((err) => this.logger.error(`a ticker subscriber threw: ${errorText(err)}`));
   private timers: NodeJS.Timeout[] = [];
   private lastMarker: string | null | undefined;
   private lastOfflineSweep = 0;
@@ -36,6 +38,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   private readonly timings: ReturnType<typeof leaseTimings>;
   private shuttingDown = false;
   private readonly hooks: ManagerHooks;
+  private readonly env: ManagerEnvironment;
   /** One tagged logger per running manager; dropped when it stops, or every user ever seen stays. */
   private readonly loggers = new Map<string, Logger>();
 
@@ -58,21 +61,18 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       return l;
     };
     const quiet = () => undefined;
-    // One function for every context: a closure per context was 140 bytes a manager.
-    const publish = (subject: string, payload: object) => this.nats.publish(subject, payload);
+    this.env = {
+      workerId: this.workerId,
+      config,
+      redis,
+      ticker: this.ticker,
+      // Asked at each start, after bootstrap has set the level. Ten thousand managers tick ten
+      // thousand times a second: below info, the trip through Nest's logger to drop each line
+      // was a fifth of a tick's cost.
+      log: (userId) => (Logger.isLevelEnabled('log') ? (m: string) => loggerFor(userId).log(m) : quiet),
+      publish: (subject, payload) => this.nats.publish(subject, payload),
+    };
     this.hooks = {
-      context: (userId) => ({
-        userId,
-        workerId: this.workerId,
-        config,
-        redis,
-        ticker: this.ticker,
-        // Asked at each start, after bootstrap has set the level. Ten thousand managers tick ten
-        // thousand times a second: below info, the trip through Nest's logger to drop each line
-        // was a fifth of a tick's cost.
-        log: Logger.isLevelEnabled('log') ? (m: string) => loggerFor(userId).log(m) : quiet,
-        publish,
-      }),
       onComponentRestart: (userId, component, err) => {
         this.metrics.componentRestarts.inc({ component });
         loggerFor(userId).warn(`${component} crashed, restarting it: ${errorMessage(err)}`);
@@ -87,7 +87,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     return this.managers.size;
   }
 
-  manager(userId: string): UserStreamManager | undefined {
+  manager(userId: string): UserStreamManager<Lease> | undefined {
     return this.managers.get(userId);
   }
 
@@ -132,13 +132,21 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     return next;
   }
 
+  /** A new hold on a user's lease: a doubt about it asks for a renewal now. */
+  private newLease(): Lease {
+    const { leaseMs } = this.timings;
+    return new Lease(leaseMs, Math.max(50, Math.floor(leaseMs / 20)), () => void this.guard('renew', () => this.renew()));
+  }
+
   /** Start the user's manager here if they should have one and nobody else runs it. */
   tryStart(userId: string, since?: number): Promise<void> {
     return this.exclusive(userId, async () => {
       if (this.shuttingDown || this.managers.has(userId)) return;
       since ??= this.waitingSince.get(userId);
-      const manager = new UserStreamManager(userId, this.workerId, COMPONENTS, this.hooks);
-      const result = await this.leases.acquire(userId, this.workerId, manager.startedAt);
+      const lease = this.newLease();
+      const manager = new UserStreamManager(userId, this.env, COMPONENTS, this.hooks, lease);
+      const sentAt = performance.now();
+      const { result, generation, handoff } = await this.leases.acquire(userId, this.workerId, manager.startedAt);
       if (result === 'settling' && since !== undefined) return this.retryAfterSettle(userId, since);
       // 'mine' with no manager here: a lease left by this worker id (a restart under the same
       // INSTANCE_ID, or a renewal that raced a stop). It is ours to run, not a reason to wait out its TTL.
@@ -147,13 +155,16 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
         return;
       }
       this.waitingSince.delete(userId);
+      lease.generation = generation ?? 0;
+      lease.confirm(sentAt);
+      if (handoff) manager.restore(handoff);
       this.managers.set(userId, manager);
       await manager.start();
       this.metrics.managersRunning.set(this.managers.size);
       this.metrics.managerStarts.inc();
       if (since !== undefined) this.metrics.joinToStarted.observe((Date.now() - since) / 1000);
-      this.logger.log(`manager started for ${userId}`);
-      this.nats.publish(ManagerSubjects.started(userId), { userId, workerId: this.workerId, at: nowIso() });
+      this.logger.log(`manager started for ${userId}${handoff ? ' (handed over: its components keep their memory)' : ''}`);
+      this.nats.publish(ManagerSubjects.started(userId), { userId, workerId: this.workerId, at: nowIso(), generation: lease.generation });
     });
   }
 
@@ -186,12 +197,24 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       this.managers.delete(userId);
       await manager.stop();
       this.loggers.delete(userId);
-      if (opts.release !== false) await this.leases.release(userId, this.workerId);
       this.metrics.managersRunning.set(this.managers.size);
       this.metrics.managerStops.inc({ reason });
       this.logger.log(`manager stopped for ${userId} (${reason}${opts.cause && opts.cause !== reason ? `: ${opts.cause}` : ''})`);
-      const stopped: ManagerStopped = { userId, workerId: this.workerId, reason, at: nowIso(), ...(opts.cause ? { cause: opts.cause } : {}) };
+      // Said before the lease is released, and whether or not the release works (Redis may be
+      // away): the manager has stopped, and the lease lapses by itself.
+      const stopped: ManagerStopped = {
+        userId,
+        workerId: this.workerId,
+        reason,
+        at: nowIso(),
+        generation: manager.lease.generation,
+        ...(opts.cause ? { cause: opts.cause } : {}),
+      };
       this.nats.publish(ManagerSubjects.stopped(userId), stopped);
+      if (opts.release === false) return;
+      await this.leases
+        .release(userId, this.workerId, reason === 'handover' ? manager.snapshot() : undefined)
+        .catch((err: unknown) => this.logger.warn(`could not release the lease of ${userId} (${errorText(err)}); it lapses by itself`));
     });
   }
 
@@ -199,8 +222,10 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   async renew() {
     await this.leases.heartbeat(this.workerId);
     if (this.managers.size === 0) return;
+    const sentAt = performance.now();
     // Only the exceptions come back; a lease renewed in place needs nothing more.
     const exceptions = await this.leases.reassert(this.workerId, this.managers.values());
+    for (const [userId, m] of this.managers) if (exceptions.get(userId) !== 'lost') m.lease.confirm(sentAt);
     for (const [userId, r] of exceptions) {
       if (r === 'lost') await this.stop(userId, 'lease_lost', { release: false });
       else if (!this.managers.has(userId)) {

@@ -3,3 +3,4 @@ export * from './schemas.js';
 export * from './jobs.js';
 export * from './presence-diff.js';
 export * from './gateway-sessions.js';
+export * from './message-ids.js';

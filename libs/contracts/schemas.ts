@@ -65,15 +65,24 @@ export type CleanupScheduled = z.infer<typeof CleanupScheduled>;
 export const CleanupCancelled = z.object({ userId: UserId, at: IsoTime });
 export type CleanupCancelled = z.infer<typeof CleanupCancelled>;
 
-export const ManagerStarted = z.object({ userId: UserId, workerId: Id, at: IsoTime });
+/** The lease's generation (fencing token): a newer holder's is larger, so a stale holder's word can be told apart. */
+const Generation = z.number().int().nonnegative();
+export const ManagerStarted = z.object({ userId: UserId, workerId: Id, at: IsoTime, generation: Generation.optional() });
 export type ManagerStarted = z.infer<typeof ManagerStarted>;
 export const STOP_REASONS = ['offline', 'reconcile', 'handover', 'lease_lost', 'admin'] as const;
 /** `cause` (optional addition): for a stop on an offline event, that event's reason (closed, gateway_down, admin...). */
-export const ManagerStopped = z.object({ userId: UserId, workerId: Id, reason: z.string().max(64), at: IsoTime, cause: z.string().max(64).optional() });
+export const ManagerStopped = z.object({
+  userId: UserId,
+  workerId: Id,
+  reason: z.string().max(64),
+  at: IsoTime,
+  cause: z.string().max(64).optional(),
+  generation: Generation.optional(),
+});
 export type ManagerStopped = z.infer<typeof ManagerStopped>;
 
 /** One ConsoleLogger tick, relayed by the gateway to the user's own sockets as `console_log`. */
-export const ConsoleTick = z.object({ userId: UserId, n: z.number().int().positive(), at: IsoTime, workerId: Id });
+export const ConsoleTick = z.object({ userId: UserId, n: z.number().int().positive(), at: IsoTime, workerId: Id, generation: Generation.optional() });
 export type ConsoleTick = z.infer<typeof ConsoleTick>;
 
 /** One session as the presence state and `presence_state` show it (Phoenix's "meta"). */
@@ -169,7 +178,14 @@ export interface PresenceDebug {
   gateways: Array<{ gatewayId: string; lastSeenAt: string; alive: boolean; sessions: number }>;
   workers: Array<{ workerId: string; lastSeenAt: string; alive: boolean }>;
 }
-export const AdminCrash = z.object({ userId: UserId, component: z.string().min(1).max(64) });
+/**
+ * How an injected fault is raised inside a component: `fail` through ctx.fail; `tick`,
+ * `tick-rejection`, `timer`, `spawn` from callbacks its context handed out; `raw-timer` and
+ * `raw-rejection` from a plain timer or promise the component's code made itself.
+ */
+export const CRASH_MODES = ['fail', 'tick', 'tick-rejection', 'timer', 'spawn', 'raw-timer', 'raw-rejection'] as const;
+export type CrashMode = (typeof CRASH_MODES)[number];
+export const AdminCrash = z.object({ userId: UserId, component: z.string().min(1).max(64), how: z.enum(CRASH_MODES).default('fail') });
 export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime });
 export type WorkerHandover = z.infer<typeof WorkerHandover>;
 
@@ -180,7 +196,7 @@ export interface UserPresence {
   metas: SessionMeta[];
   cleanupAt: string | null;
   /** The project's addition: where the user's manager runs, if it does. */
-  manager: { workerId: string; startedAt: string } | null;
+  manager: { workerId: string; startedAt: string; generation?: number } | null;
 }
 
 export interface PresenceStats {
@@ -201,6 +217,7 @@ export interface ManagerInfo {
   userId: string;
   workerId: string;
   startedAt: string;
+  generation?: number;
   components: ComponentInfo[];
 }
 

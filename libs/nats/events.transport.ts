@@ -130,8 +130,11 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
       await this.dispatch(pattern, m.subject, m.data, true);
       m.ack();
     } catch (err) {
-      this.logger.error(`handler for ${m.subject} failed (delivery ${m.info.deliveryCount}), will retry: ${errorText(err)}`);
-      m.nak(Math.min(200 * m.info.deliveryCount, 5000));
+      // Retried for as long as it fails (a back end away fails every event it holds): said at the
+      // 1st, 2nd, 4th, 8th... delivery rather than at each one.
+      const n = m.info.deliveryCount;
+      if ((n & (n - 1)) === 0) this.logger.error(`handler for ${m.subject} failed (delivery ${n}), will retry: ${errorText(err)}`);
+      m.nak(Math.min(200 * n, 5000));
     } finally {
       this.unacked.delete(m);
     }

@@ -8,6 +8,7 @@ export interface EndpointSpec {
   name: string;
   subject: string;
   handler: (body: string) => Promise<unknown>;
+  /** This endpoint's queue group, instead of the service's. */
   queue?: string;
 }
 
@@ -17,7 +18,15 @@ export interface EndpointSpec {
  */
 export async function registerService(
   nc: NatsConnection,
-  spec: { name: string; version: string; description: string; instanceId: string; endpoints: EndpointSpec[] },
+  spec: {
+    name: string;
+    version: string;
+    description: string;
+    instanceId: string;
+    endpoints: EndpointSpec[];
+    /** The queue group of every endpoint (default: the service's name); '' for none: every instance gets every request. */
+    queue?: string;
+  },
 ): Promise<Service> {
   const logger = new Logger(`Service:${spec.name}`);
   const service = await new Svcm(nc).add({
@@ -25,7 +34,7 @@ export async function registerService(
     version: spec.version,
     description: spec.description,
     metadata: { instance: spec.instanceId },
-    queue: spec.name,
+    queue: spec.queue ?? spec.name,
   });
   for (const ep of spec.endpoints) {
     service.addEndpoint(ep.name, {

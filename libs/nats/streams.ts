@@ -58,8 +58,8 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
   }
   try {
     const info = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
-    if (info.config.ack_wait !== nanos(PRESENCE_ACK_WAIT_MS)) {
-      await jsm.consumers.update(AUDIT_STREAM, PRESENCE_CONSUMER, { ack_wait: nanos(PRESENCE_ACK_WAIT_MS) });
+    if (info.config.ack_wait !== nanos(PRESENCE_ACK_WAIT_MS) || info.config.max_deliver !== -1) {
+      await jsm.consumers.update(AUDIT_STREAM, PRESENCE_CONSUMER, { ack_wait: nanos(PRESENCE_ACK_WAIT_MS), max_deliver: -1 });
     }
   } catch {
     await jsm.consumers
@@ -69,7 +69,9 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.New,
         ack_wait: nanos(PRESENCE_ACK_WAIT_MS),
-        max_deliver: 20,
+        // No cap: an event whose handler fails because a back end is away (Redis down, failing
+        // over, read-only) is retried with a growing delay for as long as that lasts, never dropped.
+        max_deliver: -1,
         max_ack_pending: 2000,
       })
       .catch((err: unknown) => {

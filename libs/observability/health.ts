@@ -5,10 +5,20 @@ export interface HealthReport {
   instanceId: string;
   ready: boolean;
   checks: Record<string, 'up' | 'down'>;
+  /** Why each check that is down is down, when it can tell. */
+  problems?: Record<string, string>;
 }
 
-export function healthReport(app: string, instanceId: string, ready: boolean, checks: Record<string, boolean>): HealthReport {
-  const c = Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v ? 'up' : 'down'])) as Record<string, 'up' | 'down'>;
-  const ok = ready && Object.values(checks).every(Boolean);
-  return { status: ok ? 'ok' : 'unavailable', app, instanceId, ready, checks: c };
+/** A check's result: true (up), false (down), or the reason it is down. */
+export type CheckResult = boolean | string;
+
+export function healthReport(app: string, instanceId: string, ready: boolean, checks: Record<string, CheckResult>): HealthReport {
+  const c: Record<string, 'up' | 'down'> = {};
+  const problems: Record<string, string> = {};
+  for (const [name, result] of Object.entries(checks)) {
+    c[name] = result === true ? 'up' : 'down';
+    if (typeof result === 'string') problems[name] = result;
+  }
+  const ok = ready && Object.values(c).every((v) => v === 'up');
+  return { status: ok ? 'ok' : 'unavailable', app, instanceId, ready, checks: c, ...(Object.keys(problems).length > 0 ? { problems } : {}) };
 }

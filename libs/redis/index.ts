@@ -1,2 +1,3 @@
 export * from './redis.js';
 export * from './keys.js';
+export * from './write-probe.js';

@@ -29,7 +29,11 @@ export function redisKeys(prefix: string) {
     /** Held while one presence replica reconciles a gateway's sessions. */
     gatewayReconcile: (gatewayId: string) => `${prefix}:gw:${gatewayId}:reconcile`,
     lease: (userId: string) => `${prefix}:{${userId}}:lease`,
-    /** userId -> JSON {workerId, startedAt} of every running manager. */
+    /** The last generation (fencing token) given to a holder of the user's lease. */
+    leaseGeneration: (userId: string) => `${prefix}:{${userId}}:leasegen`,
+    /** A gracefully moved manager's memory, waiting for its next holder. */
+    handoff: (userId: string) => `${prefix}:{${userId}}:handoff`,
+    /** userId -> JSON {workerId, startedAt, generation} of every running manager. */
     managers: `${prefix}:managers`,
     workers: `${prefix}:workers`,
     bullPrefix: `${prefix}:bull`,

@@ -12,6 +12,11 @@ export interface BootstrapOptions {
   configure?: (app: INestApplication, config: AppConfig) => Promise<void> | void;
   /** Hook after listening. */
   started?: (app: INestApplication, config: AppConfig) => Promise<void> | void;
+  /**
+   * Claims an error that reached the process (uncaught exception, unhandled rejection): true when
+   * it was handled (the stream workers make it the crash of the component whose code raised it).
+   */
+  claimEscapedError?: (error: unknown) => boolean;
 }
 
 /**
@@ -30,8 +35,17 @@ export async function bootstrap(opts: BootstrapOptions): Promise<INestApplicatio
     throw err;
   }
   const logger = createLogger(opts.app, config);
+  const describe = (e: unknown) => (e instanceof Error ? (e.stack ?? e.message) : String(e));
   process.on('unhandledRejection', (reason) => {
-    logger.error(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`, 'Process');
+    if (opts.claimEscapedError?.(reason)) return;
+    logger.error(`unhandled rejection: ${describe(reason)}`, 'Process');
+  });
+  // Node's default for an uncaught exception, with one line saying what it was: our own code's
+  // state is unknown after it, so the process ends (and is restarted) rather than limp on.
+  process.on('uncaughtException', (err) => {
+    if (opts.claimEscapedError?.(err)) return;
+    logger.fatal(`uncaught exception, exiting: ${describe(err)}`, 'Process');
+    process.exit(1);
   });
   try {
     const app = await NestFactory.create(opts.module(config), { logger, abortOnError: false });

@@ -1,16 +1,21 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { REDIS } from '#libs/redis/redis.js';
+import { RedisWriteProbe } from '#libs/redis/write-probe.js';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { healthReport } from '#libs/observability/health.js';
+import { healthReport, type CheckResult } from '#libs/observability/health.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { APP_NAME } from './core.module.js';
 
-/** What /health reports: named checks (NATS always, Redis where used) and readiness. */
+/**
+ * What /health reports: named checks (NATS always; Redis where used, judged by whether a write
+ * succeeds, not by the connection alone) and readiness.
+ */
 @Injectable()
-export class Readiness {
+export class Readiness implements OnApplicationShutdown {
   private ready = false;
-  private readonly checks = new Map<string, () => boolean>();
+  private readonly checks = new Map<string, () => CheckResult>();
+  private readonly probe?: RedisWriteProbe;
 
   constructor(
     @Inject(APP_NAME) private readonly app: string,
@@ -19,10 +24,14 @@ export class Readiness {
     @Optional() @Inject(REDIS) redis?: Redis,
   ) {
     this.checks.set('nats', () => nats.connected);
-    if (redis) this.checks.set('redis', () => redis.status === 'ready');
+    if (redis) {
+      const probe = new RedisWriteProbe(redis, `${config.redisPrefix}:probe:${app}:${config.instanceId}`).start();
+      this.probe = probe;
+      this.checks.set('redis', () => probe.problem() ?? true);
+    }
   }
 
-  register(name: string, check: () => boolean) {
+  register(name: string, check: () => CheckResult) {
     this.checks.set(name, check);
   }
 
@@ -37,5 +46,9 @@ export class Readiness {
   report() {
     const results = Object.fromEntries([...this.checks].map(([k, fn]) => [k, fn()]));
     return healthReport(this.app, this.config.instanceId, this.ready, results);
+  }
+
+  onApplicationShutdown() {
+    this.probe?.stop();
   }
 }

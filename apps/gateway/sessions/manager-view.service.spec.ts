@@ -267,3 +267,24 @@ describe('ManagerViewService: a view that waits without news is checked again', 
     expect(nats.answers).toHaveLength(users.length + STALE_CHECKS_PER_ROUND);
   });
 });
+
+describe('ManagerViewService: fencing by lease generation', () => {
+  it("a paused worker's late stop (an older generation) does not flip the tabs; the current holder's does", async () => {
+    const { nats, views, tab } = setup();
+    const t = tab('u');
+    const greeting = views.greet(t as unknown as Socket, 'u');
+    nats.answers[0](noManagerYet());
+    await greeting;
+    nats.deliver(ManagerSubjects.started('u'), { userId: 'u', workerId: 'w1', at: '2030-01-01T00:00:00.000Z', generation: 10 });
+    // w1 froze past its lease; w2 took the user over.
+    nats.deliver(ManagerSubjects.started('u'), { userId: 'u', workerId: 'w2', at: '2030-01-01T00:00:20.000Z', generation: 20 });
+    expect(t.got.at(-1)).toEqual({ userId: 'u', state: 'running', workerId: 'w2' });
+    // w1 wakes up, finds its lease taken and says it stopped: stale.
+    nats.deliver(ManagerSubjects.stopped('u'), { userId: 'u', workerId: 'w1', reason: 'lease_lost', at: '2030-01-01T00:00:21.000Z', generation: 10 });
+    nats.deliver(ManagerSubjects.started('u'), { userId: 'u', workerId: 'w1', at: '2030-01-01T00:00:00.500Z', generation: 10 });
+    expect(t.got.at(-1)).toEqual({ userId: 'u', state: 'running', workerId: 'w2' });
+    // The current holder moving the manager is news.
+    nats.deliver(ManagerSubjects.stopped('u'), { userId: 'u', workerId: 'w2', reason: 'handover', at: '2030-01-01T00:00:30.000Z', generation: 20 });
+    expect(t.last).toBe('starting');
+  });
+});

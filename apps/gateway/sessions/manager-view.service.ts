@@ -64,6 +64,8 @@ export class ManagerViewService implements OnModuleDestroy {
    */
   private readonly versions = new Map<string, number>();
   private sequence = 0;
+  /** The newest lease generation (fencing token) heard of for each local user's manager. */
+  private readonly generations = new Map<string, number>();
   private staleCheck?: NodeJS.Timeout;
   private readonly follows = new Map<string, Subscription[]>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
@@ -71,13 +73,17 @@ export class ManagerViewService implements OnModuleDestroy {
 
   /** By `<second token>.<last token>` of the subject: manager.started, cleanup.scheduled, ... */
   private readonly routes: Record<string, SubjectRoute> = {
-    'manager.started': route(ManagerStarted, (e) => this.set({ userId: e.userId, state: 'running', workerId: e.workerId })),
-    // With sessions still here, a stop means a move (handover, lease lost): it starts again.
-    'manager.stopped': route(ManagerStopped, (e) => this.set({ userId: e.userId, state: e.reason === 'offline' ? 'stopped' : 'starting' })),
-    'cleanup.scheduled': route(CleanupScheduled, (e) => this.set({ ...this.current(e.userId), state: 'stopping', cleanupAt: e.runAt })),
+    'manager.started': route(ManagerStarted, (e) => this.current(e.userId, e.generation) && this.set({ userId: e.userId, state: 'running', workerId: e.workerId })),
+    // With sessions still here, a stop means a move (handover, lease lost): it starts again. A stop
+    // said by an older holder than the one we know runs (a worker that was paused past its lease) is stale.
+    'manager.stopped': route(
+      ManagerStopped,
+      (e) => this.current(e.userId, e.generation) && this.set({ userId: e.userId, state: e.reason === 'offline' ? 'stopped' : 'starting' }),
+    ),
+    'cleanup.scheduled': route(CleanupScheduled, (e) => this.set({ ...this.viewOf(e.userId), state: 'stopping', cleanupAt: e.runAt })),
     // A cancelled cleanup means the manager never stopped: it is running, wherever it is.
-    'cleanup.cancelled': route(CleanupCancelled, (e) => this.set({ userId: e.userId, state: 'running', workerId: this.current(e.userId).workerId })),
-    'user.online': route(UserOnline, (e) => this.current(e.userId).state !== 'running' && this.set({ userId: e.userId, state: 'starting' })),
+    'cleanup.cancelled': route(CleanupCancelled, (e) => this.set({ userId: e.userId, state: 'running', workerId: this.viewOf(e.userId).workerId })),
+    'user.online': route(UserOnline, (e) => this.viewOf(e.userId).state !== 'running' && this.set({ userId: e.userId, state: 'starting' })),
     'user.offline': route(UserOffline, (e) => this.set({ userId: e.userId, state: 'stopped' })),
   };
 
@@ -116,8 +122,20 @@ export class ManagerViewService implements OnModuleDestroy {
     return this.registry.hasUser(t[2]) ? this.routes[`${t[1]}.${t[3]}`] : undefined;
   };
 
-  private current(userId: string): ManagerStateEvent {
+  private viewOf(userId: string): ManagerStateEvent {
     return this.views.get(userId) ?? { userId, state: 'starting' };
+  }
+
+  /**
+   * Fencing: whether a manager event comes from the newest lease holder known here, which it then
+   * becomes. Events without a generation (from a worker that does not send one) are taken as they come.
+   */
+  private current(userId: string, generation: number | undefined): boolean {
+    if (generation === undefined) return true;
+    const known = this.generations.get(userId) ?? 0;
+    if (generation < known) return false;
+    this.generations.set(userId, generation);
+    return true;
   }
 
   private set(view: ManagerStateEvent) {
@@ -204,6 +222,8 @@ export class ManagerViewService implements OnModuleDestroy {
     try {
       const p = await this.nats.request<UserPresence>(QuerySubjects.user, { userId }, 2000);
       if (!p.manager) return { userId, state: 'starting' };
+      // Older than the holder an event told us of: presence has not seen the move yet; what we show stands.
+      if (!this.current(userId, p.manager.generation)) return this.views.get(userId) ?? null;
       return p.cleanupAt
         ? { userId, state: 'stopping', workerId: p.manager.workerId, cleanupAt: p.cleanupAt }
         : { userId, state: 'running', workerId: p.manager.workerId };
@@ -220,6 +240,7 @@ export class ManagerViewService implements OnModuleDestroy {
     this.views.delete(userId);
     this.confirmedAt.delete(userId);
     this.versions.delete(userId);
+    this.generations.delete(userId);
     for (const sub of this.follows.get(userId) ?? []) this.nats.unsubscribe(sub);
     this.follows.delete(userId);
   }

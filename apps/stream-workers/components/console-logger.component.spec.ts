@@ -33,6 +33,10 @@ describe('ConsoleLogger', () => {
     const ctx: ComponentContext = {
       userId: 'alice',
       workerId: 'worker-1',
+      generation: 7,
+      setTimeout: () => () => undefined,
+      setInterval: () => () => undefined,
+      spawn: () => undefined,
       config,
       redis: {} as Redis,
       ticker,
@@ -49,7 +53,7 @@ describe('ConsoleLogger', () => {
 
     expect(logged.map((l) => /Console log #(\d+)/.exec(l)![1])).toEqual(['5', '6']);
     expect(published.map((p) => p.subject)).toEqual(['stream.console.alice.tick', 'stream.console.alice.tick']);
-    expect(published[0].payload).toEqual({ userId: 'alice', n: 5, at: expect.any(String), workerId: 'worker-1' });
+    expect(published[0].payload).toEqual({ userId: 'alice', n: 5, at: expect.any(String), workerId: 'worker-1', generation: 7 });
     // The tick is exactly what the gateway accepts, and its time is the logged line's time.
     const parsed = parseMessage(ConsoleTick, new TextEncoder().encode(JSON.stringify(published[1].payload)));
     expect(parsed.ok).toBe(true);

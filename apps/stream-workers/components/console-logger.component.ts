@@ -3,7 +3,8 @@ import type { Component, ComponentContext, ComponentDefinition } from '../manage
 
 /**
  * Logs `Console log #n` once per CONSOLE_LOGGER_INTERVAL_MS while the manager lives; n is kept in
- * the manager's memory, so a restart of this component after a crash goes on counting. Each tick
+ * the manager's memory, so a restart of this component after a crash, or a graceful move of the
+ * manager to another worker, goes on counting. Each tick
  * is also published on stream.console.<userId>.tick, which the gateway relays to the user's tabs.
  */
 export class ConsoleLogger implements Component {
@@ -17,7 +18,7 @@ export class ConsoleLogger implements Component {
       this.count++;
       ctx.memory.set('count', this.count);
       ctx.log(`Console log #${this.count} - ${at}`);
-      const tick: ConsoleTick = { userId: ctx.userId, n: this.count, at, workerId: ctx.workerId };
+      const tick: ConsoleTick = { userId: ctx.userId, n: this.count, at, workerId: ctx.workerId, generation: ctx.generation };
       ctx.publish(subject, tick);
     });
   }

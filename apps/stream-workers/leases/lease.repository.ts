@@ -3,38 +3,52 @@ import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS, luaUserKey, redisKeys, type RedisKeys } from '#libs/redis/index.js';
 
-/** KEYS: lease, active, managers, settling, marker  ARGV: workerId, ttlMs, userId, managerJson
+/** KEYS: lease, active, managers, settling, marker, generation, handoff  ARGV: workerId, ttlMs, userId, startedAtIso
  *  Until presence has recreated the marker after a loss, and while the dataset settles after that,
  *  only the workers already running a manager may (re)claim its lease: nobody starts a second one
- *  before they have re-asserted theirs. */
+ *  before they have re-asserted theirs. A taken lease gets a new generation (the fencing token),
+ *  larger than any before it even when Redis lost the last one: at least Redis's clock in µs.
+ *  Answers the outcome, the generation, and what a previous holder handed over on a graceful move. */
 const ACQUIRE = `
-if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return 'inactive' end
+if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return {'inactive'} end
 local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 'taken' end
-if not cur and (redis.call('EXISTS', KEYS[4]) == 1 or redis.call('EXISTS', KEYS[5]) == 0) then return 'settling' end
+if cur and cur ~= ARGV[1] then return {'taken'} end
+if not cur and (redis.call('EXISTS', KEYS[4]) == 1 or redis.call('EXISTS', KEYS[5]) == 0) then return {'settling'} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local gen = math.max(tonumber(redis.call('GET', KEYS[6]) or '0') + 1, now)
+-- %.0f: Lua's own number formatting keeps 14 digits, and these have 16.
+redis.call('SET', KEYS[6], string.format('%.0f', gen), 'PX', 604800000)
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-if cur then return 'mine' end
-return 'acquired'
+redis.call('HSET', KEYS[3], ARGV[3], cjson.encode({workerId = ARGV[1], startedAt = ARGV[4], generation = gen}))
+local handoff = redis.call('GET', KEYS[7]) or ''
+redis.call('DEL', KEYS[7])
+if cur then return {'mine', gen, handoff} end
+return {'acquired', gen, handoff}
 `;
 
-/** Many renewals in one command. KEYS: managers, lease1..leaseN  ARGV: workerId, ttlMs, then userId, managerJson per lease.
- *  Answers only what was not a plain renewal, as a flat list of (1-based lease index, 'reclaimed'|'lost'). */
+/** Many renewals in one command. KEYS: managers, then lease, generation per lease
+ *  ARGV: workerId, ttlMs, then userId, managerJson, generation per lease.
+ *  Answers only what was not a plain renewal, as a flat list of (1-based lease index, 'reclaimed'|'lost').
+ *  A reclaimed lease (Redis lost it) keeps its holder's generation, written back so that no later
+ *  holder can be given a smaller one. */
 const REASSERT_MANY = `
 local out = {}
-for i = 2, #KEYS do
-  local userId, json = ARGV[(i - 2) * 2 + 3], ARGV[(i - 2) * 2 + 4]
+for i = 2, #KEYS, 2 do
+  local n = (i - 2) / 2
+  local userId, json, gen = ARGV[n * 3 + 3], ARGV[n * 3 + 4], tonumber(ARGV[n * 3 + 5])
   local cur = redis.call('GET', KEYS[i])
   if cur == ARGV[1] then
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
     redis.call('HSETNX', KEYS[1], userId, json)
   elseif not cur then
     redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    if tonumber(redis.call('GET', KEYS[i + 1]) or '0') < gen then redis.call('SET', KEYS[i + 1], ARGV[n * 3 + 5], 'PX', 604800000) end
     redis.call('HSET', KEYS[1], userId, json)
-    out[#out + 1] = i - 1
+    out[#out + 1] = n + 1
     out[#out + 1] = 'reclaimed'
   else
-    out[#out + 1] = i - 1
+    out[#out + 1] = n + 1
     out[#out + 1] = 'lost'
   end
 end
@@ -63,9 +77,13 @@ end
 return out
 `;
 
-/** KEYS: lease, managers  ARGV: workerId, userId */
+/** KEYS: lease, managers, handoff  ARGV: workerId, userId, handoffJson ('' for none), handoffTtlMs
+ *  A graceful move leaves the manager's memory for the next holder, in the same step that frees the lease. */
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
+end
 local m = redis.call('HGET', KEYS[2], ARGV[2])
 if m and cjson.decode(m).workerId == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[2]) end
 return 1
@@ -95,7 +113,7 @@ return { page[1], dropped }
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     swForgetDead(managers: string, cursor: string, count: number, prefix: string, ...liveWorkers: string[]): Result<[string, number], Context>;
-    swAcquire(...args: (string | number)[]): Result<string, Context>;
+    swAcquire(...args: (string | number)[]): Result<[AcquireResult, number?, string?], Context>;
     swReassertMany(numKeys: number, ...args: (string | number)[]): Result<Array<number | string>, Context>;
     swOfflineAmong(prefix: string, offlineBeforeMs: number, ...userIds: string[]): Result<number[], Context>;
     swUnleasedActive(active: string, cursor: string, count: number, prefix: string): Result<string[], Context>;
@@ -107,6 +125,15 @@ declare module 'ioredis' {
 const BATCH = 500;
 
 export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive' | 'settling';
+export interface Acquired {
+  result: AcquireResult;
+  /** The lease's generation, when it was taken. */
+  generation?: number;
+  /** The memory a previous holder left on a graceful move, if any. */
+  handoff?: Record<string, Record<string, unknown>>;
+}
+/** How long a graceful move's handed-over memory waits for the next holder. */
+const HANDOFF_TTL_MS = 60_000;
 
 /**
  * How WORKER_TTL_MS is spent: a dead worker's lease lapses after `leaseMs` and a peer's reconcile,
@@ -130,6 +157,23 @@ export function leaseTimings(workerTtlMs: number) {
 }
 export type ReassertResult = 'renewed' | 'reclaimed' | 'lost';
 
+/** A running manager as its lease renewal sees it. */
+export interface HeldManager {
+  userId: string;
+  startedAt: number;
+  lease: { generation: number };
+}
+
+function parseHandoff(raw: string | undefined): Acquired['handoff'] {
+  if (!raw) return undefined;
+  try {
+    const v: unknown = JSON.parse(raw);
+    return v && typeof v === 'object' ? (v as Acquired['handoff']) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Single activation: a user's manager runs only on the worker holding the user's lease, a Redis
  * key with a TTL of WORKER_TTL_MS that its holder renews. A dead worker's leases lapse and another
@@ -146,22 +190,26 @@ export class LeaseRepository {
   ) {
     this.keys = redisKeys(config.redisPrefix);
     this.leaseMs = leaseTimings(config.workerTtlMs).leaseMs;
-    redis.defineCommand('swAcquire', { numberOfKeys: 5, lua: ACQUIRE });
+    redis.defineCommand('swAcquire', { numberOfKeys: 7, lua: ACQUIRE });
     redis.defineCommand('swReassertMany', { lua: REASSERT_MANY });
     redis.defineCommand('swOfflineAmong', { numberOfKeys: 0, lua: OFFLINE_AMONG });
     redis.defineCommand('swUnleasedActive', { numberOfKeys: 1, lua: UNLEASED_ACTIVE });
-    redis.defineCommand('swRelease', { numberOfKeys: 2, lua: RELEASE });
+    redis.defineCommand('swRelease', { numberOfKeys: 3, lua: RELEASE });
     redis.defineCommand('swForgetDead', { numberOfKeys: 1, lua: FORGET_DEAD });
   }
 
   /** `startedAt`: epoch ms. */
-  private managerJson(workerId: string, startedAt: number) {
-    return JSON.stringify({ workerId, startedAt: new Date(startedAt).toISOString() });
+  private managerJson(workerId: string, startedAt: number, generation: number) {
+    return JSON.stringify({ workerId, startedAt: new Date(startedAt).toISOString(), generation });
   }
 
-  async acquire(userId: string, workerId: string, startedAt: number): Promise<AcquireResult> {
+  async acquire(userId: string, workerId: string, startedAt: number): Promise<Acquired> {
     const k = this.keys;
-    return (await this.redis.swAcquire(k.lease(userId), k.active, k.managers, k.settling, k.marker, workerId, this.leaseMs, userId, this.managerJson(workerId, startedAt))) as AcquireResult;
+    const [result, generation, handoff] = await this.redis.swAcquire(
+      k.lease(userId), k.active, k.managers, k.settling, k.marker, k.leaseGeneration(userId), k.handoff(userId),
+      workerId, this.leaseMs, userId, new Date(startedAt).toISOString(),
+    );
+    return { result, generation: generation === undefined ? undefined : Number(generation), handoff: parseHandoff(handoff) };
   }
 
   /**
@@ -171,13 +219,16 @@ export class LeaseRepository {
    * with one command per lease, ten thousand in-flight commands outlived the young generation and
    * grew the heap by tens of MiB between collections. `managers` is walked, not copied.
    */
-  async reassert(workerId: string, managers: Iterable<{ userId: string; startedAt: number }>): Promise<Map<string, Exclude<ReassertResult, 'renewed'>>> {
+  async reassert(workerId: string, managers: Iterable<HeldManager>): Promise<Map<string, Exclude<ReassertResult, 'renewed'>>> {
     const out = new Map<string, Exclude<ReassertResult, 'renewed'>>();
-    let chunk: Array<{ userId: string; startedAt: number }> = [];
+    let chunk: HeldManager[] = [];
     const send = async () => {
-      const keys = [this.keys.managers, ...chunk.map((m) => this.keys.lease(m.userId))];
+      const keys = [this.keys.managers];
       const args: Array<string | number> = [workerId, this.leaseMs];
-      for (const m of chunk) args.push(m.userId, this.managerJson(workerId, m.startedAt));
+      for (const m of chunk) {
+        keys.push(this.keys.lease(m.userId), this.keys.leaseGeneration(m.userId));
+        args.push(m.userId, this.managerJson(workerId, m.startedAt, m.lease.generation), m.lease.generation);
+      }
       const flat = await this.redis.swReassertMany(keys.length, ...keys, ...args);
       for (let j = 0; j < flat.length; j += 2) out.set(chunk[Number(flat[j]) - 1].userId, flat[j + 1] as Exclude<ReassertResult, 'renewed'>);
       chunk = [];
@@ -190,8 +241,10 @@ export class LeaseRepository {
     return out;
   }
 
-  async release(userId: string, workerId: string): Promise<void> {
-    await this.redis.swRelease(this.keys.lease(userId), this.keys.managers, workerId, userId);
+  /** `handoff`: the manager's memory, left for the next holder (a graceful move). */
+  async release(userId: string, workerId: string, handoff?: Record<string, Record<string, unknown>>): Promise<void> {
+    const json = handoff && Object.keys(handoff).length > 0 ? JSON.stringify(handoff) : '';
+    await this.redis.swRelease(this.keys.lease(userId), this.keys.managers, this.keys.handoff(userId), workerId, userId, json, HANDOFF_TTL_MS);
   }
 
   /**

@@ -1,3 +1,5 @@
+import { outsideScopes } from './component-scope.js';
+
 /**
  * One timer wheel per period serves every subscriber of that period. A subscriber joins the slot
  * that just fired, so its first call comes one period after it subscribed (within a tenth of a
@@ -24,6 +26,9 @@ interface Wheel {
 export class SharedTicker {
   private readonly wheels = new Map<number, Wheel>();
 
+  /** `onError`: a subscriber that throws is reported, and the others of its slot are still called. */
+  constructor(private readonly onError: (err: unknown) => void = () => undefined) {}
+
   every(periodMs: number, fn: Subscriber): () => void {
     const wheel = this.wheels.get(periodMs) ?? this.createWheel(periodMs);
     const slot = wheel.slots[wheel.position];
@@ -48,12 +53,21 @@ export class SharedTicker {
 
   private createWheel(periodMs: number): Wheel {
     const wheel: Wheel = { slots: Array.from({ length: SLOTS }, () => new Set()), position: 0, timer: undefined as unknown as NodeJS.Timeout };
-    wheel.timer = setInterval(() => {
-      wheel.position = (wheel.position + 1) % SLOTS;
-      const now = Date.now();
-      const tick: Tick = { now, at: new Date(now).toISOString() };
-      for (const fn of [...wheel.slots[wheel.position]]) fn(tick);
-    }, periodMs / SLOTS);
+    // The first subscriber's scope must not become the scope of every later subscriber's tick.
+    wheel.timer = outsideScopes(() =>
+      setInterval(() => {
+        wheel.position = (wheel.position + 1) % SLOTS;
+        const now = Date.now();
+        const tick: Tick = { now, at: new Date(now).toISOString() };
+        for (const fn of [...wheel.slots[wheel.position]]) {
+          try {
+            fn(tick);
+          } catch (err) {
+            this.onError(err);
+          }
+        }
+      }, periodMs / SLOTS),
+    );
     this.wheels.set(periodMs, wheel);
     return wheel;
   }

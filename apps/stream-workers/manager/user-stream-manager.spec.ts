@@ -4,12 +4,13 @@ import { loadConfig } from '#libs/config/index.js';
 import type { Component, ComponentContext, ComponentDefinition } from './component.js';
 import { SharedTicker } from './shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './user-stream-manager.js';
+import type { ManagerEnvironment } from './child-context.js';
 
 const config = loadConfig({});
 
 /** Lets every pending restart (promise chains of stop -> start) run to completion. */
 async function settle() {
-  for (let i = 0; i < 200; i++) await Promise.resolve();
+  for (let i = 0; i < 2000; i++) await Promise.resolve();
 }
 
 interface FakeDef extends ComponentDefinition {
@@ -68,7 +69,6 @@ describe('UserStreamManager', () => {
   let b: FakeDef;
   let c: FakeDef;
   let hooks: {
-    context: jest.Mock<ManagerHooks['context']>;
     onComponentRestart: jest.Mock<ManagerHooks['onComponentRestart']>;
     onManagerRestart: jest.Mock<ManagerHooks['onManagerRestart']>;
     onComponentFailed: jest.Mock<ManagerHooks['onComponentFailed']>;
@@ -85,21 +85,20 @@ describe('UserStreamManager', () => {
     a = fakeDef('A', events);
     b = fakeDef('B', events);
     c = fakeDef('C', events);
+    const env: ManagerEnvironment = {
+      workerId: 'worker-1',
+      config,
+      redis: {} as Redis,
+      ticker: new SharedTicker(),
+      log: () => () => undefined,
+      publish: () => undefined,
+    };
     hooks = {
-      context: jest.fn((userId: string) => ({
-        userId,
-        workerId: 'worker-1',
-        config,
-        redis: {} as Redis,
-        ticker: new SharedTicker(),
-        log: jest.fn((_m: string) => {}),
-        publish: jest.fn((_s: string, _p: object) => {}),
-      })),
       onComponentRestart: jest.fn(),
       onManagerRestart: jest.fn(),
       onComponentFailed: jest.fn(),
     };
-    manager = new UserStreamManager('alice', 'worker-1', [a, b, c], hooks);
+    manager = new UserStreamManager('alice', env, [a, b, c], hooks, { generation: 7, valid: () => true, doubt: () => undefined });
   });
 
   afterEach(async () => {
@@ -114,7 +113,7 @@ describe('UserStreamManager', () => {
     expect(events).toEqual(['start A', 'start B', 'start C']);
     expect(states()).toEqual(['running', 'running', 'running']);
     expect(current(a).ctx!.userId).toBe('alice');
-    expect(hooks.context).toHaveBeenCalledWith('alice', 'A');
+    expect(current(a).ctx!.generation).toBe(7);
 
     events.length = 0;
     await manager.stop();
@@ -128,6 +127,7 @@ describe('UserStreamManager', () => {
     const info = manager.info();
     expect(info.userId).toBe('alice');
     expect(info.workerId).toBe('worker-1');
+    expect(info.generation).toBe(7);
     expect(info.components).toEqual([
       { name: 'A', state: 'running', restarts: 0, info: { n: 1 } },
       { name: 'B', state: 'running', restarts: 0, info: { n: 1 } },
