@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { CableProxy, Stack, Tab, uniqueUser, until, type Seen } from './support/harness.js';
+import { spawn } from 'node:child_process';
+import { CableProxy, ROOT, Stack, Tab, uniqueUser, until, type Seen } from './support/harness.js';
 
 jest.setTimeout(60_000);
 
@@ -134,6 +135,23 @@ describe('every leave says why, and the reason picks the grace', () => {
     const detectedAfter = ms(left.data.at) - cutAt;
     expect(detectedAfter).toBeGreaterThanOrEqual(0);
     expect(detectedAfter).toBeLessThanOrEqual(PING_INTERVAL_MS + PING_TIMEOUT_MS + DETECTION_SLACK_MS);
+    await expectCleanupAfter(user, left, GRACE.lost);
+  });
+
+  it('lost: the browser process is killed (its OS closes the connection, no goodbye); the transport ended, the client did not say so', async () => {
+    const user = uniqueUser('killed-browser');
+    const token = await stack.token(user);
+    // A client in a process of its own, as a browser is: killed with -9, it never says goodbye.
+    const browser = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { io } from 'socket.io-client';
+      const s = io(${JSON.stringify(`${stack.gateway.url}/presence`)}, { auth: { token: ${JSON.stringify(token)}, page: '/dashboard' }, transports: ['websocket'] });
+      s.on('connect', () => console.log('connected'));
+    `], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res) => browser.stdout!.on('data', (b: Buffer) => b.toString().includes('connected') && res()));
+    await started(user);
+    browser.kill('SIGKILL');
+    const left = await leftOf(user);
+    expect(left.data.reason).toBe('lost');
     await expectCleanupAfter(user, left, GRACE.lost);
   });
 

@@ -89,12 +89,13 @@ export class WorkerQueryService implements OnApplicationBootstrap, OnApplication
   }
 
   /**
-   * Scatter-gather: every live worker's managers, from those that answer within GATHER_DEADLINE_MS.
-   * A worker that does not (paused, overloaded, or dead and not yet past WORKER_TTL_MS) is named
-   * in `workers.missing` rather than holding up the answer.
+   * Scatter-gather: the managers of every worker heard from lately (within twice WORKER_TTL_MS),
+   * from those that answer within GATHER_DEADLINE_MS. One that does not (paused, overloaded, or
+   * killed a moment ago) is named in `workers.missing` rather than holding up the answer; a worker
+   * stopped gracefully has said goodbye and is not expected.
    */
   async allManagers(): Promise<ManagersAnswer> {
-    const others = (await this.leases.liveWorkers()).filter((w) => w !== this.workers.workerId);
+    const others = (await this.leases.recentWorkers(2 * this.config.workerTtlMs)).filter((w) => w !== this.workers.workerId);
     const answers = await Promise.allSettled(
       others.map((w) => this.nats.request<{ managers?: ManagerInfo[]; error?: string }>(InternalSubjects.workerManagers(w), undefined, GATHER_DEADLINE_MS)),
     );

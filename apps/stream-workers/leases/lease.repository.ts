@@ -315,7 +315,12 @@ export class LeaseRepository {
   }
 
   async liveWorkers(): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.workers, Date.now() - this.config.workerTtlMs, '+inf');
+    return this.recentWorkers(this.config.workerTtlMs);
+  }
+
+  /** Workers that heartbeat within the last `withinMs`. */
+  async recentWorkers(withinMs: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.workers, Date.now() - withinMs, '+inf');
   }
 
   async forgetWorker(workerId: string) {
