@@ -48,12 +48,13 @@ export function startNatsServer(port: number, storeDir = mkdtempSync(join(tmpdir
   return spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...monitor], { stdio: 'ignore' });
 }
 
-export function startRedisServer(port: number): ChildProcess {
+/** `dir`: where a replica's full sync may write its RDB file (never the caller's working directory). */
+export function startRedisServer(port: number, dir = mkdtempSync(join(tmpdir(), 'redis-'))): ChildProcess {
   const bin = findBinary('redis-server');
   if (!bin) throw new Error('redis-server is not installed');
   // hz 100: Redis checks blocked clients' timeouts ten times more often, which BullMQ's delayed
   // jobs ride on.
-  return spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--hz', '100'], { stdio: 'ignore' });
+  return spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--hz', '100', '--dir', dir], { stdio: 'ignore' });
 }
 
 export function redisCliAvailable(): boolean {

@@ -37,7 +37,7 @@ describe('ConsoleLogger ticks reach the dashboard: stream.console.<userId>.tick 
     await until('three ticks on both of A\'s tabs', () => seenA1.length >= 3 && seenA2.length >= 3 && seenB.length >= 1);
 
     const workerId = stack.worker.env.INSTANCE_ID;
-    for (const t of [...seenA1, ...seenA2]) expect(t).toEqual({ userId: a, n: expect.any(Number), at: expect.any(String), workerId });
+    for (const t of [...seenA1, ...seenA2]) expect(t).toEqual({ userId: a, n: expect.any(Number), at: expect.any(String), workerId, generation: expect.any(Number) });
     expect(seenB.every((t) => t.userId === b)).toBe(true);
     // Consecutive, as counted by the worker, and each one the worker logged with the same time.
     const ns = seenA1.map((t) => t.n);

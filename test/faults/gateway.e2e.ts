@@ -75,7 +75,7 @@ describe('a gateway dies', () => {
       expect(Date.parse(l.data.at as string)).toBeLessThanOrEqual(exitedAt);
       expect(l.receivedAt).toBeLessThanOrEqual(exitedAt + 200);
     }
-    expect(gw3.grep(/published the leave of 2 session\(s\) before stopping/)).toHaveLength(1);
+    expect(gw3.grep(/closed 2 session\(s\) \(their tabs reconnect\) and published their leaves before stopping/)).toHaveLength(1);
     // The cleanup follows from the leaves at once, not from a heartbeat timeout.
     const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${user}.scheduled`, 2000);
     expect(scheduled.receivedAt - stoppingAt).toBeLessThan(T.GATEWAY_TTL_MS / 2);

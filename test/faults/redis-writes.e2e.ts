@@ -76,9 +76,10 @@ describe('Redis that takes no writes for a while', () => {
   it('a failover demotes the primary the apps write to: health says READONLY, writes wait for a primary, nothing is lost', async () => {
     const replicaPort = await freePort();
     const replica: ChildProcess = startRedisServer(replicaPort);
+    const other = new Redis(replicaPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 3 });
     try {
       expect(await waitForPort('127.0.0.1', replicaPort, 10_000)).toBe(true);
-      const other = new Redis(replicaPort, '127.0.0.1');
+      await other.connect();
       await other.replicaof('127.0.0.1', stack.backends.redisPort);
       await until('the replica is in sync', async () => /master_link_status:up/.test(await other.info('replication')), 10_000, 100);
       const before = uniqueUser('before');
@@ -102,8 +103,8 @@ describe('Redis that takes no writes for a while', () => {
       await converged(stack, [before, during], [during], T.GATEWAY_TTL_MS + T.WORKER_TTL_MS + T.CLEANUP_TIMEOUT_MS + 5000);
       expect(stack.observer.on(`presence.user.${before}.offline`)).toHaveLength(1);
       duringTab.close();
-      other.disconnect();
     } finally {
+      other.disconnect();
       replica.kill('SIGKILL');
     }
   });

@@ -114,19 +114,49 @@ export class Backends {
     await Promise.all([this.startNats(), this.startRedis()]);
   }
 
+  /**
+   * Started on this port, and verified to be ours: another test run on the machine may have taken
+   * the port between freePort() and the bind, and then the server we spawned exits while the
+   * other one answers. On a first start a new port is tried; on a restart (same port) it throws.
+   */
   async startNats() {
-    if (this.opts.nats) {
-      const file = join(this.natsStore, 'nats.conf');
-      writeFileSync(file, this.opts.nats.config(this.natsPort, this.natsStore));
-      const monitor = this.natsMonitorPort ? ['-m', String(this.natsMonitorPort)] : [];
-      this.nats = spawn(findBinary('nats-server') ?? 'nats-server', ['-c', file, ...monitor], { stdio: 'ignore' });
-    } else this.nats = startNatsServer(this.natsPort, this.natsStore, this.natsMonitorPort);
-    if (!(await waitForPort('127.0.0.1', this.natsPort, 10_000))) throw new Error('nats-server did not start');
+    for (let attempt = 0; ; attempt++) {
+      if (this.opts.nats) {
+        const file = join(this.natsStore, 'nats.conf');
+        writeFileSync(file, this.opts.nats.config(this.natsPort, this.natsStore));
+        const monitor = this.natsMonitorPort ? ['-m', String(this.natsMonitorPort)] : [];
+        this.nats = spawn(findBinary('nats-server') ?? 'nats-server', ['-c', file, ...monitor], { stdio: 'ignore' });
+      } else this.nats = startNatsServer(this.natsPort, this.natsStore, this.natsMonitorPort);
+      const up = await waitForPort('127.0.0.1', this.natsPort, 10_000);
+      // nats-server that cannot bind exits at once.
+      await sleep(150);
+      if (up && this.nats.exitCode === null && this.nats.signalCode === null) {
+        this.startedOnce.add('nats');
+        return;
+      }
+      this.nats.kill('SIGKILL');
+      if (attempt >= 4 || this.natsStarted) throw new Error(`nats-server did not start on port ${this.natsPort}`);
+      [this.natsPort, this.natsMonitorPort] = [await freePort(), this.natsMonitorPort && (await freePort())];
+    }
   }
+  private get natsStarted() {
+    return this.startedOnce.has('nats');
+  }
+  private readonly startedOnce = new Set<string>();
 
   async startRedis() {
-    this.redis = this.opts.redis ? spawn(findBinary('redis-server') ?? 'redis-server', this.opts.redis.args(this.redisPort), { stdio: 'ignore' }) : startRedisServer(this.redisPort);
-    if (!(await waitForPort('127.0.0.1', this.redisPort, 10_000))) throw new Error('redis-server did not start');
+    for (let attempt = 0; ; attempt++) {
+      this.redis = this.opts.redis ? spawn(findBinary('redis-server') ?? 'redis-server', this.opts.redis.args(this.redisPort), { stdio: 'ignore' }) : startRedisServer(this.redisPort);
+      const up = await waitForPort('127.0.0.1', this.redisPort, 10_000);
+      await sleep(150);
+      if (up && this.redis.exitCode === null && this.redis.signalCode === null) {
+        this.startedOnce.add('redis');
+        return;
+      }
+      this.redis.kill('SIGKILL');
+      if (attempt >= 4 || this.startedOnce.has('redis')) throw new Error(`redis-server did not start on port ${this.redisPort}`);
+      this.redisPort = await freePort();
+    }
   }
 
   async stopNats(signal: NodeJS.Signals = 'SIGTERM') {
