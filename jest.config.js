@@ -1,7 +1,7 @@
 // Jest runs in native ESM mode (NestJS 12 is ESM-only). ts-jest transpiles each file on its own
-// (isolatedModules: fast, no type check; `npm test` type-checks separately with tsc) and keeps
+// (tsconfig's isolatedModules: fast, no type check; `npm test` type-checks separately with tsc) and keeps
 // decorator metadata, so Nest DI works in tests exactly as in the tsc build.
-const tsJest = ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: './tsconfig.json' }];
+const tsJest = ['ts-jest', { useESM: true, tsconfig: './tsconfig.json' }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': tsJest },
@@ -17,4 +17,7 @@ export default {
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e.ts'] },
   ],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.cjs'],
+  // Every suite closes what it opened (Stack.stop closes its tabs, apps and servers), but a suite
+  // whose setup failed halfway can leave a client retrying forever; the run must still end.
+  forceExit: true,
 };

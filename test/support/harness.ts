@@ -258,6 +258,8 @@ export class Stack {
   workers: AppProcess[] = [];
   observer!: Observer;
   env: Record<string, string> = {};
+  /** Every tab opened on this stack: closed at stop, so a failed test leaves no client reconnecting (which keeps Jest alive). */
+  readonly openTabs = new Set<Tab>();
 
   constructor(private readonly opts: StackOptions = {}) {
     this.backends = new Backends(opts.backends);
@@ -317,9 +319,13 @@ export class Stack {
   }
 
   async stop() {
-    await Promise.all(this.apps.map((a) => a.kill('SIGKILL')));
-    await this.observer?.close();
-    await this.backends.stop();
+    for (const t of this.openTabs) t.socket.disconnect();
+    try {
+      await Promise.all(this.apps.map((a) => a.kill('SIGKILL')));
+      await this.observer?.close();
+    } finally {
+      await this.backends.stop();
+    }
   }
 
   async token(userId: string, opts: { expiresIn?: string | number; secret?: string } = {}) {
@@ -349,6 +355,7 @@ export class Tab {
     extra: Record<string, unknown> = {},
   ) {
     this.socket = io(`${url}/presence`, { auth, query, transports: ['websocket'], reconnection: false, forceNew: true, ...extra });
+    stack?.openTabs.add(this);
     this.socket.on('manager', (m) => this.managerEvents.push(m));
     this.socket.on('session', (m) => this.sessionEvents.push(m));
   }

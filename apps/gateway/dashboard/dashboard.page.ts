@@ -32,6 +32,9 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
   .row { display:flex; gap:10px; align-items:center; margin:6px 0; }
   .row .k { width:110px; color:var(--muted); }
   #manager-state { font-size:15px; padding:4px 14px; }
+  /* While disconnected the manager's state is only the last one heard: greyed and labelled so. */
+  body[data-connection="disconnected"] #manager-state { opacity:.5; filter:grayscale(1); }
+  body[data-connection="disconnected"] #manager-state::after { content:' (last known)'; font-weight:400; }
   #countdown { font-variant-numeric:tabular-nums; font-weight:600; color:var(--amber); }
   code, .mono { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:12.5px; }
   #console-log { background:#111827; color:#d1fae5; border-radius:8px; padding:10px 12px; min-height:120px; margin:0; list-style:none; }
