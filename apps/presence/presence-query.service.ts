@@ -3,6 +3,7 @@ import type { Service } from '@nats-io/services';
 import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import {
+  AdminEndSessionsRequest,
   AdminPurgeGatewayRequest,
   AdminStopRequest,
   AdminSubjects,
@@ -73,7 +74,13 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
           name: 'admin_purge_gateway',
           subject: AdminSubjects.purgeGateway,
           queue: 'presence',
-          handler: (raw) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "by"?: "<operator>"}')),
+          handler: (raw) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "force"?: true, "by"?: "<operator>"}')),
+        },
+        {
+          name: 'admin_end_sessions',
+          subject: AdminSubjects.endSessions,
+          queue: 'presence',
+          handler: (raw) => this.admin.endSessions(body(AdminEndSessionsRequest, raw, '{"userId": "<id>", "now"?: true, "reason"?: "<text>", "by"?: "<operator>"}')),
         },
       ],
     });
