@@ -65,8 +65,8 @@ describe('nats micro ls | info | stats', () => {
       admin_end_sessions: 'presence.admin.end_sessions',
     });
     expect(endpoints(infos['stream-workers'])).toEqual({ managers: 'stream.query.managers' });
-    // Replicas share requests: every endpoint is in its service's queue group.
-    for (const e of infos.presence.endpoints) expect(e.queue_group).toBe('presence');
+    // Replicas share admin actions (one acts); every replica answers a query (the asker keeps the first).
+    for (const e of infos.presence.endpoints) expect(e.queue_group).toBe(e.name.startsWith('admin_') ? 'presence' : '');
     // `nats micro info presence <id>`
     const one = await stack.observer.requestAll<Info>(`$SRV.INFO.presence.${infos.presence.id}`);
     expect(one).toHaveLength(1);
