@@ -94,8 +94,11 @@ export const AdminSubjects = {
   endSessions: 'presence.admin.end_sessions',
 } as const;
 
+/** Every admin action: the presence service registers one endpoint per action, and audits each. */
 export const ADMIN_ACTIONS = ['stop', 'purge_gateway', 'end_sessions'] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
+/** The request subject of an action: `stop` -> `presence.admin.stop` (AdminSubjects spells each out). */
+export const adminSubject = (action: AdminAction) => `presence.admin.${action}`;
 
 /** Records of operator actions, kept in the audit stream. */
 export const AuditSubjects = {
