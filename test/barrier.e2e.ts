@@ -5,7 +5,7 @@ import { NatsService } from '#libs/nats/nats.service.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER, ensureStreams } from '#libs/nats/streams.js';
 import { SessionSubjects } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
-import { BARRIER_MAX_WAIT_MS, SessionEventsBarrier, WALK_FROM_WAITERS } from '../apps/presence/cleanup/session-events-barrier.js';
+import { BARRIER_MAX_WAIT_MS, PENDING_JOIN_MAX_WAIT_MS, SessionEventsBarrier, WALK_FROM_WAITERS } from '../apps/presence/cleanup/session-events-barrier.js';
 import { Backends, freePort } from './support/harness.js';
 
 jest.setTimeout(60_000);
@@ -127,6 +127,29 @@ describe('SessionEventsBarrier (real NATS)', () => {
     expect(Date.now() - since).toBeLessThan(BARRIER_MAX_WAIT_MS);
     await applyAllBut(() => false);
   });
+
+  it('a return held back longer than a redelivery back-off (Redis was away) still holds its cleanup, up to a cap', async () => {
+    const u = 'slow-return';
+    await js.publish(SessionSubjects.joined(u), '{}');
+    const [held] = await applyAllBut((s) => s === SessionSubjects.joined(u));
+    let released = false;
+    const wait = barrier.caughtUp(u).then(() => (released = true));
+    await new Promise((r) => setTimeout(r, BARRIER_MAX_WAIT_MS + 1000));
+    expect(released).toBe(false);
+    const since = Date.now();
+    held.ack();
+    await wait;
+    expect(Date.now() - since).toBeLessThan(BARRIER_MAX_WAIT_MS);
+
+    // Never applied: the cleanup goes ahead at the cap, not never.
+    await js.publish(SessionSubjects.joined(u), '{}');
+    const [stuck] = await applyAllBut((s) => s === SessionSubjects.joined(u));
+    const t = Date.now();
+    await barrier.caughtUp(u);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(PENDING_JOIN_MAX_WAIT_MS);
+    stuck.ack();
+    await applyAllBut(() => false);
+  }, PENDING_JOIN_MAX_WAIT_MS + 20_000);
 
   it('storedApplied (a presence.query.users answer): waits until the session events stored before it are applied, or the cap', async () => {
     await applyAllBut(() => false);

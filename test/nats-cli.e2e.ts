@@ -65,8 +65,10 @@ describe('nats micro ls | info | stats', () => {
       admin_end_sessions: 'presence.admin.end_sessions',
     });
     expect(endpoints(infos['stream-workers'])).toEqual({ managers: 'stream.query.managers' });
-    // Replicas share admin actions (one acts); every replica answers a query (the asker keeps the first).
+    // Queries go to every replica (the asker keeps the first answer, so a paused replica cannot
+    // make one time out); an admin action runs on one replica only (its service's queue group).
     for (const e of infos.presence.endpoints) expect(e.queue_group).toBe(e.name.startsWith('admin_') ? 'presence' : '');
+    for (const e of infos['stream-workers'].endpoints) expect(e.queue_group).toBe('');
     // `nats micro info presence <id>`
     const one = await stack.observer.requestAll<Info>(`$SRV.INFO.presence.${infos.presence.id}`);
     expect(one).toHaveLength(1);

@@ -332,15 +332,18 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   }
 
   /**
-   * Graceful stop. New connections are refused at the transport (so a reconnecting client retries,
-   * as it does not after a refusal by the namespace), every socket's transport is closed (its
-   * client sees `transport close` and reconnects by itself, to another gateway or to this one
-   * restarted), and every session's leave is stored before the process exits. A namespace
-   * disconnect (`io server disconnect`) would tell the clients never to come back.
+   * Graceful stop. The listener closes first, so a reconnecting client's load balancer finds this
+   * gateway gone at once and sends it to another (a handshake this gateway refused would cost the
+   * client its back-off, seconds of a grace that may be short); a request on a connection already
+   * open is refused at the transport (a refusal by the namespace would tell the client never to
+   * retry). Then every socket's transport is closed (its client sees `transport close` and
+   * reconnects by itself) and every session's leave is stored before the process exits. A
+   * namespace disconnect (`io server disconnect`) would tell the clients never to come back.
    */
   async beforeApplicationShutdown() {
     this.shuttingDown = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.server.server.httpServer?.close();
     this.server.server.engine.opts.allowRequest = (_req, callback) => callback('shutting down', false);
     const sessions = this.registry.all();
     for (const s of sessions) {

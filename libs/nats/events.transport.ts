@@ -7,6 +7,9 @@ import { errorText, NatsService } from './nats.service.js';
 import { PRESENCE_ACK_WAIT_MS } from './streams.js';
 import { KeyedSerialQueue } from './keyed-serial-queue.js';
 
+
+/** The longest wait before a failed session event is delivered again (the back-off grows 200 ms a try up to it). */
+export const MAX_REDELIVERY_DELAY_MS = 5000;
 /** Extras of an @EventPattern handled by this transport. */
 export interface SubjectHandlerExtras {
   schema: z.ZodType;
@@ -134,7 +137,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
       // 1st, 2nd, 4th, 8th... delivery rather than at each one.
       const n = m.info.deliveryCount;
       if ((n & (n - 1)) === 0) this.logger.error(`handler for ${m.subject} failed (delivery ${n}), will retry: ${errorText(err)}`);
-      m.nak(Math.min(200 * n, 5000));
+      m.nak(Math.min(200 * n, MAX_REDELIVERY_DELAY_MS));
     } finally {
       this.unacked.delete(m);
     }

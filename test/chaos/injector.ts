@@ -1,4 +1,4 @@
-import { sleep, type AppName, type AppProcess, type Stack } from '../support/harness.js';
+import { sleep, until, type AppName, type AppProcess, type Stack } from '../support/harness.js';
 import { restart } from '../support/faults.js';
 import { CRASH_MODES } from '../../libs/contracts/schemas.js';
 import type { Rng } from './rng.js';
@@ -32,9 +32,12 @@ export interface Injected {
 /** Every process exit, and whether a fault asked for it: no other process may ever exit. */
 export class ExitMonitor {
   readonly unexpected: string[] = [];
+  /** Every process of the run, replaced ones included: their logs explain a failure. */
+  readonly all: AppProcess[] = [];
   private readonly expected = new Set<unknown>();
 
   watch(app: AppProcess) {
+    this.all.push(app);
     app.child?.once('exit', (code, signal) => {
       if (!this.expected.delete(app.child)) this.unexpected.push(`${app.env.INSTANCE_ID} exited (${signal ?? code}): ${app.lines.slice(-5).join(' | ')}`);
     });
@@ -107,10 +110,12 @@ export class Injector {
   }
 
   private async crashComponent(): Promise<string> {
-    const rows = await this.stack.observer
-      .request<{ managers: Array<{ userId: string }> }>('stream.query.managers', undefined, 3000)
-      .then((r) => r.managers.filter((m) => this.users().includes(m.userId)))
-      .catch(() => []);
+    const rows = await until('a manager of the population', () =>
+      this.stack.observer
+        .request<{ managers: Array<{ userId: string }> }>('stream.query.managers', undefined, 3000)
+        .then((r) => r.managers.filter((m) => this.users().includes(m.userId)))
+        .then((r) => (r.length > 0 ? r : null), () => null),
+    10_000, 250).catch(() => []);
     if (rows.length === 0) return 'nobody';
     const user = this.rng.pick(rows).userId;
     const how = this.rng.pick(CRASH_MODES);

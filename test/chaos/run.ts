@@ -1,4 +1,6 @@
-import { Stack, sleep, until } from '../support/harness.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, Stack, sleep, until, type AppProcess } from '../support/harness.js';
 import { Balancer } from '../support/balancer.js';
 import { Population, type SimTab } from './population.js';
 import { Rng } from './rng.js';
@@ -19,7 +21,9 @@ export interface ChaosOptions {
   log?: (line: string) => void;
 }
 
-export const TIMINGS: Timings = { graceMs: 2000, gatewayTtlMs: 3000, workerTtlMs: 3000 };
+// Short enough for many faults a minute; the grace long enough for a tab's first reconnection
+// attempt (Socket.IO waits 0.5 to 1.5 s) to land before its manager's cleanup is due.
+export const TIMINGS: Timings = { graceMs: 3000, gatewayTtlMs: 3000, workerTtlMs: 3000 };
 const BOUND_MS = TIMINGS.gatewayTtlMs + TIMINGS.workerTtlMs + TIMINGS.graceMs;
 
 const ENV = {
@@ -101,12 +105,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       histories: [...new Set(violations.map((v) => v.user).filter((u): u is string => !!u))].slice(0, 3).map((u) => ({ user: u, history: historyOf(seen, u, pop.tabsOf(u)) })),
     };
     log(formatReport(report));
+    if (violations.length > 0) log(`every process's log: ${saveLogs(opts.seed, exits.all)}`);
     return report;
   } finally {
     population?.close();
     await balancer?.close();
     await stack.stop();
   }
+}
+
+/** Writes each process's log under test-artifacts/chaos-<seed>/; answers the folder. */
+function saveLogs(seed: number, apps: AppProcess[]): string {
+  const dir = join(ROOT, 'test-artifacts', `chaos-${seed}`);
+  mkdirSync(dir, { recursive: true });
+  apps.forEach((a, i) => writeFileSync(join(dir, `${a.env.INSTANCE_ID}-${i}.log`), `${a.lines.join('\n')}\n`));
+  return dir;
 }
 
 function shuffled<T>(rng: Rng, items: readonly T[]): T[] {

@@ -28,17 +28,18 @@ export class Balancer {
       client.on('close', () => this.open.delete(client));
       client.on('error', () => undefined);
       client.pause();
-      this.route(client, 0);
+      this.route(client, this.next++, 0);
     });
     await new Promise<void>((res) => this.server!.listen(0, '127.0.0.1', () => res()));
     this.port = (this.server.address() as { port: number }).port;
   }
 
-  private route(client: Socket, tried: number) {
+  /** Tries the backends in turn from `first`, each at most once (a shared counter could pick the refusing one again). */
+  private route(client: Socket, first: number, tried: number) {
     if (tried >= this.backends.length || client.destroyed) return void client.destroy();
-    const port = this.backends[this.next++ % this.backends.length];
+    const port = this.backends[(first + tried) % this.backends.length];
     const upstream = connect(port, '127.0.0.1');
-    upstream.once('error', () => this.route(client, tried + 1));
+    upstream.once('error', () => this.route(client, first, tried + 1));
     upstream.once('connect', () => {
       upstream.removeAllListeners('error');
       upstream.on('error', () => client.destroy());

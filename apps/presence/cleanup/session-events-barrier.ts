@@ -2,12 +2,20 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { AUDIT_STREAM, auditLastSeq, presenceProgress } from '#libs/nats/streams.js';
+import { MAX_REDELIVERY_DELAY_MS } from '#libs/nats/events.transport.js';
 import { SessionSubjects, userIdFromSubject } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 
 /** How often the consumer's progress is read while cleanups wait, and how long one may wait. */
 const POLL_MS = 10;
 export const BARRIER_MAX_WAIT_MS = 1000;
+/**
+ * How long a cleanup waits for a return that is known to be stored and not applied yet: after a
+ * Redis outage, a failed join comes back only after its redelivery back-off, and running the
+ * cleanup first stops a manager whose user came back. Past a few back-off steps the join is taken
+ * for stuck (a message that fails forever must not keep a manager forever).
+ */
+export const PENDING_JOIN_MAX_WAIT_MS = 3 * MAX_REDELIVERY_DELAY_MS;
 /**
  * From this many new waiters in one round, the joins stored past the ack floor are walked once for
  * all of them (at most WALK_MAX reads, one after another) instead of one lookup per waiter.
@@ -35,7 +43,8 @@ interface Waiter {
  * cleanup first checks the durable consumer: idle (nothing pending) means nothing can be waiting;
  * otherwise it looks up the user's last stored join and, if that join came before the cleanup was
  * due and lies beyond the consumer's acknowledged floor, waits until the floor passes it, or
- * BARRIER_MAX_WAIT_MS at most (a poison message must not hold cleanups forever). Only the user's
+ * PENDING_JOIN_MAX_WAIT_MS at most (a poison message must not hold cleanups forever); a lookup
+ * that does not answer holds it BARRIER_MAX_WAIT_MS at most. Only the user's
  * own join is waited for, so a backlog of other users' events costs a lookup, not the backlog.
  * One consumer-info poll serves every waiting cleanup. When many cleanups come due together (a
  * mass leave), one walk over the joins stored past the ack floor answers all of them: after ten
@@ -128,7 +137,7 @@ export class SessionEventsBarrier {
     }
     this.release((w) => idle || (w.looked && (w.seq === undefined || floor >= w.seq)), 'applied');
     const now = Date.now();
-    this.release((w) => now - w.since >= BARRIER_MAX_WAIT_MS, 'timeout');
+    this.release((w) => now - w.since >= (w.seq === undefined ? BARRIER_MAX_WAIT_MS : PENDING_JOIN_MAX_WAIT_MS), 'timeout');
   }
 
   /**
@@ -190,7 +199,7 @@ export class SessionEventsBarrier {
       w.resolve();
     }
     if (outcome === 'timeout' && keep.length < this.waiters.length) {
-      this.logger.warn(`${this.waiters.length - keep.length} cleanup(s) ran after waiting ${BARRIER_MAX_WAIT_MS} ms for presence to catch up with session events`);
+      this.logger.warn(`${this.waiters.length - keep.length} cleanup(s) ran without their user's stored join applied: it did not come within ${PENDING_JOIN_MAX_WAIT_MS} ms`);
     }
     this.waiters = keep;
   }
