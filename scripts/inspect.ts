@@ -1,195 +1,154 @@
 /**
  * npm run inspect -- <command>: the system as tables, over NATS (the equivalents of the seed's
- * PresenceHelper.debug(), list_presence() and get_managed_users(), plus the admin actions).
- * Only NATS_URL is read; exit 0 on success, 1 when NATS or a service does not answer or an
- * action is refused, 2 on bad arguments.
+ * PresenceHelper.debug(), list_presence() and get_managed_users()), a user's history from the audit
+ * stream, and the admin actions. Only NATS_URL is read; exit 0 on success, 1 when
+ * NATS or a service does not answer or an action is refused, 2 on bad arguments.
  */
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { natsConnectionOptions, redactUrl } from '#libs/nats/connection.js';
-import {
-  AdminSubjects,
-  QuerySubjects,
-  USER_ID_RE,
-  type AdminResult,
-  type ManagerInfo,
-  type PresenceDebug,
-  type PresenceMap,
-  type UserPresence,
-} from '#libs/contracts/index.js';
+import { USER_ID_RE } from '#libs/contracts/index.js';
+import { Failure, parseSince, type Output } from './inspect/common.js';
+import { debug, managers, user, users } from './inspect/queries.js';
+import { history } from './inspect/history.js';
+import { admin, type AdminCommand } from './inspect/admin.js';
+import { helpRequested } from './cli.js';
 
 const USAGE = `usage: npm run inspect -- <command> [--json]
-  debug                     stats, managers, pending cleanups, gateways and workers alive
-  users                     who is online, with their sessions (list_presence)
-  user <userId>             one user's sessions, pending cleanup and manager
-  managers                  every running manager and its components (get_managed_users)
-  stop <userId> [--by NAME] end the user's manager now (audited; refused while they have sessions)
-  purge-gateway <gatewayId> [--by NAME]
-                            end the sessions of a dead gateway now (audited; refused if it answers)
+  debug                       stats, managers, pending cleanups, gateways and workers alive
+  users                       who is online, with their sessions (list_presence)
+  user <userId>               one user's sessions, pending cleanup and manager
+  managers                    every running manager and its components (get_managed_users)
+  history <userId> [--since 1h] [--limit N]
+  history --all [--since 10m] [--limit N]
+                              the lifecycle from the audit stream, oldest first: time, event,
+                              reason or cause, session, gateway or worker, operator of admin actions
+                              (--since: 30s, 10m, 1h, 7d or an ISO time; --json: [{at, subject, ...}])
+  stop <userId> [--by NAME]   end the user's manager now (audited; refused while they have sessions)
+  end-sessions <userId> [--now] [--reason TEXT] [--by NAME]
+                              end every session of a present user on every gateway (audited): tabs
+                              are told why and kept out for END_SESSIONS_BLOCK_MS; the manager stops
+                              after its grace, or at once with --now
+  purge-gateway <gatewayId> [--force] [--by NAME]
+                              end the sessions of a dead gateway now (audited; refused while it
+                              answers, unless --force: then its sessions end even though it is alive)
 environment: NATS_URL (default nats://127.0.0.1:4222)`;
 
-class Failure extends Error {
-  constructor(
-    message: string,
-    readonly code = 1,
-  ) {
-    super(message);
+type Command =
+  | { name: 'debug' | 'users' | 'managers' }
+  | { name: 'user'; userId: string }
+  | { name: 'history'; userId?: string; since?: Date; limit?: number }
+  | AdminCommand;
+
+const VALUE_FLAGS = ['--by', '--since', '--reason', '--limit'] as const;
+const BOOLEAN_FLAGS = ['--json', '--all', '--now', '--force'] as const;
+
+interface Parsed {
+  cmd: Command;
+  by?: string;
+  json: boolean;
+}
+
+function userIdArg(v: string): string {
+  if (!USER_ID_RE.test(v)) throw new Failure(`"${v}" is not a user id (^[A-Za-z0-9_-]{1,64}$)`, 2);
+  return v;
+}
+
+function parseArgs(argv: string[]): Parsed {
+  const values: Partial<Record<(typeof VALUE_FLAGS)[number], string>> = {};
+  const flags = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if ((VALUE_FLAGS as readonly string[]).includes(a)) {
+      const v = argv[++i];
+      if (v === undefined || v === '') throw new Failure(`${a} needs a value`, 2);
+      values[a as (typeof VALUE_FLAGS)[number]] = v;
+    } else if ((BOOLEAN_FLAGS as readonly string[]).includes(a)) flags.add(a);
+    else if (a.startsWith('--')) throw new Failure(`unknown option "${a}"`, 2);
+    else positional.push(a);
   }
-}
-
-/** Columns padded to their widest cell; an empty table says so. */
-export function table(headers: string[], rows: Array<Array<string | number>>, empty = '(none)'): string {
-  if (rows.length === 0) return `${empty}\n`;
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return `${cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')}\n`;
-}
-
-const section = (title: string, body: string) => `${title}\n${body}\n`;
-
-/** "in 1.2 s" / "3.4 s ago" relative to now. */
-function relative(iso: string | null | undefined): string {
-  if (!iso) return '-';
-  const d = Date.parse(iso) - Date.now();
-  const s = (Math.abs(d) / 1000).toFixed(1);
-  return d >= 0 ? `in ${s} s` : `${s} s ago`;
-}
-
-function componentsText(m: ManagerInfo) {
-  return m.components.map((c) => `${c.name}:${c.state}${c.restarts ? `(${c.restarts} restarts)` : ''}`).join(' ');
-}
-
-function managersTable(managers: ManagerInfo[]) {
-  return table(
-    ['USER', 'WORKER', 'STARTED', 'COMPONENTS'],
-    managers.map((m) => [m.userId, m.workerId, `${m.startedAt} (${relative(m.startedAt)})`, componentsText(m)]),
-    '(no manager running)',
-  );
-}
-
-async function request<T>(nc: NatsConnection, subject: string, body: unknown, service: string): Promise<T> {
-  let msg: Msg;
-  try {
-    msg = await nc.request(subject, body === undefined ? '' : JSON.stringify(body), { timeout: 5000 });
-  } catch (err) {
-    const e = err as Error & { isNoResponders?: () => boolean };
-    if (e.isNoResponders?.() || /no responders/i.test(String(e.message) + String((e as { cause?: unknown }).cause))) {
-      throw new Failure(`nothing answers on ${subject}: is the ${service} app running?`);
-    }
-    throw new Failure(`${subject}: no answer from ${service} (${e.message})`);
-  }
-  const text = msg.string();
-  const error = msg.headers?.get('Nats-Service-Error');
-  if (error) throw new Failure(`${subject}: ${service} answered ${msg.headers?.get('Nats-Service-Error-Code') ?? ''} ${error}`);
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Failure(`${subject}: ${service} answered something that is not JSON: ${text.slice(0, 200)}`);
-  }
-}
-
-type Command = { name: string; args: string[]; by?: string; json: boolean };
-
-function parseArgs(argv: string[]): Command {
-  const args = [...argv];
-  const json = args.includes('--json');
-  if (json) args.splice(args.indexOf('--json'), 1);
-  let by: string | undefined;
-  const byAt = args.indexOf('--by');
-  if (byAt >= 0) {
-    by = args[byAt + 1];
-    if (!by) throw new Failure('--by needs a name', 2);
-    args.splice(byAt, 2);
-  }
-  const [name, ...rest] = args;
-  const arity: Record<string, number> = { debug: 0, users: 0, managers: 0, user: 1, stop: 1, 'purge-gateway': 1 };
-  if (!name || !(name in arity)) throw new Failure(name ? `unknown command "${name}"` : 'no command given', 2);
-  if (rest.length !== arity[name]) throw new Failure(`${name} takes ${arity[name] === 0 ? 'no argument' : 'one argument'}`, 2);
-  if ((name === 'user' || name === 'stop') && !USER_ID_RE.test(rest[0])) throw new Failure(`"${rest[0]}" is not a user id (^[A-Za-z0-9_-]{1,64}$)`, 2);
-  return { name, args: rest, by, json };
-}
-
-async function run(nc: NatsConnection, cmd: Command): Promise<{ out: string; code: number }> {
-  const raw = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
-  switch (cmd.name) {
-    case 'debug': {
-      const [d, m] = await Promise.all([
-        request<PresenceDebug>(nc, QuerySubjects.debug, undefined, 'presence'),
-        request<{ managers: ManagerInfo[] }>(nc, QuerySubjects.managers, undefined, 'stream-workers'),
-      ]);
-      if (cmd.json) return { out: raw({ ...d, managers: m.managers }), code: 0 };
-      const s = d.stats;
-      const out = [
-        section(
-          'STATS',
-          table(
-            ['USERS', 'SESSIONS', 'VISIBLE', 'HIDDEN', 'IDLE', 'PENDING_CLEANUPS', 'MANAGERS'],
-            [[s.users, s.sessions, s.byStatus.visible, s.byStatus.hidden, s.byStatus.idle, s.pendingCleanups, m.managers.length]],
-          ),
-        ),
-        section('MANAGERS', managersTable(m.managers)),
-        section(
-          'PENDING CLEANUPS',
-          table(['USER', 'RUN_AT', 'WHEN', 'REASON'], d.pendingCleanups.map((c) => [c.userId, c.runAt, relative(c.runAt), c.reason]), '(no cleanup pending)'),
-        ),
-        section(
-          'GATEWAYS',
-          table(['GATEWAY', 'ALIVE', 'LAST_SEEN', 'SESSIONS'], d.gateways.map((g) => [g.gatewayId, g.alive ? 'yes' : 'NO', relative(g.lastSeenAt), g.sessions]), '(no gateway)'),
-        ),
-        section('WORKERS', table(['WORKER', 'ALIVE', 'LAST_SEEN'], d.workers.map((w) => [w.workerId, w.alive ? 'yes' : 'NO', relative(w.lastSeenAt)]), '(no worker)')),
-      ];
-      return { out: out.join(''), code: 0 };
-    }
-    case 'users': {
-      const { users } = await request<{ users: PresenceMap }>(nc, QuerySubjects.users, undefined, 'presence');
-      if (cmd.json) return { out: raw(users), code: 0 };
-      const rows = Object.entries(users)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([userId, { metas }]) => [
-          userId,
-          metas.length,
-          [...new Set(metas.map((x) => x.status))].join(','),
-          [...new Set(metas.map((x) => x.page))].join(','),
-          metas.map((x) => x.joinedAt).sort()[0] ?? '-',
-        ]);
-      return { out: table(['USER', 'SESSIONS', 'STATUS', 'PAGES', 'SINCE'], rows, '(nobody online)'), code: 0 };
-    }
-    case 'user': {
-      const u = await request<UserPresence>(nc, QuerySubjects.user, { userId: cmd.args[0] }, 'presence');
-      if (cmd.json) return { out: raw(u), code: 0 };
-      const head = table(
-        ['USER', 'SESSIONS', 'CLEANUP_AT', 'MANAGER'],
-        [[u.userId, u.metas.length, u.cleanupAt ? `${u.cleanupAt} (${relative(u.cleanupAt)})` : '-', u.manager ? `${u.manager.workerId} since ${u.manager.startedAt}` : '-']],
-      );
-      const sessions = table(
-        ['SESSION', 'PAGE', 'STATUS', 'GATEWAY', 'JOINED'],
-        u.metas.map((x) => [x.sessionId, x.page, x.status, x.gatewayId, x.joinedAt]),
-        '(no session)',
-      );
-      return { out: `${head}\n${sessions}`, code: 0 };
-    }
-    case 'managers': {
-      const { managers } = await request<{ managers: ManagerInfo[] }>(nc, QuerySubjects.managers, undefined, 'stream-workers');
-      return { out: cmd.json ? raw(managers) : managersTable(managers), code: 0 };
+  const [name, ...rest] = positional;
+  const arity = (n: number) => {
+    if (rest.length !== n) throw new Failure(`${name} takes ${n === 0 ? 'no argument' : 'one argument'}`, 2);
+  };
+  const allowed = (...ok: string[]) => {
+    const stray = [...flags, ...Object.keys(values)].filter((f) => f !== '--json' && !ok.includes(f));
+    if (stray.length) throw new Failure(`${name} does not take ${stray.join(', ')}`, 2);
+  };
+  if (values['--by'] !== undefined && values['--by'].length > 64) throw new Failure('--by: at most 64 characters', 2);
+  let cmd: Command;
+  switch (name) {
+    case 'debug':
+    case 'users':
+    case 'managers':
+      arity(0);
+      allowed();
+      cmd = { name };
+      break;
+    case 'user':
+      arity(1);
+      allowed();
+      cmd = { name, userId: userIdArg(rest[0]) };
+      break;
+    case 'history': {
+      allowed('--all', '--since', '--limit');
+      const all = flags.has('--all');
+      if (all === (rest.length === 1) || rest.length > 1) throw new Failure('history takes a user id, or --all', 2);
+      const since = values['--since'] === undefined ? undefined : parseSince(values['--since']);
+      if (since === null) throw new Failure(`--since: "${values['--since']}" is neither a duration (30s, 10m, 1h, 7d) nor an ISO time`, 2);
+      const limit = values['--limit'] === undefined ? undefined : Number(values['--limit']);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new Failure('--limit: a positive integer', 2);
+      cmd = { name, userId: all ? undefined : userIdArg(rest[0]), since, limit };
+      break;
     }
     case 'stop':
-    case 'purge-gateway': {
-      const subject = cmd.name === 'stop' ? AdminSubjects.stop : AdminSubjects.purgeGateway;
-      const body = cmd.name === 'stop' ? { userId: cmd.args[0], by: cmd.by } : { gatewayId: cmd.args[0], by: cmd.by };
-      const r = await request<AdminResult>(nc, subject, body, 'presence');
-      const code = r.outcome === 'refused' ? 1 : 0;
-      if (cmd.json) return { out: raw(r), code };
-      const extra = r.users?.length ? table(['USER'], r.users.map((u) => [u])) : '';
-      return { out: `${r.outcome.toUpperCase()}: ${r.message}\n${extra}`, code };
-    }
+      arity(1);
+      allowed('--by');
+      cmd = { name, userId: userIdArg(rest[0]) };
+      break;
+    case 'end-sessions':
+      arity(1);
+      allowed('--by', '--now', '--reason');
+      if ((values['--reason']?.length ?? 0) > 200) throw new Failure('--reason: at most 200 characters', 2);
+      cmd = { name, userId: userIdArg(rest[0]), now: flags.has('--now'), reason: values['--reason'] };
+      break;
+    case 'purge-gateway':
+      arity(1);
+      allowed('--by', '--force');
+      cmd = { name, gatewayId: rest[0], force: flags.has('--force') };
+      break;
+    default:
+      throw new Failure(name ? `unknown command "${name}"` : 'no command given', 2);
   }
-  throw new Failure(`unknown command "${cmd.name}"`, 2);
+  return { cmd, by: values['--by'], json: flags.has('--json') };
 }
 
-async function main(): Promise<number> {
-  let cmd: Command;
+function run(nc: NatsConnection, { cmd, by, json }: Parsed): Promise<Output> {
+  switch (cmd.name) {
+    case 'debug':
+      return debug(nc, json);
+    case 'users':
+      return users(nc, json);
+    case 'managers':
+      return managers(nc, json);
+    case 'user':
+      return user(nc, cmd.userId, json);
+    case 'history':
+      return history(nc, cmd, json);
+    default:
+      return admin(nc, cmd, by, json);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (helpRequested(argv)) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let parsed: Parsed;
   try {
-    cmd = parseArgs(process.argv.slice(2));
+    parsed = parseArgs(argv);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
     return 2;
@@ -203,7 +162,7 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    const { out, code } = await run(nc, cmd);
+    const { out, code } = await run(nc, parsed);
     process.stdout.write(out);
     return code;
   } catch (err) {
@@ -217,4 +176,4 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+process.exitCode = await main(process.argv.slice(2));

@@ -4,10 +4,15 @@
 // own os/cpu, which npm ci skips on this platform. Usage: node scripts/lock-add-foreign-platforms.mjs NAME...
 import { readFileSync, writeFileSync } from 'node:fs';
 
+const args = process.argv.slice(2);
+if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
+  process.stdout.write('usage: node scripts/lock-add-foreign-platforms.mjs NAME...\n  adds each optional platform package NAME (e.g. @swc/core-darwin-arm64) to package-lock.json,\n  restricted to its own os/cpu\n');
+  process.exit(args.length === 0 ? 2 : 0);
+}
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const OS = ['darwin', 'linux', 'win32', 'android', 'freebsd', 'openharmony'];
 const CPU = { arm64: 'arm64', x64: 'x64', arm: 'arm', ia32: 'ia32', loong64: 'loong64', ppc64: 'ppc64', riscv64: 'riscv64', s390x: 's390x' };
-for (const name of process.argv.slice(2)) {
+for (const name of args) {
   const parent = Object.entries(lock.packages).find(([, p]) => p.optionalDependencies?.[name]);
   if (!parent) throw new Error(`no package in the lock declares ${name}`);
   const version = parent[1].optionalDependencies[name];

@@ -9,6 +9,20 @@ import { dirname, join } from 'node:path';
 import { APP_NODE_FLAGS, ConfigError, loadConfig } from '#libs/config/index.js';
 import { redactUrl } from '#libs/nats/connection.js';
 import { findBinary, isLocalHost, probe, startNatsServer, startRedisServer, waitForPort } from './services.js';
+import { helpRequested } from './cli.js';
+import { ensureNatsStore } from './nats-store.js';
+
+const USAGE = `usage: npm start
+  builds, then runs gateway, presence and stream-workers as three processes, each line prefixed
+  with its app; Ctrl-C stops them gracefully. Starts nats-server -js (its JetStream data kept in
+  .data/nats, or NATS_STORE_DIR; npm run reset empties it) and redis-server when nothing answers at
+  NATS_URL / REDIS_URL on this machine.
+environment: every variable of the README's configuration table`;
+
+if (helpRequested(process.argv.slice(2))) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const APPS = ['presence', 'stream-workers', 'gateway'] as const;
@@ -43,7 +57,12 @@ async function ensure(name: 'nats' | 'redis', rawUrl: string, defaultPort: numbe
   const hint = `nothing answers at ${redactUrl(rawUrl)}; bring it up with: docker compose up -d nats redis`;
   if (!isLocalHost(url.hostname) || !findBinary(binary)) fail(`${name}: ${hint}`);
   say('start', `${name} is not running at ${redactUrl(rawUrl)}: starting ${binary} on port ${port}`);
-  const child = name === 'nats' ? startNatsServer(port) : startRedisServer(port);
+  let child: ChildProcess;
+  if (name === 'nats') {
+    const store = ensureNatsStore();
+    say('start', `JetStream data (the audit trail) kept in ${store}; npm run reset empties it`);
+    child = startNatsServer(port, store);
+  } else child = startRedisServer(port);
   services.push(child);
   if (!(await waitForPort(url.hostname, port, 10_000))) fail(`${name}: ${binary} did not start; ${hint}`);
 }

@@ -62,6 +62,7 @@ describe('nats micro ls | info | stats', () => {
       debug: 'presence.query.debug',
       admin_stop: 'presence.admin.stop',
       admin_purge_gateway: 'presence.admin.purge_gateway',
+      admin_end_sessions: 'presence.admin.end_sessions',
     });
     expect(endpoints(infos['stream-workers'])).toEqual({ managers: 'stream.query.managers' });
     // Queries go to every replica (the asker keeps the first answer, so a paused replica cannot

@@ -11,6 +11,7 @@ import {
   InternalSubjects,
   SessionRefused,
   SessionStatus,
+  UserSessionsEnded,
   nowIso,
   sessionPages,
   type LeaveReason,
@@ -26,6 +27,7 @@ import { SessionPublisher } from './sessions/session-publisher.service.js';
 import { ManagerViewService, userRoom } from './sessions/manager-view.service.js';
 import { PresenceFeedService } from './sessions/presence-feed.service.js';
 import { ConsoleRelayService } from './sessions/console-relay.service.js';
+import { EndedUsers } from './sessions/ended-users.js';
 
 const StatusMessage = z.object({ status: SessionStatus });
 /** `presence:console`, `presence:console {on: true}`: send me my ticks; `{on: false}`: stop. */
@@ -68,6 +70,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   private handshakes!: KeyedBuckets;
   /** Names this incarnation: presence ends the sessions of an earlier one under our INSTANCE_ID. */
   private readonly bootId = randomUUID();
+  private readonly ended = new EndedUsers();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -120,6 +123,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     const page = DashboardPage.safeParse(rawPage);
     if (!page.success) return 'bad_request';
     if (this.registry.countFor(claims.userId) >= this.config.maxSessionsPerUser) return 'too_many_sessions';
+    if (this.ended.blockedUntil(claims.userId) !== null) return 'session_ended';
     const data: SocketData = { userId: claims.userId, name: claims.name, page: page.data, expiresAt: claims.expiresAt, sessionId: randomUUID() };
     socket.data = data;
     return null;
@@ -159,13 +163,13 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.logger.debug(`session ${sessionId} of ${userId} connected (${page})`);
   }
 
-  /** Ends a session for a limit or misbehaviour: the client is told why before the disconnect. */
-  private cutOff(session: LocalSession, reason: 'rate_limited' | 'too_many_sessions', message: string) {
+  /** Ends a session for a limit, misbehaviour or an operator: the client is told why before the disconnect. */
+  private cutOff(session: LocalSession, reason: 'rate_limited' | 'too_many_sessions' | 'ended_by_operator', message: string, until?: string) {
     if (!session.socket.connected) return;
     const { userId, sessionId } = session.joined;
     this.logger.warn(`session ${sessionId} of ${userId} cut off: ${reason}`);
     this.metrics.sessionsCutOff.inc({ reason });
-    session.socket.emit('session_ended', { reason, message });
+    session.socket.emit('session_ended', until ? { reason, message, until } : { reason, message });
     session.socket.disconnect(true);
   }
 
@@ -268,7 +272,13 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       const session = this.registry.get(r.sessionId);
       if (!session || session.joined.userId !== r.userId) return;
       if (r.reason === 'gone') this.rekey(session);
+      else if (r.reason === 'blocked') this.cutOff(session, 'ended_by_operator', 'the sessions of this user were ended by an operator a moment ago');
       else this.cutOff(session, r.reason, `more than ${this.config.maxSessionsPerUser} sessions for this user`);
+    });
+    // An operator ended this user's sessions: close them here, and refuse the user's tabs a while.
+    this.nats.subscribe(InternalSubjects.userSessionsEnded, UserSessionsEnded, (r) => {
+      this.ended.block(r.userId, Date.parse(r.until));
+      for (const s of this.registry.sessionsOf(r.userId)) this.cutOff(s, 'ended_by_operator', r.reason, r.until);
     });
     // A resync request broadcast while we were cut off from NATS never reached us: announce anyway.
     this.nats.onReconnect(() => {

@@ -3,10 +3,14 @@ import type { Service } from '@nats-io/services';
 import type { z } from 'zod';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import {
+  ADMIN_ACTIONS,
+  AdminEndSessionsRequest,
   AdminPurgeGatewayRequest,
   AdminStopRequest,
-  AdminSubjects,
   QuerySubjects,
+  adminSubject,
+  type AdminAction,
+  type AdminResult,
   UserQuery,
   parseMessage,
   type PresenceDebug,
@@ -63,21 +67,17 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
         },
         { name: 'stats', subject: QuerySubjects.stats, handler: () => this.state.stats() },
         { name: 'debug', subject: QuerySubjects.debug, handler: () => this.debug() },
-        {
-          name: 'admin_stop',
-          subject: AdminSubjects.stop,
-          queue: 'presence',
-          handler: (raw) => this.admin.stop(body(AdminStopRequest, raw, '{"userId": "<id>", "by"?: "<operator>"}')),
-        },
-        {
-          name: 'admin_purge_gateway',
-          subject: AdminSubjects.purgeGateway,
-          queue: 'presence',
-          handler: (raw) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "by"?: "<operator>"}')),
-        },
+        ...ADMIN_ACTIONS.map((action) => ({ name: `admin_${action}`, subject: adminSubject(action), queue: 'presence', handler: (raw: string) => this.adminActions[action](raw) })),
       ],
     });
   }
+
+  /** One handler per admin action: the type makes a new action in ADMIN_ACTIONS need its own. */
+  private readonly adminActions: Record<AdminAction, (raw: string) => Promise<AdminResult>> = {
+    stop: (raw) => this.admin.stop(body(AdminStopRequest, raw, '{"userId": "<id>", "by"?: "<operator>"}')),
+    purge_gateway: (raw) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "force"?: true, "by"?: "<operator>"}')),
+    end_sessions: (raw) => this.admin.endSessions(body(AdminEndSessionsRequest, raw, '{"userId": "<id>", "now"?: true, "reason"?: "<text>", "by"?: "<operator>"}')),
+  };
 
   async debug(): Promise<PresenceDebug> {
     const [stats, pendingCleanups, liveness] = await Promise.all([this.state.stats(), this.state.pendingCleanups(), this.state.liveness()]);

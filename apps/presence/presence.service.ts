@@ -75,6 +75,13 @@ export class PresenceService {
         this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
         return;
       }
+      case 'blocked': {
+        // An operator ended this user's sessions a moment ago: a tab coming straight back is ended too.
+        this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: the user's sessions were ended by an operator (blocked for now)`);
+        const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'blocked', at: nowIso() };
+        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
+        return;
+      }
       case 'ignored': {
         // Usually a late duplicate of a session that closed: its gateway no longer holds it and
         // drops the refusal. But a gateway cut off from NATS past GATEWAY_TTL_MS had its sessions

@@ -37,6 +37,8 @@ export interface AppConfig {
   handshakeBurst: number;
   /** How long the JetStream audit stream keeps lifecycle events. */
   eventsMaxAgeMs: number;
+  /** After an operator ends a user's sessions, how long that user's new tabs are refused. */
+  endSessionsBlockMs: number;
   /** Prefix of every Redis key of this system (BullMQ's included). */
   redisPrefix: string;
   faultInjection: boolean;
@@ -127,6 +129,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     handshakeRate: positiveInt(env, 'HANDSHAKE_RATE', 20),
     handshakeBurst: positiveInt(env, 'HANDSHAKE_BURST', 100),
     eventsMaxAgeMs: positiveInt(env, 'EVENTS_MAX_AGE_MS', 7 * 24 * 3600 * 1000),
+    endSessionsBlockMs: positiveInt(env, 'END_SESSIONS_BLOCK_MS', 60_000),
     redisPrefix: env.REDIS_PREFIX || 'pl',
     faultInjection: env.FAULT_INJECTION === '1' || env.FAULT_INJECTION === 'true',
   };

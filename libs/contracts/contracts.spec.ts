@@ -1,5 +1,11 @@
 import { describe, it, expect } from '@jest/globals';
 import {
+  ADMIN_ACTIONS,
+  AdminEndSessionsRequest,
+  AdminSubjects,
+  AuditSubjects,
+  UserSessionsEnded,
+  adminSubject,
   cleanupJobId,
   DashboardPage,
   SessionJoined,
@@ -132,5 +138,20 @@ describe('cleanupJobId', () => {
       expect(id).not.toContain(':');
       expect(/^\d+$/.test(id)).toBe(false);
     }
+  });
+});
+
+describe('admin actions', () => {
+  it('each action has its subject, spelled out in AdminSubjects, and an audit subject', () => {
+    expect(ADMIN_ACTIONS.map(adminSubject)).toEqual([AdminSubjects.stop, AdminSubjects.purgeGateway, AdminSubjects.endSessions]);
+    expect(ADMIN_ACTIONS.map((a) => AuditSubjects.admin(a))).toEqual(['presence.audit.admin.stop', 'presence.audit.admin.purge_gateway', 'presence.audit.admin.end_sessions']);
+  });
+
+  it('an end_sessions request and notice validate what they carry', () => {
+    expect(AdminEndSessionsRequest.safeParse({ userId: 'alice', now: true, reason: 'spam' }).success).toBe(true);
+    expect(AdminEndSessionsRequest.safeParse({ userId: 'a.b' }).success).toBe(false);
+    expect(AdminEndSessionsRequest.safeParse({ userId: 'alice', now: 'yes' }).success).toBe(false);
+    expect(AdminEndSessionsRequest.safeParse({ userId: 'alice', reason: 'x'.repeat(201) }).success).toBe(false);
+    expect(UserSessionsEnded.safeParse({ userId: 'alice', reason: 'r', until: 'soon', at: new Date().toISOString() }).success).toBe(false);
   });
 });

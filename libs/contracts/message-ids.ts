@@ -14,7 +14,7 @@ export const SessionMessageIds = {
    * A leave presence publishes for a gateway: `cause` names the repair, and repairs of one cause
    * (a dead gateway's TTL expiry and an operator's purge of it, at once) store each leave once.
    */
-  leftRepair: (sessionId: string, cause: 'gateway-down' | `reconcile-${number}`) => `${sessionId}-left-${cause}`,
+  leftRepair: (sessionId: string, cause: 'gateway-down' | 'admin-end' | `reconcile-${number}`) => `${sessionId}-left-${cause}`,
   /** `atMs` is strictly increasing per session. */
   updated: (sessionId: string, atMs: number) => `${sessionId}-status-${atMs}`,
 } as const;

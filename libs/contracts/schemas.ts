@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { USER_ID_RE } from './subjects.js';
+import { ADMIN_ACTIONS, USER_ID_RE } from './subjects.js';
 
 /**
  * Payload schemas of every message the apps exchange. Producers build payloads with these types,
@@ -113,9 +113,10 @@ export type GatewayHeartbeat = z.infer<typeof GatewayHeartbeat>;
  * Presence to a gateway: the state will not hold this session. `too_many_sessions`: over the
  * user's cap across gateways, end it. `gone`: the state already ended it (a tombstone; e.g. the
  * gateway was cut off from NATS past GATEWAY_TTL_MS) while the gateway may still hold its socket:
- * the gateway carries the socket on under a new session id.
+ * the gateway carries the socket on under a new session id. `blocked`: an operator ended the user's
+ * sessions a moment ago and keeps them out for a while (END_SESSIONS_BLOCK_MS): end it.
  */
-export const SessionRefusalReason = z.enum(['too_many_sessions', 'gone']);
+export const SessionRefusalReason = z.enum(['too_many_sessions', 'gone', 'blocked']);
 export const SessionRefused = z.object({ sessionId: Id, userId: UserId, gatewayId: Id, reason: SessionRefusalReason, at: IsoTime });
 export type SessionRefused = z.infer<typeof SessionRefused>;
 
@@ -145,8 +146,17 @@ export const UserQuery = z.object({ userId: UserId });
 const Operator = z.string().max(64).optional();
 export const AdminStopRequest = z.object({ userId: UserId, by: Operator });
 export type AdminStopRequest = z.infer<typeof AdminStopRequest>;
-export const AdminPurgeGatewayRequest = z.object({ gatewayId: Id, by: Operator });
+/** `force`: end the sessions even while the gateway answers (a gateway that holds sessions it should not). */
+export const AdminPurgeGatewayRequest = z.object({ gatewayId: Id, by: Operator, force: z.boolean().optional() });
 export type AdminPurgeGatewayRequest = z.infer<typeof AdminPurgeGatewayRequest>;
+
+/** `now`: stop the manager at once instead of after the grace; `reason`: told to the tabs and kept in the audit record. */
+export const AdminEndSessionsRequest = z.object({ userId: UserId, by: Operator, now: z.boolean().optional(), reason: z.string().max(200).optional() });
+export type AdminEndSessionsRequest = z.infer<typeof AdminEndSessionsRequest>;
+
+/** Presence to every gateway: end this user's sockets, telling them why, and refuse them until `until`. */
+export const UserSessionsEnded = z.object({ userId: UserId, reason: z.string().max(200), until: IsoTime, at: IsoTime });
+export type UserSessionsEnded = z.infer<typeof UserSessionsEnded>;
 
 export const ADMIN_OUTCOMES = ['done', 'nothing_to_do', 'refused'] as const;
 export type AdminOutcome = (typeof ADMIN_OUTCOMES)[number];
@@ -154,17 +164,23 @@ export type AdminOutcome = (typeof ADMIN_OUTCOMES)[number];
 export interface AdminResult {
   outcome: AdminOutcome;
   message: string;
-  /** stop: the user; purge_gateway: the gateway. */
+  /** stop, end_sessions: the user; purge_gateway: the gateway. */
   target: string;
   /** purge_gateway: the users whose sessions ended. */
   users?: string[];
   sessions?: number;
 }
 export const AdminAudit = z.object({
-  action: z.enum(['stop', 'purge_gateway']),
+  action: z.enum(ADMIN_ACTIONS),
   target: z.string().max(128),
   outcome: z.enum(ADMIN_OUTCOMES),
   message: z.string().max(500),
+  /** The users whose sessions the action ended, so that each one's history shows it. */
+  users: z.array(UserId).max(100_000).optional(),
+  sessions: z.number().int().nonnegative().optional(),
+  /** end_sessions: the operator's reason; purge_gateway: whether it was forced. */
+  reason: z.string().max(200).optional(),
+  force: z.boolean().optional(),
   by: z.string().max(64).optional(),
   instanceId: Id,
   at: IsoTime,

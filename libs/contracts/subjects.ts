@@ -88,13 +88,21 @@ export const QuerySubjects = {
 export const AdminSubjects = {
   /** {userId}: end the user's manager now (a pending cleanup runs at once; offline reason `admin`). */
   stop: 'presence.admin.stop',
-  /** {gatewayId}: end every session of a dead gateway (leaves with reason `gateway_down`). */
+  /** {gatewayId, force?}: end every session of a dead gateway (leaves with reason `gateway_down`); `force`: even while it answers. */
   purgeGateway: 'presence.admin.purge_gateway',
+  /** {userId, now?, reason?}: end a present user's sessions on every gateway, keep them out a while, stop their manager. */
+  endSessions: 'presence.admin.end_sessions',
 } as const;
+
+/** Every admin action: the presence service registers one endpoint per action, and audits each. */
+export const ADMIN_ACTIONS = ['stop', 'purge_gateway', 'end_sessions'] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
+/** The request subject of an action: `stop` -> `presence.admin.stop` (AdminSubjects spells each out). */
+export const adminSubject = (action: AdminAction) => `presence.admin.${action}`;
 
 /** Records of operator actions, kept in the audit stream. */
 export const AuditSubjects = {
-  admin: (action: 'stop' | 'purge_gateway') => `presence.audit.admin.${action}`,
+  admin: (action: AdminAction) => `presence.audit.admin.${action}`,
   all: 'presence.audit.>',
 } as const;
 
@@ -106,6 +114,8 @@ export const InternalSubjects = {
   gatewaySessions: (gatewayId: string) => `presence.gateway.${gatewayId}.sessions`,
   /** To one gateway: end this session (presence refused it, e.g. the user's global session cap). */
   sessionRefused: (gatewayId: string) => `presence.gateway.${gatewayId}.refused`,
+  /** Broadcast to every gateway: an operator ended this user's sessions; close their sockets, keep them out a while. */
+  userSessionsEnded: 'presence.gateway.user_ended',
   /** Broadcast to every gateway: re-announce your sessions (Redis lost its data). */
   gatewayResync: 'presence.gateway.resync',
   /** Request to one worker: its running managers. */

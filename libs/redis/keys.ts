@@ -28,6 +28,8 @@ export function redisKeys(prefix: string) {
     gatewayBoots: `${prefix}:gwboot`,
     /** Held while one presence replica reconciles a gateway's sessions. */
     gatewayReconcile: (gatewayId: string) => `${prefix}:gw:${gatewayId}:reconcile`,
+    /** Set by an operator's end_sessions: while it lives, the user's joins are refused. */
+    block: (userId: string) => `${prefix}:{${userId}}:block`,
     lease: (userId: string) => `${prefix}:{${userId}}:lease`,
     /** The last generation (fencing token) given to a holder of the user's lease. */
     leaseGeneration: (userId: string) => `${prefix}:{${userId}}:leasegen`,

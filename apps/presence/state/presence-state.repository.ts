@@ -17,7 +17,7 @@ import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scr
 export type JoinOutcome =
   | { kind: 'online'; epoch: number }
   | { kind: 'cancelled'; cancelledEpoch: number }
-  | { kind: 'none' | 'duplicate' | 'ignored' | 'capped' };
+  | { kind: 'none' | 'duplicate' | 'ignored' | 'capped' | 'blocked' };
 export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number } | { kind: 'none' | 'unknown' };
 /** `done`: this very cleanup already ran (its other runner got there first). */
 export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
@@ -48,7 +48,7 @@ export class PresenceStateRepository {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
-    redis.defineCommand('plJoin', { numberOfKeys: 10, lua: JOIN });
+    redis.defineCommand('plJoin', { numberOfKeys: 11, lua: JOIN });
     redis.defineCommand('plLeave', { numberOfKeys: 7, lua: LEAVE });
     redis.defineCommand('plUpdate', { numberOfKeys: 4, lua: UPDATE });
     redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
@@ -66,7 +66,7 @@ export class PresenceStateRepository {
       ...this.userKeys(userId, meta.sessionId),
       this.keys.gatewaySessions(meta.gatewayId),
       this.keys.gateways,
-      this.keys.earlyStatus(userId, meta.sessionId),
+      ...[this.keys.earlyStatus(userId, meta.sessionId), this.keys.block(userId)],
       meta.sessionId,
       JSON.stringify(meta),
       meta.status,

@@ -4,11 +4,13 @@
  * first element of the answer says what happened; the caller turns that into events and jobs.
  */
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gateways, earlyStatus
+/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gateways, earlyStatus, block
  *  ARGV: sessionId, metaJson, status, userId, maxSessions, nowMs, gatewayId
- *  A status change that overtook its join (a redelivery after a crash) waits in earlyStatus. */
+ *  A status change that overtook its join (a redelivery after a crash) waits in earlyStatus.
+ *  A user an operator ended is kept out while their block lives: the join changes nothing. */
 export const JOIN = `
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'ignored'} end
+if redis.call('EXISTS', KEYS[11]) == 1 then return {'blocked'} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {'capped'} end
 local meta = ARGV[2]
