@@ -11,6 +11,7 @@ import { findBinary, startNatsServer, startRedisServer, waitForPort } from '../.
 import { natsConnectionOptions } from '../../libs/nats/connection.js';
 import { InternalSubjects } from '../../libs/contracts/subjects.js';
 import { APP_NODE_FLAGS } from '../../libs/config/node-flags.js';
+import { NatsCluster } from './nats-cluster.js';
 
 /**
  * End-to-end harness: a private nats-server and redis-server per test file (so suites never see
@@ -72,6 +73,8 @@ export async function until<T>(what: string, fn: () => T | undefined | false | n
 
 /** Back ends that differ from the plain default: auth, TLS (the apps get the URLs below). */
 export interface BackendsOptions {
+  /** A JetStream cluster of this many nats-servers instead of one (NATS_URL lists them all). */
+  natsCluster?: number;
   nats?: {
     /** nats-server config file text for this port and JetStream store directory. */
     config: (port: number, storeDir: string) => string;
@@ -94,10 +97,15 @@ export class Backends {
   /** nats-server's HTTP monitoring port (/connz, /varz), as `nats-server -m` serves it. */
   natsMonitorPort = 0;
   private natsStore = mkdtempSync(join(tmpdir(), 'e2e-nats-'));
+  /** Set when the options ask for a cluster: then `nats` and `natsPort` stay unused. */
+  readonly natsCluster?: NatsCluster;
 
-  constructor(readonly opts: BackendsOptions = {}) {}
+  constructor(readonly opts: BackendsOptions = {}) {
+    if (opts.natsCluster) this.natsCluster = new NatsCluster(opts.natsCluster, freePort);
+  }
 
   get natsUrl() {
+    if (this.natsCluster) return this.natsCluster.url;
     return this.opts.nats ? this.opts.nats.url(this.natsPort) : `nats://127.0.0.1:${this.natsPort}`;
   }
   get natsMonitorUrl() {
@@ -108,8 +116,12 @@ export class Backends {
   }
 
   async start() {
-    this.natsPort ||= await freePort();
     this.redisPort ||= await freePort();
+    if (this.natsCluster) {
+      await Promise.all([this.natsCluster.start().then(() => this.natsCluster!.ready()), this.startRedis()]);
+      return;
+    }
+    this.natsPort ||= await freePort();
     this.natsMonitorPort ||= await freePort();
     await Promise.all([this.startNats(), this.startRedis()]);
   }
@@ -168,7 +180,7 @@ export class Backends {
   }
 
   async stop() {
-    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL')]);
+    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL'), this.natsCluster?.stop()]);
   }
 }
 
@@ -392,7 +404,7 @@ export class Observer {
 
   static async connect(url: string, extra?: Partial<ConnectionOptions>) {
     // With credentials or TLS in the URL, read it the way the apps do.
-    const base = extra ? { ...natsConnectionOptions(url, 'e2e-observer'), ...extra } : { servers: url, name: 'e2e-observer' };
+    const base = extra ? { ...natsConnectionOptions(url, 'e2e-observer'), ...extra } : { servers: url.split(','), name: 'e2e-observer' };
     const nc = await connect({ ...base, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const o = new Observer(nc);
     o.sub = nc.subscribe('>', {
