@@ -12,6 +12,7 @@ import { natsConnectionOptions } from '../../libs/nats/connection.js';
 import { InternalSubjects } from '../../libs/contracts/subjects.js';
 import { APP_NODE_FLAGS } from '../../libs/config/node-flags.js';
 import { NatsCluster } from './nats-cluster.js';
+import { RedisSentinelSet } from './redis-sentinel.js';
 
 /**
  * End-to-end harness: a private nats-server and redis-server per test file (so suites never see
@@ -75,6 +76,8 @@ export async function until<T>(what: string, fn: () => T | undefined | false | n
 export interface BackendsOptions {
   /** A JetStream cluster of this many nats-servers instead of one (NATS_URL lists them all). */
   natsCluster?: number;
+  /** Redis as a primary, a replica and three Sentinels (REDIS_URL is redis-sentinel://). */
+  redisSentinel?: boolean;
   nats?: {
     /** nats-server config file text for this port and JetStream store directory. */
     config: (port: number, storeDir: string) => string;
@@ -99,9 +102,12 @@ export class Backends {
   private natsStore = mkdtempSync(join(tmpdir(), 'e2e-nats-'));
   /** Set when the options ask for a cluster: then `nats` and `natsPort` stay unused. */
   readonly natsCluster?: NatsCluster;
+  /** Set when the options ask for Sentinel: then `redis` and `redisPort` stay unused. */
+  readonly redisSentinel?: RedisSentinelSet;
 
   constructor(readonly opts: BackendsOptions = {}) {
     if (opts.natsCluster) this.natsCluster = new NatsCluster(opts.natsCluster, freePort);
+    if (opts.redisSentinel) this.redisSentinel = new RedisSentinelSet(freePort);
   }
 
   get natsUrl() {
@@ -112,6 +118,7 @@ export class Backends {
     return `http://127.0.0.1:${this.natsMonitorPort}`;
   }
   get redisUrl() {
+    if (this.redisSentinel) return this.redisSentinel.url;
     return this.opts.redis ? this.opts.redis.url(this.redisPort) : `redis://127.0.0.1:${this.redisPort}`;
   }
 
@@ -157,6 +164,7 @@ export class Backends {
   private readonly startedOnce = new Set<string>();
 
   async startRedis() {
+    if (this.redisSentinel) return this.redisSentinel.start();
     for (let attempt = 0; ; attempt++) {
       this.redis = this.opts.redis ? spawn(findBinary('redis-server') ?? 'redis-server', this.opts.redis.args(this.redisPort), { stdio: 'ignore' }) : startRedisServer(this.redisPort);
       const up = await waitForPort('127.0.0.1', this.redisPort, 10_000);
@@ -180,7 +188,7 @@ export class Backends {
   }
 
   async stop() {
-    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL'), this.natsCluster?.stop()]);
+    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL'), this.natsCluster?.stop(), this.redisSentinel?.stop()]);
   }
 }
 
