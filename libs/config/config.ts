@@ -40,6 +40,8 @@ export interface AppConfig {
   eventsMaxAgeMs: number;
   /** Replicas of the project's JetStream stream(s), reconciled at start (3 on a 3-node cluster). */
   eventsReplicas: number;
+  /** Managers one worker may hand over per second to even out the load across workers; 0: never. */
+  placementMovesPerS: number;
   /** Prefix of every Redis key of this system (BullMQ's included). */
   redisPrefix: string;
   faultInjection: boolean;
@@ -60,6 +62,15 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw.trim()) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
     throw new ConfigError(`${name} must be a positive integer (milliseconds or count), got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function nonNegativeInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) {
+    throw new ConfigError(`${name} must be a whole number, 0 or more, got "${raw}"`);
   }
   return Number(raw);
 }
@@ -163,6 +174,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     handshakeBurst: positiveInt(env, 'HANDSHAKE_BURST', 100),
     eventsMaxAgeMs: positiveInt(env, 'EVENTS_MAX_AGE_MS', 7 * 24 * 3600 * 1000),
     eventsReplicas: positiveInt(env, 'EVENTS_REPLICAS', 1),
+    placementMovesPerS: nonNegativeInt(env, 'PLACEMENT_MOVES_PER_S', 5),
     redisPrefix: env.REDIS_PREFIX || 'pl',
     faultInjection: env.FAULT_INJECTION === '1' || env.FAULT_INJECTION === 'true',
   };

@@ -308,6 +308,9 @@ export class Stack {
       WORKER_TTL_MS: '3000',
       FAULT_INJECTION: '1',
       LOG_LEVEL: 'debug',
+      // Rebalancing moves running managers whenever the load is uneven, which tests that name the
+      // worker a user runs on cannot foresee: off unless a test asks for it (test/ha/placement).
+      PLACEMENT_MOVES_PER_S: '0',
       ...this.opts.env,
     };
     this.observer = await Observer.connect(this.backends.natsUrl, this.opts.backends?.nats?.clientOptions);
