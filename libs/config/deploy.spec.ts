@@ -60,6 +60,11 @@ describe('deploy/compose/docker-compose.ha.yml', () => {
     }
   });
 
+  it('back ends from their official images: NATS 2.x, Redis 7', () => {
+    for (const n of ['nats-1', 'nats-2', 'nats-3']) expect(services[n].image).toMatch(/^nats:2\./);
+    for (const r of ['redis-primary', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3']) expect(services[r].image).toMatch(/^redis:7/);
+  });
+
   it('Redis: a primary, its replica, and 3 Sentinels watching it with a quorum of 2', () => {
     expect(services['redis-replica'].command.join(' ')).toContain('--replicaof redis-primary 6379');
     for (const s of ['sentinel-1', 'sentinel-2', 'sentinel-3']) {
@@ -75,6 +80,9 @@ describe('deploy/compose/docker-compose.ha.yml', () => {
     for (const name of replicas) {
       const s = services[name];
       expect(s.command).toContain(`dist/apps/${app}/main.js`);
+      // The one image of ../../Dockerfile, built once for every app.
+      expect(s.image).toBe('presence-lifecycle:local');
+      expect(s.build.context).toBe('../..');
       const e = env(s);
       for (const k of Object.keys(e)) expect([app, k, configVariables().has(k)]).toEqual([app, k, true]);
       const c = loadConfig({ ...e, ...PROD });
@@ -121,6 +129,12 @@ describe('deploy/k8s (kustomize)', () => {
     const pod = d.spec.template.spec;
     const c = pod.containers[0];
     expect(c.command).toContain(`dist/apps/${app}/main.js`);
+    // The name kustomize's `images` rewrites (base: local tag; overlay: the registry's).
+    expect(c.image).toBe('presence-lifecycle');
+    for (const k of ['base', join('overlays', 'production')]) {
+      const kz = load(readFileSync(join(dir, k, 'kustomization.yaml'), 'utf8')) as Doc;
+      expect((kz.images as Doc[]).map((i) => i.name)).toContain('presence-lifecycle');
+    }
     expect(c.ports[0].containerPort).toBe(port);
     expect(c.readinessProbe.httpGet.path).toBe('/health/ready');
     expect(c.livenessProbe.httpGet.path).toBe('/health/live');

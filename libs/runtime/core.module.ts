@@ -43,6 +43,10 @@ async function ensureStreamsWithRetry(nc: NatsConnection, config: AppConfig): Pr
       await ensureStreams(jsm, config.eventsMaxAgeMs, config.eventsReplicas);
       return;
     } catch (err) {
+      // Not a wait: a single server cannot hold replicas, whatever time it is given.
+      if (/replicas > 1 not supported/i.test(String(err))) {
+        throw new Error(`EVENTS_REPLICAS=${config.eventsReplicas} needs a NATS cluster of at least that many JetStream servers: ${(err as Error).message}`);
+      }
       if (Date.now() > deadline) throw err;
       logger.warn(`JetStream not ready to create or update the event stream (${(err as Error).message}); retrying`);
       await new Promise((r) => setTimeout(r, 1000));
