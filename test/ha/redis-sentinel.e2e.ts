@@ -6,7 +6,7 @@ import { AUDIT_STREAM } from '../../libs/nats/streams.js';
 jest.setTimeout(240_000);
 
 const T: FaultTimings = { GATEWAY_TTL_MS: 3000, WORKER_TTL_MS: 3000, CLEANUP_TIMEOUT_MS: 1500 };
-/** Sentinel needs its down-after (1 s) and an election on top of the usual bound. */
+/** Sentinel needs its down-after (4 s) and an election on top of the usual bound. */
 const BOUND = convergenceBound(T) + 10_000;
 
 /**

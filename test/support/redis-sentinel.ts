@@ -59,7 +59,8 @@ export class RedisSentinelSet {
         'bind 127.0.0.1',
         `dir ${s.dir}`,
         `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${this.data[0].port} 2`,
-        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        // Longer than health's freshness window (3 s), so that a dead primary shows in /health.
+        `sentinel down-after-milliseconds ${MASTER_NAME} 4000`,
         `sentinel failover-timeout ${MASTER_NAME} 10000`,
         `sentinel parallel-syncs ${MASTER_NAME} 1`,
         '',
