@@ -320,8 +320,10 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   async beforeApplicationShutdown() {
     this.shuttingDown = true;
     for (const t of this.timers) clearInterval(t);
-    // Out of the live workers first, so that nobody places a user here any more.
-    await Promise.all([this.leases.forgetWorker(this.workerId), this.placement.forget(this.workerId)]).catch(() => undefined);
+    // Out of the live workers first, so that nobody places a user here any more; not waited for
+    // long: with Redis away the command would wait for it, and the handover must not.
+    const forgotten = Promise.all([this.leases.forgetWorker(this.workerId), this.placement.forget(this.workerId)]).catch(() => undefined);
+    await Promise.race([forgotten, new Promise((r) => setTimeout(r, 500).unref())]);
     await Promise.allSettled(this.busy.values());
     const users = [...this.managers.keys()];
     this.shuttingDown = false;
