@@ -67,8 +67,9 @@ async function ensure(name: 'nats' | 'redis', rawUrl: string, defaultPort: numbe
   if (!(await waitForPort(url.hostname, port, 10_000))) fail(`${name}: ${binary} did not start; ${hint}`);
 }
 
-await ensure('nats', config.natsUrl, 4222);
-await ensure('redis', config.redisUrl, 6379);
+// A cluster's list, or Sentinels, are run by the operator: only a single local server is started here.
+if (!config.natsUrl.includes(',')) await ensure('nats', config.natsUrl, 4222);
+if (/^rediss?:/.test(config.redisUrl)) await ensure('redis', config.redisUrl, 6379);
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;

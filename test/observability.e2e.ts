@@ -195,6 +195,6 @@ describe('/health', () => {
 
     await stack.backends.startRedis();
     for (const app of [stack.presence, stack.worker, late]) await app.healthy();
-    expect((await health(stack.presence)).body.checks).toEqual({ nats: 'up', redis: 'up' });
+    expect((await health(stack.presence)).body.checks).toEqual({ nats: 'up', events: 'up', redis: 'up' });
   });
 });

@@ -11,6 +11,7 @@ import { UserStreamManager, type ManagerHooks } from './manager/user-stream-mana
 import type { ManagerEnvironment } from './manager/child-context.js';
 import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
 import { Lease } from './leases/lease-hold.js';
+import { Placement } from './placement/placement.service.js';
 
 /** While the dataset settles, a joined user is retried this often, for at most this long. */
 const SETTLE_RETRY_EVERY_MS = 100;
@@ -48,6 +49,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     private readonly leases: LeaseRepository,
     private readonly nats: NatsService,
     private readonly metrics: Metrics,
+    private readonly placement: Placement,
   ) {
     this.workerId = config.instanceId;
     this.timings = leaseTimings(config.workerTtlMs);
@@ -138,10 +140,15 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     return new Lease(leaseMs, Math.max(50, Math.floor(leaseMs / 20)), () => void this.guard('renew', () => this.renew()));
   }
 
-  /** Start the user's manager here if they should have one and nobody else runs it. */
-  tryStart(userId: string, since?: number): Promise<void> {
+  /**
+   * Start the user's manager here if they should have one and nobody else runs it. `placed`: only
+   * if this worker is the user's home (otherwise it looks again a moment later, see Placement);
+   * `now`: this worker was chosen (a move to it, or the user's home never took them).
+   */
+  tryStart(userId: string, since?: number, how: 'placed' | 'now' = 'placed'): Promise<void> {
     return this.exclusive(userId, async () => {
       if (this.shuttingDown || this.managers.has(userId)) return;
+      if (how === 'placed' && !this.placement.isHome(userId, this.workerId)) return this.placement.defer(userId);
       since ??= this.waitingSince.get(userId);
       const lease = this.newLease();
       const manager = new UserStreamManager(userId, this.env, COMPONENTS, this.hooks, lease);
@@ -245,6 +252,9 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
    */
   async reconcile() {
     const t = this.timings;
+    await this.placement.refresh(this.workerId, this.managers.size);
+    for (const u of await this.placement.dueAndFree()) await this.tryStart(u, undefined, 'now');
+    await this.rebalance();
     if (Date.now() - this.lastOfflineSweep >= t.sweepEveryMs) {
       this.lastOfflineSweep = Date.now();
       // A user who went offline a moment ago has their offline event on its way: stopping for it
@@ -262,6 +272,32 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
         await Promise.all(users.map((u) => this.tryStart(u)));
       }
     }
+  }
+
+  /**
+   * Evens out the managers across workers: a few of ours, within the rate, go to the least loaded
+   * worker, each a graceful move (stopped `handover`, its memory left for the target).
+   */
+  private async rebalance() {
+    const moves = this.placement.plan(this.workerId, [...this.managers.keys()].filter((u) => !this.busy.has(u)));
+    const byTarget = new Map<string, string[]>();
+    for (const m of moves) {
+      await this.stop(m.userId, 'handover');
+      if (this.managers.has(m.userId)) continue;
+      this.placement.moved(m.to);
+      byTarget.set(m.to, [...(byTarget.get(m.to) ?? []), m.userId]);
+    }
+    for (const [to, userIds] of byTarget) {
+      this.logger.log(`moved ${userIds.length} manager(s) to ${to} to even out the load`);
+      this.nats.publish(InternalSubjects.workerHandover, { workerId: this.workerId, userIds, to, at: nowIso() });
+    }
+  }
+
+  /** A handover from another worker: to this one by name, or (a drained worker) to the users' homes. */
+  takeOver(from: string, userIds: string[], to?: string): Promise<unknown> {
+    if (to !== undefined) return to === this.workerId ? Promise.all(userIds.map((u) => this.tryStart(u, undefined, 'now'))) : Promise.resolve();
+    this.placement.leaving(from);
+    return Promise.all(userIds.map((u) => this.tryStart(u)));
   }
 
   /** Registry entries (`pl:managers`) of workers killed mid-run, for users nobody took over. */
@@ -284,6 +320,10 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   async beforeApplicationShutdown() {
     this.shuttingDown = true;
     for (const t of this.timers) clearInterval(t);
+    // Out of the live workers first, so that nobody places a user here any more; not waited for
+    // long: with Redis away the command would wait for it, and the handover must not.
+    const forgotten = Promise.all([this.leases.forgetWorker(this.workerId), this.placement.forget(this.workerId)]).catch(() => undefined);
+    await Promise.race([forgotten, new Promise((r) => setTimeout(r, 500).unref())]);
     await Promise.allSettled(this.busy.values());
     const users = [...this.managers.keys()];
     this.shuttingDown = false;

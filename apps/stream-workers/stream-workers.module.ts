@@ -4,6 +4,7 @@ import { CoreModule } from '#libs/runtime/core.module.js';
 import { Readiness } from '#libs/runtime/readiness.js';
 import { ObservabilityController } from '#libs/runtime/observability.controller.js';
 import { LeaseRepository } from './leases/lease.repository.js';
+import { Placement } from './placement/placement.service.js';
 import { StreamWorkerService } from './stream-worker.service.js';
 import { WorkerEventsController } from './worker-events.controller.js';
 import { WorkerQueryService } from './worker-query.service.js';
@@ -15,7 +16,7 @@ export class StreamWorkersModule {
       module: StreamWorkersModule,
       imports: [CoreModule.forApp('stream-workers', config, { redis: true })],
       controllers: [ObservabilityController, WorkerEventsController],
-      providers: [Readiness, LeaseRepository, StreamWorkerService, WorkerQueryService],
+      providers: [Readiness, LeaseRepository, Placement, StreamWorkerService, WorkerQueryService],
     };
   }
 }

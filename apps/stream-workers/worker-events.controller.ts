@@ -27,7 +27,7 @@ export class WorkerEventsController {
   @OnSubject(InternalSubjects.workerHandover, WorkerHandover, { matchSubjectUser: false })
   async handover(e: WorkerHandover) {
     if (e.workerId === this.workers.workerId) return;
-    await Promise.all(e.userIds.map((u) => this.workers.tryStart(u)));
+    await this.workers.takeOver(e.workerId, e.userIds, e.to);
   }
 }
 

@@ -139,6 +139,33 @@ describe('loadConfig', () => {
     expect(loadConfig({}).instanceId).toMatch(/^[A-Za-z0-9_-]+-\d+$/);
   });
 
+  it('accepts a NATS cluster as a comma-separated list of servers', () => {
+    const c = loadConfig({ NATS_URL: 'nats://n1:4222, nats://n2:4222,tls://n3:4443' });
+    expect(c.natsUrl).toBe('nats://n1:4222,nats://n2:4222,tls://n3:4443');
+    expect(loadConfig({ NATS_URL: 'nats://u:p@n1:4222,nats://n2:4222' }).natsUrl).toBe('nats://u:p@n1:4222,nats://n2:4222');
+  });
+
+  it.each(['nats://n1:4222,', 'nats://n1:4222,http://n2:4222', 'nats://n1:4222,n2', 'nats://a:b@n1:4222,nats://c:d@n2:4222'])(
+    'refuses NATS_URL=%p with one line naming it',
+    (value) => {
+      const err = configError({ NATS_URL: value });
+      expect(err.message).toContain('NATS_URL');
+      expect(err.message).not.toContain('\n');
+    },
+  );
+
+  it('EVENTS_REPLICAS defaults to 1 and is between 1 and 5', () => {
+    expect(loadConfig({}).eventsReplicas).toBe(1);
+    expect(loadConfig({ EVENTS_REPLICAS: '3' }).eventsReplicas).toBe(3);
+    for (const bad of ['0', '6', 'three', '-1']) expect(configError({ EVENTS_REPLICAS: bad }).message).toContain('EVENTS_REPLICAS');
+  });
+
+  it('accepts a Sentinel-managed REDIS_URL; refuses a cluster one, which this build does not support, in one line', () => {
+    expect(loadConfig({ REDIS_URL: 'redis-sentinel://s1:26379,s2:26380/mymaster' }).redisUrl).toBe('redis-sentinel://s1:26379,s2:26380/mymaster');
+    expect(configError({ REDIS_URL: 'redis-sentinel://s1:26379' }).message).toMatch(/^REDIS_URL .*masterName/);
+    expect(configError({ REDIS_URL: 'redis-cluster://r1:7000' }).message).toMatch(/^REDIS_URL redis-cluster:\/\/ is not supported/);
+  });
+
   it('accepts a Redis database number in the URL', () => {
     expect(loadConfig({ REDIS_URL: 'redis://h:6379/3' }).redisUrl).toBe('redis://h:6379/3');
   });

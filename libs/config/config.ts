@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { parseRedisUrl, type RedisTarget } from '#libs/redis/redis-url.js';
 
 /**
  * The whole configuration, read once from the environment and validated. A bad value stops the
@@ -39,6 +40,10 @@ export interface AppConfig {
   eventsMaxAgeMs: number;
   /** After an operator ends a user's sessions, how long that user's new tabs are refused. */
   endSessionsBlockMs: number;
+  /** Replicas of the project's JetStream stream(s), reconciled at start (3 on a 3-node cluster). */
+  eventsReplicas: number;
+  /** Managers one worker may hand over per second to even out the load across workers; 0: never. */
+  placementMovesPerS: number;
   /** Prefix of every Redis key of this system (BullMQ's included). */
   redisPrefix: string;
   faultInjection: boolean;
@@ -59,6 +64,15 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw.trim()) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
     throw new ConfigError(`${name} must be a positive integer (milliseconds or count), got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function nonNegativeInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) {
+    throw new ConfigError(`${name} must be a whole number, 0 or more, got "${raw}"`);
   }
   return Number(raw);
 }
@@ -87,6 +101,42 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
   return raw;
 }
 
+/**
+ * NATS_URL: one server or a comma-separated list of a cluster's servers. Each entry is checked
+ * on its own, so the error names the bad one; credentials, where given, must be the same on all
+ * (the client has one identity, whichever server it reaches).
+ */
+function natsUrls(env: Env): string {
+  const raw = env.NATS_URL || 'nats://127.0.0.1:4222';
+  const entries = raw.split(',').map((e) => e.trim());
+  if (entries.some((e) => e === '')) {
+    throw new ConfigError(`NATS_URL must be a URL or a comma-separated list of URLs like nats://n1:4222,nats://n2:4222, got "${raw}" (an empty entry)`);
+  }
+  const auth = new Set<string>();
+  for (const entry of entries) {
+    url({ NATS_URL: entry }, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']);
+    const u = new URL(entry);
+    if (u.username || u.password) auth.add(`${u.username}:${u.password}`);
+  }
+  if (auth.size > 1) throw new ConfigError('NATS_URL must give the same user:password@ to every server of the list (or to the first only)');
+  return entries.join(',');
+}
+
+/** REDIS_URL in any of its forms, read by the one parser the apps connect with (libs/redis). */
+function redisUrlOf(env: Env): string {
+  const raw = env.REDIS_URL || 'redis://127.0.0.1:6379';
+  let target: RedisTarget;
+  try {
+    target = parseRedisUrl(raw);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (target.kind === 'cluster') {
+    throw new ConfigError('REDIS_URL redis-cluster:// is not supported by this build yet: use redis://, rediss:// or redis-sentinel://');
+  }
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV || 'development';
   const production = nodeEnv === 'production';
@@ -95,15 +145,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
   }
-  const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
-  const db = new URL(redisUrl).pathname.replace(/^\//, '');
-  if (db !== '' && !/^\d+$/.test(db)) {
-    throw new ConfigError(`REDIS_URL's path must be a database number (redis://host:6379/2), got "${redisUrl}"`);
-  }
+  const redisUrl = redisUrlOf(env);
   const config: AppConfig = {
     nodeEnv,
     production,
-    natsUrl: url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    natsUrl: natsUrls(env),
     redisUrl,
     gatewayPort: port(env, 'GATEWAY_PORT', 3000),
     presencePort: port(env, 'PRESENCE_PORT', 3001),
@@ -130,11 +176,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
     handshakeBurst: positiveInt(env, 'HANDSHAKE_BURST', 100),
     eventsMaxAgeMs: positiveInt(env, 'EVENTS_MAX_AGE_MS', 7 * 24 * 3600 * 1000),
     endSessionsBlockMs: positiveInt(env, 'END_SESSIONS_BLOCK_MS', 60_000),
+    eventsReplicas: positiveInt(env, 'EVENTS_REPLICAS', 1),
+    placementMovesPerS: nonNegativeInt(env, 'PLACEMENT_MOVES_PER_S', 5),
     redisPrefix: env.REDIS_PREFIX || 'pl',
     faultInjection: env.FAULT_INJECTION === '1' || env.FAULT_INJECTION === 'true',
   };
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.instanceId)) {
     throw new ConfigError(`INSTANCE_ID must match ^[A-Za-z0-9_-]{1,64}$ (it is a NATS subject token), got "${config.instanceId}"`);
+  }
+  if (config.eventsReplicas > 5) {
+    // JetStream's own limit: a stream has at most 5 replicas.
+    throw new ConfigError(`EVENTS_REPLICAS must be between 1 and 5 (JetStream's limit), got "${env.EVENTS_REPLICAS}"`);
   }
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.redisPrefix)) {
     throw new ConfigError(`REDIS_PREFIX must match ^[A-Za-z0-9_-]{1,32}$, got "${config.redisPrefix}"`);

@@ -202,7 +202,8 @@ export interface PresenceDebug {
 export const CRASH_MODES = ['fail', 'tick', 'tick-rejection', 'timer', 'spawn', 'raw-timer', 'raw-rejection'] as const;
 export type CrashMode = (typeof CRASH_MODES)[number];
 export const AdminCrash = z.object({ userId: UserId, component: z.string().min(1).max(64), how: z.enum(CRASH_MODES).default('fail') });
-export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime });
+/** `to`: the worker the users are moved to (a rebalancing move); absent, their rendezvous homes take them. */
+export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime, to: Id.optional() });
 export type WorkerHandover = z.infer<typeof WorkerHandover>;
 
 export type PresenceMap = Record<string, { metas: SessionMeta[] }>;

@@ -1,15 +1,18 @@
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 
 /**
- * NATS_URL may carry credentials (nats://user:pass@host:4222) and TLS (tls://host:4222).
- * The client is given them as options, so the password never shows in server lists or logs.
+ * NATS_URL may carry credentials (nats://user:pass@host:4222) and TLS (tls://host:4222), and may
+ * list a cluster's servers separated by commas (libs/config checked them). The client is given
+ * every server, so it connects while any one answers; credentials and TLS are read from the
+ * first entry that has them. They go in as options, so the password never shows in server lists or logs.
  */
 export function natsConnectionOptions(natsUrl: string, name: string): ConnectionOptions {
-  const url = new URL(natsUrl);
-  const tls = url.protocol === 'tls:';
-  const server = `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port || 4222}`;
+  const urls = natsUrl.split(',').map((e) => new URL(e.trim()));
+  const url = urls.find((u) => u.username || u.password) ?? urls[0];
+  const tls = urls.some((u) => u.protocol === 'tls:');
+  const servers = urls.map((u) => `${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port || 4222}`);
   const opts: ConnectionOptions = {
-    servers: [server],
+    servers,
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -31,8 +34,9 @@ export function natsConnectionOptions(natsUrl: string, name: string): Connection
   return opts;
 }
 
-/** URL safe to print: credentials removed. */
+/** URL (or comma-separated list of URLs) safe to print: credentials removed. */
 export function redactUrl(raw: string): string {
+  if (raw.includes(',')) return raw.split(',').map((e) => redactUrl(e.trim())).join(',');
   try {
     const u = new URL(raw);
     if (u.username || u.password) {

@@ -31,11 +31,14 @@ const nanos = (ms: number) => ms * 1_000_000;
 
 /**
  * Creates (or updates) the stream and presence's durable consumer. Every app calls it at start,
- * so session events published before presence ever ran are kept for it, not lost.
+ * so session events published before presence ever ran are kept for it, not lost. `replicas`
+ * (EVENTS_REPLICAS) is reconciled too: a stream made with one replica on a cluster is scaled up,
+ * since with one copy the loss of its node freezes every join and leave.
  */
-export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Promise<void> {
+export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number, replicas = 1): Promise<void> {
   const config = {
     name: AUDIT_STREAM,
+    num_replicas: replicas,
     subjects: AUDIT_STREAM_SUBJECTS,
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
@@ -52,8 +55,16 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number): Pr
     // Exists already (older subjects, another max_age): bring it to this config.
     const info = await jsm.streams.info(AUDIT_STREAM);
     const sameSubjects = [...info.config.subjects].sort().join() === [...config.subjects].sort().join();
-    if (info.config.max_age !== config.max_age || !sameSubjects || !info.config.allow_direct) {
-      await jsm.streams.update(AUDIT_STREAM, { ...info.config, subjects: config.subjects, max_age: config.max_age, duplicate_window: config.duplicate_window, allow_direct: true });
+    const sameReplicas = (info.config.num_replicas || 1) === replicas;
+    if (info.config.max_age !== config.max_age || !sameSubjects || !info.config.allow_direct || !sameReplicas) {
+      await jsm.streams.update(AUDIT_STREAM, {
+        ...info.config,
+        subjects: config.subjects,
+        max_age: config.max_age,
+        duplicate_window: config.duplicate_window,
+        allow_direct: true,
+        num_replicas: replicas,
+      });
     }
   }
   try {

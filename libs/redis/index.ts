@@ -1,3 +1,4 @@
 export * from './redis.js';
 export * from './keys.js';
 export * from './write-probe.js';
+export * from './redis-url.js';

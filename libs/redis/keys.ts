@@ -38,6 +38,8 @@ export function redisKeys(prefix: string) {
     /** userId -> JSON {workerId, startedAt, generation} of every running manager. */
     managers: `${prefix}:managers`,
     workers: `${prefix}:workers`,
+    /** workerId -> how many managers it runs, written with its heartbeat (placement reads it). */
+    workerLoads: `${prefix}:workerload`,
     bullPrefix: `${prefix}:bull`,
   };
 }

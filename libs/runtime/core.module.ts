@@ -6,6 +6,7 @@ import { connectNats, redactUrl } from '#libs/nats/connection.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { createRedis, REDIS } from '#libs/redis/redis.js';
 import { ensureStreams } from '#libs/nats/streams.js';
+import { jetstreamManager } from '@nats-io/jetstream';
 
 export const APP_NAME = Symbol('APP_NAME');
 
@@ -28,6 +29,31 @@ async function connectWithRetry(config: AppConfig, app: string): Promise<NatsCon
   }
 }
 
+/**
+ * Creates or reconciles the streams, retrying for a while: on a cluster an app may start while
+ * JetStream elects a leader (a node just died or restarted) and its API answers nothing for
+ * seconds; that is a wait, not a reason to exit.
+ */
+async function ensureStreamsWithRetry(nc: NatsConnection, config: AppConfig): Promise<void> {
+  const logger = new Logger('Nats');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      await ensureStreams(jsm, config.eventsMaxAgeMs, config.eventsReplicas);
+      return;
+    } catch (err) {
+      // Not a wait: a single server cannot hold replicas, whatever time it is given.
+      if (/replicas > 1 not supported/i.test(String(err))) {
+        throw new Error(`EVENTS_REPLICAS=${config.eventsReplicas} needs a NATS cluster of at least that many JetStream servers: ${(err as Error).message}`);
+      }
+      if (Date.now() > deadline) throw err;
+      logger.warn(`JetStream not ready to create or update the event stream (${(err as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 /** Config, NATS, metrics and (optionally) Redis for one app. */
 @Global()
 @Module({})
@@ -41,8 +67,7 @@ export class CoreModule {
         provide: NATS_CONNECTION,
         useFactory: async () => {
           const nc = await connectWithRetry(config, app);
-          const jsm = await import('@nats-io/jetstream').then((m) => m.jetstreamManager(nc, { timeout: 5000 }));
-          await ensureStreams(jsm, config.eventsMaxAgeMs);
+          await ensureStreamsWithRetry(nc, config);
           return nc;
         },
       },

@@ -5,17 +5,20 @@ import { RedisWriteProbe } from '#libs/redis/write-probe.js';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { healthReport, type CheckResult } from '#libs/observability/health.js';
 import { NatsService } from '#libs/nats/nats.service.js';
+import { StreamWriteProbe } from '#libs/nats/stream-probe.js';
 import { APP_NAME } from './core.module.js';
 
 /**
- * What /health reports: named checks (NATS always; Redis where used, judged by whether a write
- * succeeds, not by the connection alone) and readiness.
+ * What /health reports: named checks (NATS always, and whether the event stream has a leader to
+ * take writes; Redis where used, judged by whether a write succeeds, not by the connection alone)
+ * and readiness.
  */
 @Injectable()
 export class Readiness implements OnApplicationShutdown {
   private ready = false;
   private readonly checks = new Map<string, () => CheckResult>();
   private readonly probe?: RedisWriteProbe;
+  private readonly streamProbe: StreamWriteProbe;
 
   constructor(
     @Inject(APP_NAME) private readonly app: string,
@@ -24,6 +27,9 @@ export class Readiness implements OnApplicationShutdown {
     @Optional() @Inject(REDIS) redis?: Redis,
   ) {
     this.checks.set('nats', () => nats.connected);
+    const streamProbe = new StreamWriteProbe(nats.nc).start();
+    this.streamProbe = streamProbe;
+    this.checks.set('events', () => streamProbe.problem() ?? true);
     if (redis) {
       const probe = new RedisWriteProbe(redis, `${config.redisPrefix}:probe:${app}:${config.instanceId}`).start();
       this.probe = probe;
@@ -50,5 +56,6 @@ export class Readiness implements OnApplicationShutdown {
 
   onApplicationShutdown() {
     this.probe?.stop();
+    this.streamProbe.stop();
   }
 }

@@ -11,6 +11,8 @@ import { findBinary, startNatsServer, startRedisServer, waitForPort } from '../.
 import { natsConnectionOptions } from '../../libs/nats/connection.js';
 import { InternalSubjects } from '../../libs/contracts/subjects.js';
 import { APP_NODE_FLAGS } from '../../libs/config/node-flags.js';
+import { NatsCluster } from './nats-cluster.js';
+import { RedisSentinelSet } from './redis-sentinel.js';
 
 /**
  * End-to-end harness: a private nats-server and redis-server per test file (so suites never see
@@ -72,6 +74,10 @@ export async function until<T>(what: string, fn: () => T | undefined | false | n
 
 /** Back ends that differ from the plain default: auth, TLS (the apps get the URLs below). */
 export interface BackendsOptions {
+  /** A JetStream cluster of this many nats-servers instead of one (NATS_URL lists them all). */
+  natsCluster?: number;
+  /** Redis as a primary, a replica and three Sentinels (REDIS_URL is redis-sentinel://). */
+  redisSentinel?: boolean;
   nats?: {
     /** nats-server config file text for this port and JetStream store directory. */
     config: (port: number, storeDir: string) => string;
@@ -94,22 +100,35 @@ export class Backends {
   /** nats-server's HTTP monitoring port (/connz, /varz), as `nats-server -m` serves it. */
   natsMonitorPort = 0;
   private natsStore = mkdtempSync(join(tmpdir(), 'e2e-nats-'));
+  /** Set when the options ask for a cluster: then `nats` and `natsPort` stay unused. */
+  readonly natsCluster?: NatsCluster;
+  /** Set when the options ask for Sentinel: then `redis` and `redisPort` stay unused. */
+  readonly redisSentinel?: RedisSentinelSet;
 
-  constructor(readonly opts: BackendsOptions = {}) {}
+  constructor(readonly opts: BackendsOptions = {}) {
+    if (opts.natsCluster) this.natsCluster = new NatsCluster(opts.natsCluster, freePort);
+    if (opts.redisSentinel) this.redisSentinel = new RedisSentinelSet(freePort);
+  }
 
   get natsUrl() {
+    if (this.natsCluster) return this.natsCluster.url;
     return this.opts.nats ? this.opts.nats.url(this.natsPort) : `nats://127.0.0.1:${this.natsPort}`;
   }
   get natsMonitorUrl() {
     return `http://127.0.0.1:${this.natsMonitorPort}`;
   }
   get redisUrl() {
+    if (this.redisSentinel) return this.redisSentinel.url;
     return this.opts.redis ? this.opts.redis.url(this.redisPort) : `redis://127.0.0.1:${this.redisPort}`;
   }
 
   async start() {
-    this.natsPort ||= await freePort();
     this.redisPort ||= await freePort();
+    if (this.natsCluster) {
+      await Promise.all([this.natsCluster.start().then(() => this.natsCluster!.ready()), this.startRedis()]);
+      return;
+    }
+    this.natsPort ||= await freePort();
     this.natsMonitorPort ||= await freePort();
     await Promise.all([this.startNats(), this.startRedis()]);
   }
@@ -145,6 +164,7 @@ export class Backends {
   private readonly startedOnce = new Set<string>();
 
   async startRedis() {
+    if (this.redisSentinel) return this.redisSentinel.start();
     for (let attempt = 0; ; attempt++) {
       this.redis = this.opts.redis ? spawn(findBinary('redis-server') ?? 'redis-server', this.opts.redis.args(this.redisPort), { stdio: 'ignore' }) : startRedisServer(this.redisPort);
       const up = await waitForPort('127.0.0.1', this.redisPort, 10_000);
@@ -168,7 +188,7 @@ export class Backends {
   }
 
   async stop() {
-    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL')]);
+    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL'), this.natsCluster?.stop(), this.redisSentinel?.stop()]);
   }
 }
 
@@ -290,6 +310,9 @@ export class Stack {
       WORKER_TTL_MS: '3000',
       FAULT_INJECTION: '1',
       LOG_LEVEL: 'debug',
+      // Rebalancing moves running managers whenever the load is uneven, which tests that name the
+      // worker a user runs on cannot foresee: off unless a test asks for it (test/ha/placement).
+      PLACEMENT_MOVES_PER_S: '0',
       ...this.opts.env,
     };
     this.observer = await Observer.connect(this.backends.natsUrl, this.opts.backends?.nats?.clientOptions);
@@ -399,7 +422,7 @@ export class Observer {
 
   static async connect(url: string, extra?: Partial<ConnectionOptions>) {
     // With credentials or TLS in the URL, read it the way the apps do.
-    const base = extra ? { ...natsConnectionOptions(url, 'e2e-observer'), ...extra } : { servers: url, name: 'e2e-observer' };
+    const base = extra ? { ...natsConnectionOptions(url, 'e2e-observer'), ...extra } : { servers: url.split(','), name: 'e2e-observer' };
     const nc = await connect({ ...base, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const o = new Observer(nc);
     o.sub = nc.subscribe('>', {

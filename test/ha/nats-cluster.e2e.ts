@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Stack, readStream, uniqueUser, until, type AppProcess, type Tab } from '../support/harness.js';
+import { converged, convergenceBound, expectNeverTwoManagers, expectNoDuplicateManagers, fastEnv, heldUsers, type FaultTimings } from '../support/faults.js';
+import { AUDIT_STREAM, PRESENCE_CONSUMER } from '../../libs/nats/streams.js';
+
+jest.setTimeout(240_000);
+
+const T: FaultTimings = { GATEWAY_TTL_MS: 3000, WORKER_TTL_MS: 3000, CLEANUP_TIMEOUT_MS: 1500 };
+/** A node's death costs a stream leader election on top of the usual bound. */
+const BOUND = convergenceBound(T) + 10_000;
+
+/**
+ * Contract guarantee 9 for NATS: a 3-node JetStream cluster, EVENTS_REPLICAS=3, and its nodes
+ * killed one at a time (the stream's leader first, then JetStream's meta leader) while users join
+ * and leave: nothing is lost, no user ever has two managers, the managers converge, and /health
+ * says whether the stream takes writes.
+ */
+describe('a 3-node NATS cluster losing a node at a time', () => {
+  const stack = new Stack({ backends: { natsCluster: 3 }, workers: 2, env: fastEnv(T, { EVENTS_REPLICAS: '3' }) });
+  const cluster = () => stack.backends.natsCluster!;
+  const tabs: Array<{ user: string; tab: Tab }> = [];
+  const users: string[] = [];
+  let jsm: JetStreamManager;
+  beforeAll(async () => {
+    await stack.start();
+    jsm = await jetstreamManager(stack.observer.nc, { timeout: 5000 });
+  });
+  afterAll(async () => {
+    for (const t of tabs) t.tab.close();
+    await stack.stop();
+  });
+
+  const open = async (user: string) => {
+    if (!users.includes(user)) users.push(user);
+    tabs.push({ user, tab: await stack.tab(user) });
+  };
+  const close = (user: string) => tabs.find((t) => t.user === user && t.tab.socket.connected)!.tab.close();
+  const health = (app: AppProcess) => fetch(`${app.url}/health`).then(async (r) => ({ status: r.status, body: (await r.json()) as { checks: Record<string, string> } }));
+  const streamInfo = () => until('stream info', () => jsm.streams.info(AUDIT_STREAM).catch(() => null), 20_000, 200);
+  /** The stream is back to three current replicas (after a node came back). */
+  const caughtUp = () =>
+    until('the stream has a leader and two current replicas', async () => {
+      const info = await jsm.streams.info(AUDIT_STREAM).catch(() => null);
+      return info?.cluster?.leader && (info.cluster.replicas ?? []).filter((r) => r.current).length === 2 ? info : null;
+    }, 30_000, 250);
+  const metaLeader = async (): Promise<string> => {
+    const node = cluster().nodes.find((n) => cluster().alive(n))!;
+    const jsz = (await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`).then((r) => r.json())) as { meta_cluster?: { leader?: string } };
+    return jsz.meta_cluster?.leader ?? '';
+  };
+
+  it('creates the stream and presence consumer with 3 replicas, and reconciles a stream scaled down by hand', async () => {
+    const info = await streamInfo();
+    expect(info.config.num_replicas).toBe(3);
+    expect(info.cluster?.replicas).toHaveLength(2);
+    const consumer = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
+    expect(consumer.cluster?.replicas).toHaveLength(2);
+    for (const app of stack.apps) expect((await health(app)).body.checks.events).toBe('up');
+
+    await jsm.streams.update(AUDIT_STREAM, { ...info.config, num_replicas: 1 });
+    expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(1);
+    // Any app's start brings it back to EVENTS_REPLICAS.
+    await stack.addApp('stream-workers');
+    await caughtUp();
+    expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(3);
+    // The presence consumer follows its stream's replicas.
+    await until('the consumer has three replicas again', async () => (await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER)).cluster?.replicas?.length === 2, 15_000, 250);
+  });
+
+  it('an app whose first listed server is down connects to another', async () => {
+    await cluster().stopNode(0);
+    try {
+      const gw = await stack.addApp('gateway');
+      expect((await health(gw)).status).toBe(200);
+    } finally {
+      await cluster().startNode(0);
+      await cluster().ready();
+      await caughtUp();
+    }
+  });
+
+  it('the stream leader, then the meta leader, killed while users join and leave: nothing lost, never two managers', async () => {
+    for (let i = 0; i < 6; i++) await open(uniqueUser(`nc${i}`));
+    await converged(stack, users, heldUsers(tabs), BOUND);
+
+    // 1. The node holding the stream's leader.
+    const leader = cluster().byName((await streamInfo()).cluster?.leader);
+    expect(leader).toBeGreaterThanOrEqual(0);
+    await cluster().stopNode(leader);
+    await open(uniqueUser('nc-during-1'));
+    close(users[0]);
+    await open(uniqueUser('nc-during-1b'));
+    await converged(stack, users, heldUsers(tabs), BOUND);
+    await until('every app healthy with a node down', async () => (await Promise.all(stack.apps.map(health))).every((h) => h.status === 200), BOUND, 250);
+    await cluster().startNode(leader);
+    await cluster().ready();
+    await caughtUp();
+
+    // 2. The node holding JetStream's meta leader.
+    const meta = cluster().byName(await metaLeader());
+    expect(meta).toBeGreaterThanOrEqual(0);
+    await cluster().stopNode(meta);
+    close(users[1]);
+    await open(uniqueUser('nc-during-2'));
+    await open(users[0]);
+    await converged(stack, users, heldUsers(tabs), BOUND);
+    await cluster().startNode(meta);
+    await cluster().ready();
+    await caughtUp();
+
+    // Nothing lost: every join and leave the tabs made is in the stream, every user who left went
+    // offline once, and the stored manager events never show two at once.
+    const stored = await readStream(stack.observer.nc, AUDIT_STREAM);
+    for (const u of users) {
+      const count = (s: string) => stored.filter((e) => e.subject === s).length;
+      const opened = tabs.filter((t) => t.user === u).length;
+      expect({ u, joined: count(`presence.session.${u}.joined`) >= opened }).toEqual({ u, joined: true });
+      expectNeverTwoManagers(stack, u, new Map(), stored);
+    }
+    for (const u of [users[1]]) expect(stored.filter((e) => e.subject === `presence.user.${u}.offline`)).toHaveLength(1);
+    await expectNoDuplicateManagers(stack);
+    for (const app of stack.apps) expect([app.app, app.alive]).toEqual([app.app, true]);
+  });
+
+  it('health reports the stream unable to take writes while two of three nodes are down', async () => {
+    const alive = cluster().nodes.map((_, i) => i);
+    await cluster().stopNode(alive[0]);
+    await cluster().stopNode(alive[1]);
+    try {
+      const gw = stack.gateway;
+      const h = await until('gateway health down for the stream', async () => {
+        const r = await health(gw).catch(() => null);
+        return r && r.status === 503 && r.body.checks.events === 'down' ? r : null;
+      }, 30_000, 250);
+      expect(h.status).toBe(503);
+    } finally {
+      await cluster().startNode(alive[0]);
+      await cluster().startNode(alive[1]);
+      await cluster().ready();
+    }
+    await until('every app healthy again', async () => (await Promise.all(stack.apps.map((a) => health(a).catch(() => ({ status: 0 }))))).every((h) => h.status === 200), BOUND, 250);
+    await converged(stack, users, heldUsers(tabs), BOUND);
+  });
+});
