@@ -26,7 +26,6 @@ export const END = '<!-- bench:end -->';
 
 const kib = (b: number) => fmt(b / 1024, 1);
 const pq = (s: Summary | undefined, d = 1) => (s && s.n ? `${fmt(s.p50, d)} / ${fmt(s.p99, d)}` : '-');
-const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : `${Math.round(v * 100)}%`);
 
 function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');

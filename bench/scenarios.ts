@@ -377,7 +377,7 @@ export async function cleanup(stack: BenchStack, gen: Generator, probe: Probe, o
   const lifecycle = (_e: unknown, m: Msg) => {
     const parts = m.subject.split('.');
     if (parts.length !== 4 || !watch.has(parts[2]) || m.reply?.startsWith('$JS.ACK')) return;
-    let p: { at?: string; reason?: string; sessionId?: string; runAt?: string } = {};
+    let p: { at?: string; reason?: string; sessionId?: string; runAt?: string };
     try {
       p = m.json();
     } catch {

@@ -3,6 +3,7 @@
 // calls the lock out of sync. This adds each missing one as an optional entry restricted to its
 // own os/cpu, which npm ci skips on this platform. Usage: node scripts/lock-add-foreign-platforms.mjs NAME...
 import { readFileSync, writeFileSync } from 'node:fs';
+import process from 'node:process';
 
 const args = process.argv.slice(2);
 if (args.length === 0 || args.includes('--help') || args.includes('-h')) {

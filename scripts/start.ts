@@ -105,14 +105,14 @@ function run(app: (typeof APPS)[number]) {
     }
     say('start', `${app} exited (${signal ?? code}); stopping the others`);
     process.exitCode = 1;
-    void shutdown();
+    shutdown();
   });
 }
 
 for (const app of APPS) run(app);
 say('start', `dashboard: http://localhost:${config.gatewayPort}/dashboard   board: http://localhost:${config.presencePort}/queues`);
 
-async function shutdown() {
+function shutdown() {
   if (stopping) return;
   stopping = true;
   say('start', 'stopping gracefully…');
@@ -125,5 +125,5 @@ async function shutdown() {
   }, 15_000).unref();
 }
 
-process.on('SIGINT', () => void shutdown());
-process.on('SIGTERM', () => void shutdown());
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

@@ -109,7 +109,7 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     if (orphans.length > 0) this.logger.warn(`adopted ${orphans.length} orphan manager(s): ${orphans.slice(0, 10).join(', ')}`);
   }
 
-  async onApplicationShutdown() {
+  onApplicationShutdown() {
     if (this.timer) clearInterval(this.timer);
   }
 }

@@ -21,7 +21,7 @@ async function connectWithRetry(config: AppConfig, app: string): Promise<NatsCon
       return nc;
     } catch (err) {
       if (Date.now() > deadline) {
-        throw new Error(`cannot reach NATS at ${redactUrl(config.natsUrl)} (${(err as Error).message}); start it with: docker compose up -d nats`);
+        throw new Error(`cannot reach NATS at ${redactUrl(config.natsUrl)} (${(err as Error).message}); start it with: docker compose up -d nats`, { cause: err });
       }
       logger.warn(`NATS at ${redactUrl(config.natsUrl)} not reachable yet (${(err as Error).message}); retrying`);
       await new Promise((r) => setTimeout(r, 1000));
@@ -45,7 +45,7 @@ async function ensureStreamsWithRetry(nc: NatsConnection, config: AppConfig): Pr
     } catch (err) {
       // Not a wait: a single server cannot hold replicas, whatever time it is given.
       if (/replicas > 1 not supported/i.test(String(err))) {
-        throw new Error(`EVENTS_REPLICAS=${config.eventsReplicas} needs a NATS cluster of at least that many JetStream servers: ${(err as Error).message}`);
+        throw new Error(`EVENTS_REPLICAS=${config.eventsReplicas} needs a NATS cluster of at least that many JetStream servers: ${(err as Error).message}`, { cause: err });
       }
       if (Date.now() > deadline) throw err;
       logger.warn(`JetStream not ready to create or update the event stream (${(err as Error).message}); retrying`);

@@ -72,7 +72,7 @@ export async function eventually<T>(what: string, read: () => Promise<T>, check:
       return check(last) ? { v: last } : undefined;
     }, timeoutMs, 50).then((r) => r.v);
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
   }
 }
 

@@ -83,7 +83,7 @@ export async function converged(stack: Stack, users: string[], expected: string[
       );
     }, timeoutMs, 100);
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen ${last}`);
+    throw new Error(`${(err as Error).message}; last seen ${last}`, { cause: err });
   }
   return Date.now() - t0;
 }
@@ -190,6 +190,6 @@ export async function statsMatchManagers(stack: Stack, timeoutMs: number): Promi
       }
     }, timeoutMs, 100).then((v) => v.count);
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen ${last}`);
+    throw new Error(`${(err as Error).message}; last seen ${last}`, { cause: err });
   }
 }

@@ -430,7 +430,7 @@ export class Observer {
         if (m.subject.startsWith('$') || m.subject.startsWith('_INBOX')) return;
         // A JetStream consumer's delivery of a stored message, not a new publish.
         if (m.reply?.startsWith('$JS.ACK.')) return;
-        let data: Record<string, unknown> = {};
+        let data: Record<string, unknown>;
         try {
           data = JSON.parse(m.string());
         } catch {
