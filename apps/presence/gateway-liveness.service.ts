@@ -74,6 +74,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   /** Consecutive heartbeats whose session count disagreed with the state, per gateway. */
   private readonly mismatches = new Map<string, number>();
   private resyncTimer?: NodeJS.Timeout;
+  /**
+   * Since when heartbeats reach Redis without a break: a gateway's silence is judged only after a
+   * full TTL of it, since heartbeats dropped while Redis was away or refused writes prove nothing.
+   */
+  private recordingSince: number | null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -83,6 +88,9 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   ) {
     redis.defineCommand('plHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT });
     redis.defineCommand('plEnsureMarker', { numberOfKeys: 2, lua: ENSURE_MARKER });
+    this.recordingSince = redis.status === 'ready' ? Date.now() : null;
+    redis.on('ready', () => (this.recordingSince ??= Date.now()));
+    redis.on('close', () => (this.recordingSince = null));
   }
 
   onApplicationBootstrap() {
@@ -98,7 +106,14 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   private async heartbeat(hb: GatewayHeartbeat) {
     if (this.redis.status !== 'ready') return;
     const k = this.state.keys;
-    const previousBoot = await this.redis.plHeartbeat(k.gateways, k.gatewayBoots, hb.gatewayId, Date.now(), hb.bootId ?? '');
+    let previousBoot: string | null;
+    try {
+      previousBoot = await this.redis.plHeartbeat(k.gateways, k.gatewayBoots, hb.gatewayId, Date.now(), hb.bootId ?? '');
+    } catch (err) {
+      this.recordingSince = null;
+      throw err;
+    }
+    this.recordingSince ??= Date.now();
     if (previousBoot) {
       this.logger.warn(`gateway ${hb.gatewayId} restarted (boot ${previousBoot} -> ${hb.bootId}): ending its earlier sessions`);
       await this.reconcileGateway(hb.gatewayId, 'gateway_down');
@@ -225,10 +240,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   }
 
   async expireDeadGateways() {
-    // Heartbeats reach us only over NATS: while we were cut off (or not running), silence proves
-    // nothing. Judge a gateway only after a full TTL of our own connection.
-    const since = this.nats.connectedSince;
-    if (since === null || Date.now() - since < this.config.gatewayTtlMs) return;
+    // Heartbeats reach us over NATS and are recorded in Redis: while either link was broken (or we
+    // were not running), silence proves nothing. Judge a gateway only after a full TTL of both.
+    const nats = this.nats.connectedSince;
+    const redis = this.recordingSince;
+    if (nats === null || redis === null || Date.now() - Math.max(nats, redis) < this.config.gatewayTtlMs) return;
     const deadline = Date.now() - this.config.gatewayTtlMs;
     const dead = await this.redis.zrangebyscore(this.state.keys.gateways, '-inf', deadline);
     for (const gatewayId of dead) {
