@@ -88,6 +88,26 @@ describe('presence state scripts', () => {
     await expectCountersExact('early/stale');
   });
 
+  it('the leave of a session never seen moves a pending cleanup to its own later time, once; a stale or repeated one does not', async () => {
+    const u = 'unseen-leave';
+    await repo.join(u, meta('a', T0));
+    const first = await repo.leave(u, 'a', T0 + 5000, 'closed');
+    expect(first.kind).toBe('scheduled');
+    // Session b joined and left, but only its leave is applied (its join comes later, ignored).
+    const moved = await repo.leave(u, 'b', T0 + 7000, 'lost');
+    expect(moved).toEqual({ kind: 'scheduled', epoch: (first as { epoch: number }).epoch + 1, runAt: T0 + 7000 });
+    expect(await repo.cleanupState(u)).toMatchObject({ status: 'grace', epoch: (moved as { epoch: number }).epoch });
+    // The cleanup of the first grace is stale now; a repeat of b's leave, or an earlier unseen leave, moves nothing.
+    expect((await repo.cleanup(u, (first as { epoch: number }).epoch)).kind).toBe('stale');
+    expect((await repo.leave(u, 'b', T0 + 9000, 'lost')).kind).toBe('unknown');
+    expect((await repo.leave(u, 'c', T0 + 6000, 'closed')).kind).toBe('unknown');
+    expect((await repo.join(u, meta('b', T0 + 100))).kind).toBe('ignored');
+    expect((await repo.cleanup(u, (moved as { epoch: number }).epoch)).kind).toBe('offline');
+    // Offline: an unseen leave changes nothing.
+    expect((await repo.leave(u, 'd', T0 + 20_000, 'closed')).kind).toBe('unknown');
+    await expectCountersExact('unseen leave');
+  });
+
   it('random per-session event orders, duplicates, cleanups and adoptions keep counters exact and end at the truth', async () => {
     let seed = 1234;
     const rnd = (n: number) => {

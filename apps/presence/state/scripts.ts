@@ -50,11 +50,22 @@ return {'online', epoch}
 
 /** KEYS: sessions, state, tombstone, active, grace, online, stats
  *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, keyPrefix
- *  The gateway's session index is named from the stored meta, not from the message. */
+ *  The gateway's session index is named from the stored meta, not from the message. A leave of a
+ *  session never seen that ends later than the pending cleanup moves it (a new epoch). */
 export const LEAVE = `
+local seen = redis.call('EXISTS', KEYS[3])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
 local meta = redis.call('HGET', KEYS[1], ARGV[1])
-if not meta then return {'unknown'} end
+if not meta then
+  -- A session whose join was never applied (it comes later and is ignored, or was lost) was there
+  -- until this leave: a user in grace must not stop before this leave's own cleanup time.
+  if seen == 1 or redis.call('HLEN', KEYS[1]) > 0 or redis.call('HGET', KEYS[2], 'status') ~= 'grace' then return {'unknown'} end
+  if tonumber(redis.call('HGET', KEYS[2], 'cleanupAt') or '0') >= tonumber(ARGV[3]) then return {'unknown'} end
+  local moved = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+  redis.call('HSET', KEYS[2], 'cleanupAt', ARGV[3], 'reason', ARGV[4])
+  redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+  return {'scheduled', moved, ARGV[3]}
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 local m = cjson.decode(meta)
 redis.call('SREM', ARGV[6] .. ':gw:' .. m.gatewayId .. ':sessions', ARGV[2] .. ' ' .. ARGV[1])
