@@ -9,7 +9,6 @@ import {
   type GatewaySessions,
   InternalSubjects,
   SessionMessageIds,
-  SessionSubjects,
   nowIso,
   type LeaveReason,
   type SessionLeft,
@@ -96,7 +95,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   onApplicationBootstrap() {
     this.nats.subscribe(InternalSubjects.anyGatewayHeartbeat, GatewayHeartbeat, (hb) => this.heartbeat(hb));
     // After a NATS outage gateways may have missed our state: ask them to re-announce.
-    this.nats.onReconnect(() => this.nats.publish(InternalSubjects.gatewayResync, { at: nowIso() }));
+    this.nats.onReconnect(() => this.nats.emit('gateway.resync', { at: nowIso() }));
   }
 
   onApplicationShutdown() {
@@ -161,11 +160,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       const meta = metas[i];
       if (meta && Date.parse(meta.joinedAt) > asOf) continue;
       const left: SessionLeft = { sessionId, userId, gatewayId, reason, at };
-      work.push(this.nats.publishDurable(SessionSubjects.left(userId), left, SessionMessageIds.leftRepair(sessionId, `reconcile-${asOf}`)));
+      work.push(this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, `reconcile-${asOf}`)));
     }
     for (const s of answer.sessions) {
       if (heldIds.has(s.sessionId)) continue;
-      work.push(this.nats.publishDurable(SessionSubjects.joined(s.userId), s, SessionMessageIds.joined(s.sessionId, `-reconcile-${asOf}`)));
+      work.push(this.nats.emitDurable('session.joined', s, SessionMessageIds.joined(s.sessionId, `-reconcile-${asOf}`)));
     }
     await Promise.all(work);
     if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
@@ -230,7 +229,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       clearTimeout(this.resyncTimer);
       this.resyncTimer = setTimeout(() => {
         const request: GatewayResync = afterSeq === undefined ? { at: nowIso() } : { at: nowIso(), afterSeq };
-        this.nats.publish(InternalSubjects.gatewayResync, request);
+        this.nats.emit('gateway.resync', request);
       }, RESYNC_SETTLE_MS);
       return 0;
     }
@@ -274,7 +273,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     await Promise.all(
       sessions.map(({ userId, sessionId }) => {
         const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
-        return this.nats.publishDurable(SessionSubjects.left(userId), left, SessionMessageIds.leftRepair(sessionId, 'gateway-down'));
+        return this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, 'gateway-down'));
       }),
     );
     // Only forget the gateway once its leaves are stored; a crash before this repeats them.

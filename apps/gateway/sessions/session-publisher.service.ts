@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { SessionMessageIds, SessionSubjects, nowIso, type LeaveReason, type SessionJoined, type SessionStatus } from '#libs/contracts/index.js';
+import { SessionMessageIds, nowIso, type LeaveReason, type SessionJoined, type SessionStatus } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 
 /**
@@ -16,17 +16,17 @@ export class SessionPublisher {
 
   /** Resolves with the stream sequence of the stored join (null: the app closed first). */
   joined(j: SessionJoined, msgIdSuffix = '') {
-    return this.nats.publishDurable(SessionSubjects.joined(j.userId), j, SessionMessageIds.joined(j.sessionId, msgIdSuffix));
+    return this.nats.emitDurable('session.joined', j, SessionMessageIds.joined(j.sessionId, msgIdSuffix));
   }
 
   left(userId: string, sessionId: string, reason: LeaveReason) {
     const payload = { sessionId, userId, gatewayId: this.config.instanceId, reason, at: nowIso() };
-    return this.nats.publishDurable(SessionSubjects.left(userId), payload, SessionMessageIds.left(sessionId));
+    return this.nats.emitDurable('session.left', payload, SessionMessageIds.left(sessionId));
   }
 
   /** `atMs` is strictly increasing per session: it orders the changes and keeps their message ids distinct. */
   updated(userId: string, sessionId: string, status: SessionStatus, atMs: number) {
     const at = nowIso(atMs);
-    return this.nats.publishDurable(SessionSubjects.updated(userId), { sessionId, userId, status, at }, SessionMessageIds.updated(sessionId, atMs));
+    return this.nats.emitDurable('session.updated', { sessionId, userId, status, at }, SessionMessageIds.updated(sessionId, atMs));
   }
 }
