@@ -95,7 +95,7 @@ export class AdminService {
       const at = nowIso();
       await Promise.all(
         remaining.map((m) => {
-          const left: SessionLeft = { sessionId: m.sessionId, userId, gatewayId: m.gatewayId, reason: 'closed', at };
+          const left: SessionLeft = { sessionId: m.sessionId, userId, gatewayId: m.gatewayId, reason: 'closed', at, meta: m };
           return this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(m.sessionId, 'admin-end'));
         }),
       );

@@ -159,7 +159,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     for (const [i, { userId, sessionId }] of gone.entries()) {
       const meta = metas[i];
       if (meta && Date.parse(meta.joinedAt) > asOf) continue;
-      const left: SessionLeft = { sessionId, userId, gatewayId, reason, at };
+      const left: SessionLeft = { sessionId, userId, gatewayId, reason, at, ...(meta ? { meta } : {}) };
       work.push(this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, `reconcile-${asOf}`)));
     }
     for (const s of answer.sessions) {
@@ -269,10 +269,12 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
    */
   async endGatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
     const sessions = await this.state.gatewaySessions(gatewayId);
+    const metas = await this.sessionMetas(sessions);
     const at = nowIso();
     await Promise.all(
-      sessions.map(({ userId, sessionId }) => {
-        const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
+      sessions.map(({ userId, sessionId }, i) => {
+        const meta = metas[i];
+        const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at, ...(meta ? { meta } : {}) };
         return this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, 'gateway-down'));
       }),
     );

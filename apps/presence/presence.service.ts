@@ -52,7 +52,7 @@ export class PresenceService {
   }
 
   async joined(e: SessionJoined): Promise<void> {
-    const out = await this.ports.state.join(e.userId, metaOfJoin(e, undefined, canonicalIso(e.at)));
+    const out = await this.ports.state.join(e.userId, metaOfJoin(e, undefined, canonicalIso(e.statusAt ?? e.at)));
     this.metrics.sessionEvents.inc({ kind: 'joined', outcome: out.kind });
     switch (out.kind) {
       case 'online':

@@ -11,6 +11,7 @@ import {
   type SessionMeta,
   type SessionStatus,
   type UserPresence,
+  withRef,
 } from '#libs/contracts/index.js';
 import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scripts.js';
 
@@ -247,6 +248,7 @@ export function canonicalIso(at: string): string {
   return new Date(Date.parse(at)).toISOString();
 }
 
+/** Metas as they are read: in join order, each with its Phoenix `phx_ref` (derived, never stored). */
 function sortMetas(metas: SessionMeta[]): SessionMeta[] {
-  return metas.sort((a, b) => a.joinedAt.localeCompare(b.joinedAt) || a.sessionId.localeCompare(b.sessionId));
+  return metas.map(withRef).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt) || a.sessionId.localeCompare(b.sessionId));
 }
