@@ -22,7 +22,14 @@ export class StreamWriteProbe {
   private inFlight = false;
   private jsm?: JetStreamManager;
 
-  constructor(private readonly nc: NatsConnection) {}
+  /**
+   * `writesDurably`: false for an app that only publishes plainly (stream workers): a stream that
+   * does not exist yet (presence, its only maker, not started) is no reason for it to be unready.
+   */
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly writesDurably = true,
+  ) {}
 
   start(): this {
     this.timer ??= setInterval(() => void this.probe(), EVERY_MS);
@@ -52,6 +59,10 @@ export class StreamWriteProbe {
       if (info.cluster && !info.cluster.leader) throw new Error('no leader (an election is under way or too few replicas are left)');
       this.lastOkAt = Date.now();
     } catch (err) {
+      if (!this.writesDurably && /stream not found/i.test((err as Error).message)) {
+        this.lastOkAt = Date.now();
+        return;
+      }
       this.lastError = (err as Error).message.split('\n')[0].slice(0, 200);
     } finally {
       this.inFlight = false;
