@@ -178,8 +178,12 @@ export function operatorPermissions(name: string): Permissions {
         '$SRV.>',
         ...JS_OPERATOR,
       ],
-      // Presence's own consumer is presence's: an operator removing it would lose session events.
-      deny: [`$JS.API.CONSUMER.DELETE.${AUDIT_STREAM}.${PRESENCE_CONSUMER}`],
+      // Presence's own consumer is presence's: an operator removing or reconfiguring it would lose session events.
+      deny: [
+        `$JS.API.CONSUMER.DELETE.${AUDIT_STREAM}.${PRESENCE_CONSUMER}`,
+        `$JS.API.CONSUMER.CREATE.${AUDIT_STREAM}.${PRESENCE_CONSUMER}`,
+        `$JS.API.CONSUMER.CREATE.${AUDIT_STREAM}.${PRESENCE_CONSUMER}.>`,
+      ],
     },
     subscribe: { allow: ['>'] },
     allowResponses: false,
