@@ -90,6 +90,8 @@ export interface BackendsOptions {
     /** redis-server arguments for this port (replacing the defaults). */
     args: (port: number) => string[];
     url: (port: number) => string;
+    /** Each app's own REDIS_URL (an ACL user per app), instead of `url`. */
+    urlAs?: (app: AppName, port: number) => string;
   };
 }
 
@@ -354,6 +356,8 @@ export class Stack {
     const portVar = app === 'gateway' ? 'GATEWAY_PORT' : app === 'presence' ? 'PRESENCE_PORT' : 'STREAM_WORKERS_PORT';
     // Each app as its own NATS user, unless the suite chose a NATS_URL itself.
     const natsUrl: Record<string, string> = this.env.NATS_URL === this.backends.natsUrl ? { NATS_URL: this.backends.natsUrlAs(app) } : {};
+    const redisAs = this.opts.backends?.redis?.urlAs;
+    if (redisAs && this.env.REDIS_URL === this.backends.redisUrl) natsUrl.REDIS_URL = redisAs(app, this.backends.redisPort);
     const p = new AppProcess(app, { ...this.env, ...natsUrl, [portVar]: String(port), INSTANCE_ID: `${app}-${list.length + 1}-${port}`, ...extraEnv }, port);
     list.push(p);
     await p.start();
