@@ -40,6 +40,10 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+// Development mode unless NODE_ENV is set: the apps inherit it. Anything but `development` (unset
+// included, for an app started on its own) is production rules.
+process.env.NODE_ENV ??= 'development';
+
 let config;
 try {
   config = loadConfig();
