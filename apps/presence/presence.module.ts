@@ -19,7 +19,7 @@ export class PresenceModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: PresenceModule,
-      imports: [CoreModule.forApp('presence', config, { redis: true })],
+      imports: [CoreModule.forApp('presence', config, { redis: true, manageStreams: true })],
       controllers: [ObservabilityController, SessionEventsController],
       providers: [
         Readiness,

@@ -52,7 +52,7 @@ export class PresenceService {
   }
 
   async joined(e: SessionJoined): Promise<void> {
-    const out = await this.ports.state.join(e.userId, metaOfJoin(e, undefined, canonicalIso(e.at)));
+    const out = await this.ports.state.join(e.userId, metaOfJoin(e, undefined, canonicalIso(e.statusAt ?? e.at)));
     this.metrics.sessionEvents.inc({ kind: 'joined', outcome: out.kind });
     switch (out.kind) {
       case 'online':
@@ -99,14 +99,15 @@ export class PresenceService {
     const timeout = cleanupTimeoutFor(this.config, e.reason);
     // The grace runs from when the session ended at the gateway, but a clock ahead of ours must
     // not push the cleanup past one timeout from now.
-    const runAt = Math.min(Date.parse(e.at) + timeout, Date.now() + timeout);
-    const out = await this.ports.state.leave(e.userId, e.sessionId, runAt, e.reason);
+    const leftAt = Date.parse(e.at);
+    const runAt = Math.min(leftAt + timeout, Date.now() + timeout);
+    const out = await this.ports.state.leave(e.userId, e.sessionId, leftAt, runAt, e.reason);
     this.metrics.sessionEvents.inc({ kind: 'left', outcome: out.kind });
     if (out.kind !== 'scheduled') {
       this.logger.debug(`leave: ${e.userId} session ${e.sessionId} (${e.reason}, ${out.kind})`);
       return;
     }
-    await this.scheduleCleanup(e.userId, out.epoch, out.runAt, e.reason);
+    await this.scheduleCleanup(e.userId, out.epoch, out.runAt, out.reason ?? e.reason);
   }
 
   async updated(e: SessionUpdated): Promise<void> {

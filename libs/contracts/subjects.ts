@@ -99,6 +99,11 @@ export const ADMIN_ACTIONS = ['stop', 'purge_gateway', 'end_sessions'] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 /** The request subject of an action: `stop` -> `presence.admin.stop` (AdminSubjects spells each out). */
 export const adminSubject = (action: AdminAction) => `presence.admin.${action}`;
+/**
+ * Where an operator sends an action: `presence.admin.stop.<operator>`. Each operator's NATS user may
+ * publish under its own name only, so presence reads who asked from the subject, not the body.
+ */
+export const operatorAdminSubject = (action: AdminAction, operator: string) => `${adminSubject(action)}.${operator}`;
 
 /** Records of operator actions, kept in the audit stream. */
 export const AuditSubjects = {

@@ -25,7 +25,7 @@ describe('Cleanups', () => {
   /** A user whose last session left: the state holds a pending cleanup at `runAt`; nothing was scheduled (as after a crash). */
   async function pending(userId: string, runAt: number, reason: LeaveReason = 'closed'): Promise<CleanupJobData> {
     await state.join(userId, { sessionId: `${userId}-1`, page: '/dashboard', joinedAt: iso(T0), gatewayId: 'gw-1', status: 'visible' });
-    const out = await state.leave(userId, `${userId}-1`, runAt, reason);
+    const out = await state.leave(userId, `${userId}-1`, runAt - 1000, runAt, reason);
     if (out.kind !== 'scheduled') throw new Error('expected a scheduled cleanup');
     return { userId, epoch: out.epoch, runAt: iso(runAt), reason };
   }

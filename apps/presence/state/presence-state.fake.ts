@@ -54,7 +54,7 @@ export class FakeState implements StatePort {
     return { kind: 'online', epoch: u.epoch };
   }
 
-  async leave(userId: string, sessionId: string, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
+  async leave(userId: string, sessionId: string, _leftAt: number, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
     this.tombstones.set(`${userId} ${sessionId}`, Date.now() + TOMBSTONE_TTL_MS);
     const s = this.sess(userId);
     if (!s.has(sessionId)) return { kind: 'unknown' };
