@@ -48,7 +48,7 @@ export function presenceSpec(): PresenceSpec {
 
   beforeAll(() => {
     Logger.overrideLogger(false);
-    t.config = loadConfig({ CLEANUP_TIMEOUT_MS: '5000', CLEANUP_TIMEOUT_LOST_MS: '8000', CLEANUP_TIMEOUT_LOGOUT_MS: '2000' });
+    t.config = loadConfig({ NODE_ENV: 'development', CLEANUP_TIMEOUT_MS: '5000', CLEANUP_TIMEOUT_LOST_MS: '8000', CLEANUP_TIMEOUT_LOGOUT_MS: '2000' });
     t.metrics = new Metrics();
   });
 
