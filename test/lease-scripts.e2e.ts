@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { loadConfig } from '#libs/config/index.js';
-import { LeaseRepository, leaseTimings } from '../apps/stream-workers/leases/lease.repository.js';
+import { leaseTimings } from '../libs/config/timings.js';
+import { LeaseRepository } from '../apps/stream-workers/leases/lease.repository.js';
 import { Backends, freePort } from './support/harness.js';
 
 jest.setTimeout(60_000);
@@ -14,7 +15,7 @@ jest.setTimeout(60_000);
 const backends = new Backends();
 let redis: Redis;
 let repo: LeaseRepository;
-const config = () => loadConfig({ REDIS_URL: backends.redisUrl, WORKER_TTL_MS: '15000' });
+const config = () => loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl, WORKER_TTL_MS: '15000' });
 
 beforeAll(async () => {
   backends.redisPort = await freePort();

@@ -22,7 +22,7 @@ beforeAll(async () => {
   backends.redisPort = await freePort();
   await backends.startRedis();
   redis = new Redis(backends.redisUrl, { maxRetriesPerRequest: null });
-  repo = new PresenceStateRepository(redis, loadConfig({ REDIS_URL: backends.redisUrl }));
+  repo = new PresenceStateRepository(redis, loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl }));
 });
 afterAll(async () => {
   redis?.disconnect();

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
+import { presenceCheckEveryMs } from '#libs/config/timings.js';
 import { REDIS } from '#libs/redis/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { Readiness } from '#libs/runtime/readiness.js';
@@ -58,8 +59,7 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
         (err: unknown) => this.logger.warn(`could not read pending cleanups: ${errorText(err)}`),
       );
     }
-    const period = Math.max(250, Math.min(1000, Math.floor(this.config.gatewayTtlMs / 4)));
-    this.timer = setInterval(() => void this.tick(), period);
+    this.timer = setInterval(() => void this.tick(), presenceCheckEveryMs(this.config.gatewayTtlMs));
     // Notice a lost dataset now, not one period from now.
     void this.tick();
     this.readiness.markReady();

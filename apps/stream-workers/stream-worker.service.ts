@@ -15,7 +15,8 @@ import { LeaseKeeper } from './worker/lease-keeper.js';
 import { PeriodicJobs } from './worker/periodic-jobs.js';
 import { Reconciler } from './worker/reconciler.js';
 import { SettleRetries } from './worker/settle-retries.js';
-import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
+import { leaseTimings } from '#libs/config/timings.js';
+import { LeaseRepository } from './leases/lease.repository.js';
 import { Lease } from './leases/lease-hold.js';
 import { Placement } from './placement/placement.service.js';
 

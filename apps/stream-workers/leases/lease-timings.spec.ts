@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { leaseTimings } from './lease.repository.js';
+import { leaseTimings } from '#libs/config/timings.js';
 
 describe('leaseTimings', () => {
   it.each([1500, 2000, 3000, 15000, 60000])('a dead worker\'s users are taken within WORKER_TTL_MS=%i', (ttl) => {

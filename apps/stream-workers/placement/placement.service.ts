@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS, luaUserKey, redisKeys, type RedisKeys } from '#libs/redis/index.js';
-import { leaseTimings } from '../leases/lease.repository.js';
+import { leaseTimings } from '#libs/config/timings.js';
 import { home } from './rendezvous.js';
 import { planMoves, type Move } from './rebalance.js';
 

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { nowIso, type Emit } from '#libs/contracts/index.js';
-import type { LeaseRepository, leaseTimings } from '../leases/lease.repository.js';
+import type { leaseTimings } from '#libs/config/timings.js';
+import type { LeaseRepository } from '../leases/lease.repository.js';
 import type { Placement } from '../placement/placement.service.js';
 
 /** The reconcile leaves a user offline for less than this to their offline event (see reconcile). */
