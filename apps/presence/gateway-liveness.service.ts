@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Redis, Result } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS } from '#libs/redis/index.js';
 import {
@@ -12,11 +12,11 @@ import {
   nowIso,
   type LeaveReason,
   type SessionLeft,
-  type SessionMeta,
 } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { auditLastSeq, presenceProgress } from '#libs/nats/streams.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
+import { GatewayRegistry } from './state/gateway-registry.repository.js';
 
 /**
  * After the marker is recreated (Redis lost its data), workers get this long to re-assert the
@@ -27,34 +27,6 @@ export const RESYNC_SETTLE_MS = 1000;
 
 /** Heartbeats in a row (each GATEWAY_TTL_MS / 3) whose session count disagrees with the state, after which the gateway is reconciled even while events are still waiting. */
 export const MAX_MISMATCH_STREAK = 6;
-
-/** KEYS: gateways, gatewayBoots  ARGV: gatewayId, nowMs, bootId ('' when the gateway sent none)
- *  Records the heartbeat; answers the boot id previously recorded when this one differs. */
-const HEARTBEAT = `
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if ARGV[3] == '' then return false end
-local prev = redis.call('HGET', KEYS[2], ARGV[1])
-if prev == ARGV[3] then return false end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-if not prev then return false end
-return prev
-`;
-
-/** KEYS: marker, settling  ARGV: nowIso, settleMs. 1 when the marker was missing (and is now set). */
-const ENSURE_MARKER = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-  return 1
-end
-return 0
-`;
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    plHeartbeat(...args: (string | number)[]): Result<string | null, Context>;
-    plEnsureMarker(...args: (string | number)[]): Result<number, Context>;
-  }
-}
 
 /**
  * Gateways are the source of truth for their own sessions; this service keeps the presence state
@@ -86,9 +58,8 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     @Inject(REDIS) private readonly redis: Redis,
     private readonly nats: NatsService,
     private readonly state: PresenceStateRepository,
+    private readonly gateways: GatewayRegistry,
   ) {
-    redis.defineCommand('plHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT });
-    redis.defineCommand('plEnsureMarker', { numberOfKeys: 2, lua: ENSURE_MARKER });
     this.recordingSince = redis.status === 'ready' ? Date.now() : null;
     redis.on('ready', () => (this.recordingSince ??= Date.now()));
     redis.on('close', () => (this.recordingSince = null));
@@ -106,10 +77,9 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
 
   private async heartbeat(hb: GatewayHeartbeat) {
     if (this.redis.status !== 'ready') return;
-    const k = this.state.keys;
     let previousBoot: string | null;
     try {
-      previousBoot = await this.redis.plHeartbeat(k.gateways, k.gatewayBoots, hb.gatewayId, Date.now(), hb.bootId ?? '');
+      previousBoot = await this.gateways.recordHeartbeat(hb.gatewayId, Date.now(), hb.bootId ?? '');
     } catch (err) {
       this.recordingSince = null;
       throw err;
@@ -120,7 +90,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       await this.reconcileGateway(hb.gatewayId, 'gateway_down');
       return;
     }
-    const held = await this.redis.scard(k.gatewaySessions(hb.gatewayId));
+    const held = await this.gateways.sessionCount(hb.gatewayId);
     const streak = held === hb.sessions ? 0 : (this.mismatches.get(hb.gatewayId) ?? 0) + 1;
     this.mismatches.set(hb.gatewayId, streak);
     // One disagreement is normal (events in flight); two in a row means something was lost, unless
@@ -141,8 +111,8 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
    * sessions that already left are ignored by the state (tombstones), so racing events are harmless.
    */
   async reconcileGateway(gatewayId: string, reason: LeaveReason): Promise<void> {
-    const lock = await this.redis.set(this.state.keys.gatewayReconcile(gatewayId), this.config.instanceId, 'PX', Math.max(1000, Math.floor(this.config.gatewayTtlMs / 3)), 'NX');
-    if (lock !== 'OK') return;
+    // One replica at a time, for about a heartbeat: the next disagreement may reconcile again.
+    if (!(await this.gateways.lockReconcile(gatewayId, this.config.instanceId, Math.max(1000, Math.floor(this.config.gatewayTtlMs / 3))))) return;
     let answer: GatewaySessions;
     try {
       answer = await this.listGateway(gatewayId);
@@ -157,7 +127,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     const at = nowIso();
     const work: Promise<unknown>[] = [];
     const gone = held.filter(({ sessionId }) => !listed.has(sessionId));
-    const metas = await this.sessionMetas(gone);
+    const metas = await this.gateways.sessionMetas(gone);
     for (const [i, { userId, sessionId }] of gone.entries()) {
       const meta = metas[i];
       if (meta && Date.parse(meta.joinedAt) > asOf) continue;
@@ -205,24 +175,13 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     return list.value;
   }
 
-  /** In one round trip: a gateway's whole list can be thousands of sessions. */
-  private async sessionMetas(sessions: Array<{ userId: string; sessionId: string }>): Promise<Array<SessionMeta | null>> {
-    if (sessions.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const { userId, sessionId } of sessions) pipe.hget(this.state.keys.sessions(userId), sessionId);
-    const results = (await pipe.exec()) ?? [];
-    return results.map(([err, raw]) => (err || typeof raw !== 'string' ? null : (JSON.parse(raw) as SessionMeta)));
-  }
-
   /**
    * Redis lost its data (restart without persistence): recreate the marker, give the workers
    * RESYNC_SETTLE_MS to re-assert their leases, then ask the gateways to announce their sessions.
    * Answers how long ago the dataset was (re)created.
    */
   async checkDataLoss(): Promise<number> {
-    const k = this.state.keys;
-    const created = await this.redis.plEnsureMarker(k.marker, k.settling, nowIso(), RESYNC_SETTLE_MS);
-    if (created === 1) {
+    if (await this.gateways.ensureMarker(nowIso(), RESYNC_SETTLE_MS)) {
       this.mismatches.clear();
       // Read after the marker: a join stored past this sequence is applied to the new state.
       const afterSeq = await this.streamLastSeq();
@@ -235,7 +194,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       }, RESYNC_SETTLE_MS);
       return 0;
     }
-    const marker = await this.redis.get(k.marker);
+    const marker = await this.gateways.marker();
     const since = marker ? Date.parse(marker) : NaN;
     return Number.isNaN(since) ? 0 : Math.max(0, Date.now() - since);
   }
@@ -247,7 +206,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     const redis = this.recordingSince;
     if (nats === null || redis === null || Date.now() - Math.max(nats, redis) < this.config.gatewayTtlMs) return;
     const deadline = Date.now() - this.config.gatewayTtlMs;
-    const dead = await this.redis.zrangebyscore(this.state.keys.gateways, '-inf', deadline);
+    const dead = await this.gateways.silentSince(deadline);
     for (const gatewayId of dead) {
       const n = await this.state.gatewaySessions(gatewayId).then((s) => s.length);
       this.logger.warn(`gateway ${gatewayId} silent for ${this.config.gatewayTtlMs} ms: ending its ${n} session(s)`);
@@ -271,7 +230,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
    */
   async endGatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
     const sessions = await this.state.gatewaySessions(gatewayId);
-    const metas = await this.sessionMetas(sessions);
+    const metas = await this.gateways.sessionMetas(sessions);
     const at = nowIso();
     await Promise.all(
       sessions.map(({ userId, sessionId }, i) => {
@@ -281,7 +240,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       }),
     );
     // Only forget the gateway once its leaves are stored; a crash before this repeats them.
-    await this.redis.multi().zrem(this.state.keys.gateways, gatewayId).hdel(this.state.keys.gatewayBoots, gatewayId).exec();
+    await this.gateways.forget(gatewayId);
     this.mismatches.delete(gatewayId);
     return sessions;
   }

@@ -11,6 +11,7 @@ import { PresenceService } from './presence.service.js';
 import { SessionEventsController } from './session-events.controller.js';
 import { PresenceQueryService } from './presence-query.service.js';
 import { GatewayLivenessService } from './gateway-liveness.service.js';
+import { GatewayRegistry } from './state/gateway-registry.repository.js';
 import { AdminService } from './admin.service.js';
 import { PresenceLifecycleService } from './presence-lifecycle.service.js';
 
@@ -30,6 +31,7 @@ export class PresenceModule {
         PresenceService,
         AdminService,
         PresenceQueryService,
+        GatewayRegistry,
         GatewayLivenessService,
         PresenceLifecycleService,
       ],
