@@ -81,7 +81,8 @@ interface EndpointStatsInternals {
 /**
  * @nats-io/services counts errors and time only for handlers that throw or finish synchronously;
  * ours answer asynchronously, so `nats micro stats` would show no errors and ~0 processing time.
- * The endpoint's stats object is internal (pinned version), so this degrades to nothing if it moves.
+ * The endpoint's stats object is internal (pinned version), so this degrades to nothing if it moves,
+ * and test/nats-cli.e2e.ts (an endpoint's error counted in `nats micro stats`) fails when it does.
  */
 function endpointStats(service: Service, name: string) {
   const handlers = (service as unknown as { handlers?: Array<{ name: string; stats?: EndpointStatsInternals }> }).handlers;
