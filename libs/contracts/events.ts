@@ -1,6 +1,6 @@
 import type { z } from 'zod';
+import { AdminAudit, UserSessionsEnded } from './admin.js';
 import {
-  AdminAudit,
   CleanupCancelled,
   CleanupScheduled,
   ConsoleTick,
@@ -14,7 +14,6 @@ import {
   SessionUpdated,
   UserOffline,
   UserOnline,
-  UserSessionsEnded,
   WorkerHandover,
 } from './schemas.js';
 import { AuditSubjects, CleanupSubjects, ConsoleSubjects, InternalSubjects, ManagerSubjects, SessionSubjects, UserSubjects } from './subjects.js';

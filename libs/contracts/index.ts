@@ -1,5 +1,6 @@
 export * from './subjects.js';
 export * from './schemas.js';
+export * from './admin.js';
 export * from './jobs.js';
 export * from './presence-diff.js';
 export * from './gateway-sessions.js';

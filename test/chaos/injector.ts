@@ -1,6 +1,6 @@
 import { sleep, until, type AppName, type AppProcess, type Stack } from '../support/harness.js';
 import { restart } from '../support/faults.js';
-import { CRASH_MODES } from '../../libs/contracts/schemas.js';
+import { CRASH_MODES } from '../../libs/contracts/admin.js';
 import type { Rng } from './rng.js';
 import type { Timings } from './truth.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Stack, uniqueUser, until, type Tab } from '../support/harness.js';
 import { fastEnv, managers } from '../support/faults.js';
-import { CRASH_MODES } from '../../libs/contracts/schemas.js';
+import { CRASH_MODES } from '../../libs/contracts/admin.js';
 
 jest.setTimeout(60_000);
 
