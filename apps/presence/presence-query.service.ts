@@ -18,6 +18,7 @@ import {
 import { NatsService } from '#libs/nats/nats.service.js';
 import { BadRequest, registerService } from '#libs/nats/service-registry.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
+import { GatewayRegistry } from './state/gateway-registry.repository.js';
 import { AdminService } from './admin.service.js';
 import { SessionEventsBarrier } from './cleanup/session-events-barrier.js';
 
@@ -39,6 +40,7 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
     private readonly state: PresenceStateRepository,
     private readonly admin: AdminService,
     private readonly barrier: SessionEventsBarrier,
+    private readonly gateways: GatewayRegistry,
   ) {}
 
   async onApplicationBootstrap() {
@@ -87,7 +89,7 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
   };
 
   async debug(): Promise<PresenceDebug> {
-    const [stats, pendingCleanups, liveness] = await Promise.all([this.state.stats(), this.state.pendingCleanups(), this.state.liveness()]);
+    const [stats, pendingCleanups, liveness] = await Promise.all([this.state.stats(), this.state.pendingCleanups(), this.gateways.liveness()]);
     return { stats, pendingCleanups, ...liveness };
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
-import type { SessionMeta } from '#libs/contracts/index.js';
+import type { PresenceDebug, SessionMeta } from '#libs/contracts/index.js';
 
 /** KEYS: gateways, gatewayBoots  ARGV: gatewayId, nowMs, bootId ('' when the gateway sent none)
  *  Records the heartbeat; answers the boot id previously recorded when this one differs. */
@@ -34,7 +34,8 @@ declare module 'ioredis' {
 
 /**
  * What presence records of the gateways in Redis: their heartbeats and boot ids, the dataset
- * marker, and the lock of one replica reconciling a gateway. The policy is GatewayLivenessService's.
+ * marker, the lock of one replica reconciling a gateway, and the liveness readout of gateways and
+ * workers for inspection. The policy is GatewayLivenessService's.
  */
 @Injectable()
 export class GatewayRegistry {
@@ -42,7 +43,7 @@ export class GatewayRegistry {
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
     redis.defineCommand('plHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT });
@@ -91,5 +92,28 @@ export class GatewayRegistry {
   /** When the dataset was (re)created, as the marker says. */
   marker(): Promise<string | null> {
     return this.redis.get(this.keys.marker);
+  }
+
+  /** Gateways and stream workers by last heartbeat; alive when heard within their TTL. */
+  async liveness(): Promise<Pick<PresenceDebug, 'gateways' | 'workers'>> {
+    const [gw, wk] = await Promise.all([
+      this.redis.zrange(this.keys.gateways, 0, -1, 'WITHSCORES'),
+      this.redis.zrange(this.keys.workers, 0, -1, 'WITHSCORES'),
+    ]);
+    const now = Date.now();
+    const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], Number(flat[2 * i + 1])] as const);
+    const gatewayPairs = pairs(gw);
+    const pipe = this.redis.pipeline();
+    for (const [id] of gatewayPairs) pipe.scard(this.keys.gatewaySessions(id));
+    const counts = gatewayPairs.length ? ((await pipe.exec()) ?? []) : [];
+    return {
+      gateways: gatewayPairs.map(([gatewayId, seen], i) => ({
+        gatewayId,
+        lastSeenAt: new Date(seen).toISOString(),
+        alive: now - seen < this.config.gatewayTtlMs,
+        sessions: Number(counts[i]?.[1] ?? 0),
+      })),
+      workers: pairs(wk).map(([workerId, seen]) => ({ workerId, lastSeenAt: new Date(seen).toISOString(), alive: now - seen < this.config.workerTtlMs })),
+    };
   }
 }

@@ -210,29 +210,6 @@ export class PresenceStateRepository {
     return due.sort((a, b) => a.runAt - b.runAt).map((d) => ({ userId: d.userId, runAt: new Date(d.runAt).toISOString(), reason: d.reason }));
   }
 
-  /** Gateways and stream workers by last heartbeat; alive when heard within their TTL. */
-  async liveness(): Promise<Pick<PresenceDebug, 'gateways' | 'workers'>> {
-    const [gw, wk] = await Promise.all([
-      this.redis.zrange(this.keys.gateways, 0, -1, 'WITHSCORES'),
-      this.redis.zrange(this.keys.workers, 0, -1, 'WITHSCORES'),
-    ]);
-    const now = Date.now();
-    const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], Number(flat[2 * i + 1])] as const);
-    const gatewayPairs = pairs(gw);
-    const pipe = this.redis.pipeline();
-    for (const [id] of gatewayPairs) pipe.scard(this.keys.gatewaySessions(id));
-    const counts = gatewayPairs.length ? ((await pipe.exec()) ?? []) : [];
-    return {
-      gateways: gatewayPairs.map(([gatewayId, seen], i) => ({
-        gatewayId,
-        lastSeenAt: new Date(seen).toISOString(),
-        alive: now - seen < this.config.gatewayTtlMs,
-        sessions: Number(counts[i]?.[1] ?? 0),
-      })),
-      workers: pairs(wk).map(([workerId, seen]) => ({ workerId, lastSeenAt: new Date(seen).toISOString(), alive: now - seen < this.config.workerTtlMs })),
-    };
-  }
-
   /** Sessions a gateway holds according to the state: "userId sessionId" pairs. */
   async gatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
     const members = await this.redis.smembers(this.keys.gatewaySessions(gatewayId));
