@@ -4,3 +4,5 @@ export * from './jobs.js';
 export * from './presence-diff.js';
 export * from './gateway-sessions.js';
 export * from './message-ids.js';
+export * from './socket-events.js';
+export * from './socket-schemas.js';
