@@ -253,7 +253,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
 
   onApplicationBootstrap() {
     const beat = () =>
-      this.nats.publish(InternalSubjects.gatewayHeartbeat(this.config.instanceId), {
+      this.nats.emit('gateway.heartbeat', {
         gatewayId: this.config.instanceId,
         sessions: this.registry.size,
         at: nowIso(),

@@ -1,7 +1,7 @@
 import { jest, describe, it, expect, beforeAll, beforeEach, afterEach } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { loadConfig, type AppConfig } from '#libs/config/index.js';
-import type { CleanupJobData, LeaveReason, SessionJoined, SessionLeft, SessionMeta, SessionStatus } from '#libs/contracts/index.js';
+import { eventSubject, type CleanupJobData, type LeaveReason, type SessionJoined, type SessionLeft, type SessionMeta, type SessionStatus } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { PresenceService, type PresencePorts } from './presence.service.js';
 import type { CleanupOutcome, JoinOutcome, LeaveOutcome } from './state/presence-state.repository.js';
@@ -57,7 +57,7 @@ class FakeState implements StatePort {
     return { kind: 'online', epoch: u.epoch };
   }
 
-  async leave(userId: string, sessionId: string, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
+  async leave(userId: string, sessionId: string, _leftAt: number, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
     this.tombstones.set(`${userId} ${sessionId}`, Date.now() + TOMBSTONE_TTL_MS);
     const s = this.sess(userId);
     if (!s.has(sessionId)) return { kind: 'unknown' };
@@ -158,7 +158,7 @@ describe('PresenceService', () => {
     svc = PresenceService.withPorts(config, metrics, {
       state,
       queue: { schedule, cancel, watch, isWatched },
-      publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
+      emit: (kind, payload) => published.push({ subject: eventSubject(kind, payload), payload: payload as Record<string, unknown> }),
     });
   });
 
@@ -431,7 +431,7 @@ describe('PresenceService', () => {
     const small = PresenceService.withPorts({ ...config, maxSessionsPerUser: 2 }, metrics, {
       state: (state = new FakeState(2)),
       queue: { schedule, cancel, watch, isWatched },
-      publish: (subject, payload) => published.push({ subject, payload: payload as Record<string, unknown> }),
+      emit: (kind, payload) => published.push({ subject: eventSubject(kind, payload), payload: payload as Record<string, unknown> }),
     });
     await small.joined({ ...join('alice', 's1'), gatewayId: 'gw-1' });
     await small.joined({ ...join('alice', 's2'), gatewayId: 'gw-2' });

@@ -1,12 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, cleanupTimeoutFor, type AppConfig } from '#libs/config/index.js';
 import {
-  CleanupSubjects,
-  InternalSubjects,
-  UserSubjects,
   metaOfJoin,
   nowIso,
   type CleanupJobData,
+  type Emit,
   type LeaveReason,
   type OfflineReason,
   type SessionJoined,
@@ -23,7 +21,7 @@ import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
 export interface PresencePorts {
   state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'dueCleanups' | 'adoptOrphan'>;
   queue: Pick<CleanupQueueService, 'schedule' | 'cancel' | 'watch' | 'isWatched'>;
-  publish: (subject: string, payload: object) => void;
+  emit: Emit;
 }
 
 /**
@@ -43,7 +41,7 @@ export class PresenceService {
     queue: CleanupQueueService,
     nats: NatsService,
   ) {
-    this.ports = { state, queue, publish: (s, p) => nats.publish(s, p) };
+    this.ports = { state, queue, emit: (kind, payload) => nats.emit(kind, payload) };
   }
 
   /** For unit tests: the same logic over fakes. */
@@ -60,26 +58,26 @@ export class PresenceService {
       case 'online':
         this.logger.log(`join: ${e.userId} (first session ${e.sessionId}): online`);
         this.metrics.transitions.inc({ transition: 'online' });
-        this.ports.publish(UserSubjects.online(e.userId), { userId: e.userId, at: nowIso(), sessionId: e.sessionId, joinedAt: e.at });
+        this.ports.emit('user.online', { userId: e.userId, at: nowIso(), sessionId: e.sessionId, joinedAt: e.at });
         return;
       case 'cancelled':
         this.logger.log(`join: ${e.userId} came back (session ${e.sessionId}): cleanup cancelled`);
         this.metrics.transitions.inc({ transition: 'cleanup_cancelled' });
         await this.ports.queue.cancel(e.userId, out.cancelledEpoch);
-        this.ports.publish(CleanupSubjects.cancelled(e.userId), { userId: e.userId, at: nowIso() });
+        this.ports.emit('cleanup.cancelled', { userId: e.userId, at: nowIso() });
         return;
       case 'capped': {
         // The cap counts every gateway's sessions; the gateway holding this one must end it.
         this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: over ${this.config.maxSessionsPerUser} sessions across gateways`);
         const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'too_many_sessions', at: nowIso() };
-        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
+        this.ports.emit('gateway.refused', refusal);
         return;
       }
       case 'blocked': {
         // An operator ended this user's sessions a moment ago: a tab coming straight back is ended too.
         this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: the user's sessions were ended by an operator (blocked for now)`);
         const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'blocked', at: nowIso() };
-        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
+        this.ports.emit('gateway.refused', refusal);
         return;
       }
       case 'ignored': {
@@ -89,7 +87,7 @@ export class PresenceService {
         // give those sockets new sessions or their users stay without a manager.
         this.logger.debug(`join: ${e.userId} session ${e.sessionId} already left; ignored (its gateway is told)`);
         const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'gone', at: nowIso() };
-        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
+        this.ports.emit('gateway.refused', refusal);
         return;
       }
       default:
@@ -101,14 +99,15 @@ export class PresenceService {
     const timeout = cleanupTimeoutFor(this.config, e.reason);
     // The grace runs from when the session ended at the gateway, but a clock ahead of ours must
     // not push the cleanup past one timeout from now.
-    const runAt = Math.min(Date.parse(e.at) + timeout, Date.now() + timeout);
-    const out = await this.ports.state.leave(e.userId, e.sessionId, runAt, e.reason);
+    const leftAt = Date.parse(e.at);
+    const runAt = Math.min(leftAt + timeout, Date.now() + timeout);
+    const out = await this.ports.state.leave(e.userId, e.sessionId, leftAt, runAt, e.reason);
     this.metrics.sessionEvents.inc({ kind: 'left', outcome: out.kind });
     if (out.kind !== 'scheduled') {
       this.logger.debug(`leave: ${e.userId} session ${e.sessionId} (${e.reason}, ${out.kind})`);
       return;
     }
-    await this.scheduleCleanup(e.userId, out.epoch, out.runAt, e.reason);
+    await this.scheduleCleanup(e.userId, out.epoch, out.runAt, out.reason ?? e.reason);
   }
 
   async updated(e: SessionUpdated): Promise<void> {
@@ -121,7 +120,7 @@ export class PresenceService {
     this.logger.log(`leave: ${userId} has no session left (${reason}): cleanup at ${data.runAt}`);
     this.metrics.transitions.inc({ transition: 'cleanup_scheduled' });
     await this.ports.queue.schedule(data);
-    this.ports.publish(CleanupSubjects.scheduled(userId), { userId, runAt: data.runAt, at: nowIso(), reason });
+    this.ports.emit('cleanup.scheduled', { userId, runAt: data.runAt, at: nowIso(), reason });
   }
 
   /** The cleanup job: goes offline only if nothing moved since it was scheduled. */
@@ -137,7 +136,7 @@ export class PresenceService {
     this.metrics.cleanupLateness.observe(Math.max(0, lateness) / 1000);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${data.userId} offline (${data.reason}, ${lateness} ms after its time)`);
-    this.ports.publish(UserSubjects.offline(data.userId), { userId: data.userId, at: nowIso(), reason: data.reason satisfies OfflineReason });
+    this.ports.emit('user.offline', { userId: data.userId, at: nowIso(), reason: data.reason satisfies OfflineReason });
     return { outcome: 'offline' };
   }
 
@@ -151,7 +150,7 @@ export class PresenceService {
     await this.ports.queue.cancel(userId, epoch);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${userId} offline (admin: ended by an operator)`);
-    this.ports.publish(UserSubjects.offline(userId), { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+    this.ports.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
     return true;
   }
 

@@ -6,3 +6,4 @@ export * from './gateway-sessions.js';
 export * from './message-ids.js';
 export * from './socket-events.js';
 export * from './socket-schemas.js';
+export * from './events.js';

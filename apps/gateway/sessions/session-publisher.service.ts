@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { SessionMessageIds, SessionSubjects, metaOfJoin, nowIso, type LeaveReason, type SessionJoined, type SessionLeft, type SessionUpdated } from '#libs/contracts/index.js';
+import { SessionMessageIds, metaOfJoin, nowIso, type LeaveReason, type SessionJoined, type SessionLeft, type SessionUpdated } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 
 /**
@@ -16,14 +16,14 @@ export class SessionPublisher {
 
   /** Resolves with the stream sequence of the stored join (null: the app closed first). */
   joined(j: SessionJoined, msgIdSuffix = '') {
-    return this.nats.publishDurable(SessionSubjects.joined(j.userId), j, SessionMessageIds.joined(j.sessionId, msgIdSuffix));
+    return this.nats.emitDurable('session.joined', j, SessionMessageIds.joined(j.sessionId, msgIdSuffix));
   }
 
   /** `joined`: the session as it is when it leaves (its meta goes with the leave, as Phoenix's leaves carry it). */
   left(joined: SessionJoined, reason: LeaveReason, sessionId = joined.sessionId) {
     const { userId } = joined;
     const payload: SessionLeft = { sessionId, userId, gatewayId: this.config.instanceId, reason, at: nowIso(), meta: metaOfJoin({ ...joined, sessionId }) };
-    return this.nats.publishDurable(SessionSubjects.left(userId), payload, SessionMessageIds.left(sessionId));
+    return this.nats.emitDurable('session.left', payload, SessionMessageIds.left(sessionId));
   }
 
   /**
@@ -33,6 +33,6 @@ export class SessionPublisher {
   updated(joined: SessionJoined & { statusAt: string }, prev: SessionUpdated['prev']) {
     const { userId, sessionId, statusAt: at } = joined;
     const payload: SessionUpdated = { sessionId, userId, status: joined.status ?? 'visible', at, meta: metaOfJoin(joined), prev };
-    return this.nats.publishDurable(SessionSubjects.updated(userId), payload, SessionMessageIds.updated(sessionId, Date.parse(at)));
+    return this.nats.emitDurable('session.updated', payload, SessionMessageIds.updated(sessionId, Date.parse(at)));
   }
 }

@@ -1,7 +1,7 @@
 import { jest, describe, it, expect, afterEach } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '#libs/config/index.js';
-import { AUDIT_STREAM_SUBJECTS, ConsoleSubjects, ConsoleTick, parseMessage } from '#libs/contracts/index.js';
+import { AUDIT_STREAM_SUBJECTS, ConsoleSubjects, ConsoleTick, eventSubject, parseMessage } from '#libs/contracts/index.js';
 import { SharedTicker } from '../manager/shared-ticker.js';
 import type { ComponentContext } from '../manager/component.js';
 import { ConsoleLogger } from './console-logger.component.js';
@@ -42,7 +42,7 @@ describe('ConsoleLogger', () => {
       ticker,
       memory: new Map([['count', 4]]),
       log: (m) => logged.push(m),
-      publish: (subject, payload) => published.push({ subject, payload }),
+      emit: (kind, payload) => published.push({ subject: eventSubject(kind, payload), payload }),
       fail: () => undefined,
     };
     const logger = new ConsoleLogger();

@@ -68,7 +68,7 @@ describe('a component error is that component crash, whatever path it takes', ()
   beforeEach(() => {
     jest.useFakeTimers({ now: Date.parse('2030-01-01T00:00:00.000Z') });
     ticker = new SharedTicker();
-    env = { workerId: 'w1', config, redis: {} as Redis, ticker, log: () => () => undefined, publish: () => undefined };
+    env = { workerId: 'w1', config, redis: {} as Redis, ticker, log: () => () => undefined, emit: () => undefined };
     hooks = { onComponentRestart: jest.fn(), onManagerRestart: jest.fn(), onComponentFailed: jest.fn() };
     leaseValid = true;
     doubts = 0;

@@ -91,7 +91,7 @@ describe('UserStreamManager', () => {
       redis: {} as Redis,
       ticker: new SharedTicker(),
       log: () => () => undefined,
-      publish: () => undefined,
+      emit: () => undefined,
     };
     hooks = {
       onComponentRestart: jest.fn(),
