@@ -7,7 +7,7 @@
  */
 import { build, type Plugin } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { helpRequested } from './cli.js';
 
@@ -73,8 +73,29 @@ function copyAsCommonJs(from: string, to: string) {
   }
 }
 
+/** The dashboard page: its HTML and stylesheet as they are, its script bundled with the SDK and socket.io-client. */
+async function buildDashboard() {
+  const src = join(root, 'apps', 'gateway', 'dashboard', 'web');
+  const out = join(root, 'dist', 'web', 'dashboard');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  await build({
+    entryPoints: [join(src, 'main.ts')],
+    outfile: join(out, 'dashboard.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+  for (const file of ['index.html', 'dashboard.css']) copyFileSync(join(src, file), join(out, file));
+}
+
 try {
   await buildClient();
+  await buildDashboard();
 } catch (err) {
   process.stderr.write(`build-web: ${(err as Error).message}\n`);
   process.exit(1);

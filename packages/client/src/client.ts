@@ -1,10 +1,10 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import { PresenceList, type MetaPatch, type PresenceHooks } from '../../../libs/contracts/presence-diff.js';
 import type { ManagerStateEvent, PresenceMap, SessionMeta, SessionStatus } from '../../../libs/contracts/presence-types.js';
-import type { Ack, ClientToServerEvents, ServerToClientEvents, SessionEvent } from '../../../libs/contracts/socket-events.js';
+import type { Ack, ClientToServerEvents, ConsoleLogEvent, ServerToClientEvents, SessionEvent } from '../../../libs/contracts/socket-events.js';
 import { DEFAULT_IDLE_MS, trackActivity, type ActivityTracker } from './activity.js';
 import { Emitter } from './emitter.js';
-import { checkOptions, isManagerEvent, isPresenceDiff, isPresenceMap, isSessionEvent, isStatus } from './validate.js';
+import { checkOptions, isConsoleTick, isManagerEvent, isPresenceDiff, isPresenceMap, isSessionEvent, isStatus } from './validate.js';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'refused';
 export type PresenceSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -30,6 +30,8 @@ export interface PresenceEvents {
   manager: (manager: ManagerStateEvent) => void;
   /** This tab's session (again when the gateway gives it a new one). */
   session: (session: SessionEvent) => void;
+  /** One ConsoleLogger tick of the user's manager (after watchConsole()). */
+  console: (tick: ConsoleLogEvent) => void;
   /** Phoenix's onSync: the list changed (after watch()). */
   sync: () => void;
   /** Phoenix's onJoin: a user's metas joined (`current`: the user before, if present). */
@@ -55,6 +57,7 @@ export class PresenceClient {
   private _manager: ManagerStateEvent | null = null;
   private _session: SessionEvent | null = null;
   private watching = false;
+  private consoleWanted = false;
   private closed = false;
   private sentStatus: SessionStatus = 'visible';
   private wanted: SessionStatus = 'visible';
@@ -112,6 +115,14 @@ export class PresenceClient {
     return this;
   }
 
+  /** Receive the user's manager's ConsoleLogger ticks (`presence:console`) as `console` events. */
+  watchConsole(): this {
+    if (this.consoleWanted) return this;
+    this.consoleWanted = true;
+    if (this.socket.connected) this.socket.emit('presence:console');
+    return this;
+  }
+
   /** The Phoenix-shaped map of who is online: user id -> {metas}. Empty until watch()'s first snapshot. */
   users(): PresenceMap {
     return this.list.list();
@@ -157,6 +168,7 @@ export class PresenceClient {
       this.sentStatus = 'visible';
       this.setStatus_('connected');
       if (this.watching) this.subscribe();
+      if (this.consoleWanted) this.socket.emit('presence:console');
       this.want(this.wanted);
     });
     s.on('disconnect', (reason) => {
@@ -182,6 +194,9 @@ export class PresenceClient {
       if (!isSessionEvent(e)) return;
       this._session = e;
       this.emitter.emit('session', e);
+    });
+    s.on('console_log', (tick) => {
+      if (isConsoleTick(tick)) this.emitter.emit('console', tick);
     });
     s.on('presence_state', (state) => {
       if (isPresenceMap(state)) this.list.onState(state);
