@@ -1,4 +1,5 @@
 import { connect } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '#libs/nats/connection.js';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { summarize, type Summary } from './stats.js';
@@ -26,9 +27,8 @@ async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
  * one Redis PING, each sequential, on the bench's own servers.
  */
 export async function measureFloor(natsUrl: string, redisUrl: string, n: number): Promise<Floor> {
-  const servers = natsUrl.replace(/^nats:\/\//, '');
-  const responder = await connect({ servers, name: 'bench-floor-responder' });
-  const requester = await connect({ servers, name: 'bench-floor-requester' });
+  const responder = await connect(natsConnectionOptions(natsUrl, 'bench-floor-responder'));
+  const requester = await connect(natsConnectionOptions(natsUrl, 'bench-floor-requester'));
   responder.subscribe('bench.floor.echo', { callback: (_e, m) => void m.respond(m.data) });
   await responder.flush();
   const natsRequest = summarize(await timed(n, () => requester.request('bench.floor.echo', 'x', { timeout: 5000 })));

@@ -6,6 +6,7 @@
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { io, type Socket } from 'socket.io-client';
 import { signToken } from '#libs/auth/token.js';
+import { natsConnectionOptions } from '#libs/nats/connection.js';
 import { skipRepeatedReceiverEnds } from '#libs/runtime/ws-receiver.js';
 import type { ChurnArgs, ChurnResult, GenCommand, GenInit, GenStatus, OpenArgs, OpenResult, StormResult } from './protocol.js';
 
@@ -62,7 +63,7 @@ let logT0 = 0;
 async function setup(args: GenInit) {
   init = args;
   if (args.natsUrl) {
-    nc = await connect({ servers: args.natsUrl.replace(/^nats:\/\//, ''), name: 'bench-loadgen' });
+    nc = await connect(natsConnectionOptions(args.natsUrl, 'bench-loadgen'));
     await record(true);
   }
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsConnectionOptions } from '#libs/nats/connection.js';
 import { AppProcess, Backends, freePort, ROOT, TEST_SECRET, until, type AppName } from '../test/support/harness.js';
 import { parseMetrics, type Samples } from './prom.js';
 
@@ -48,7 +49,7 @@ export class BenchStack {
       HANDSHAKE_RATE: '1000000',
       HANDSHAKE_BURST: '1000000',
     };
-    this.nc = await connect({ servers: this.backends.natsUrl.replace(/^nats:\/\//, ''), name: 'bench' });
+    this.nc = await connect(natsConnectionOptions(this.backends.natsUrl, 'bench'));
     await this.add('stream-workers', 'STREAM_WORKERS_PORT', { LOG_LEVEL: this.config.workerLogLevel });
     await this.add('presence', 'PRESENCE_PORT');
     for (let i = 0; i < this.config.gateways; i++) this.gateways.push(await this.add('gateway', 'GATEWAY_PORT'));
@@ -56,7 +57,8 @@ export class BenchStack {
 
   private async add(app: AppName, portVar: string, extra: Record<string, string> = {}) {
     const port = await freePort();
-    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port, this.config.execArgv, this.config.appFlags);
+    // Each app as its own NATS user, as in production and the e2e tests.
+    const p = new AppProcess(app, { ...this.env, NATS_URL: this.backends.natsUrlAs(app), [portVar]: String(port), INSTANCE_ID: `bench-${app}-${port}`, ...extra }, port, this.config.execArgv, this.config.appFlags);
     this.apps[app] ??= p;
     await p.start();
     return p;

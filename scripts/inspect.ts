@@ -1,7 +1,7 @@
 /**
  * npm run inspect -- <command>: the system as tables, over NATS (the equivalents of the seed's
  * PresenceHelper.debug(), list_presence() and get_managed_users()), a user's history from the audit
- * stream, and the admin actions. Only NATS_URL is read; exit 0 on success, 1 when
+ * stream, and the admin actions. Only NATS_URL and NATS_CREDS are read; exit 0 on success, 1 when
  * NATS or a service does not answer or an action is refused, 2 on bad arguments.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -11,7 +11,7 @@ import { USER_ID_RE } from '#libs/contracts/index.js';
 import { Failure, parseSince, type Output } from './inspect/common.js';
 import { debug, managers, user, users } from './inspect/queries.js';
 import { history } from './inspect/history.js';
-import { admin, type AdminCommand } from './inspect/admin.js';
+import { admin, operatorName, type AdminCommand } from './inspect/admin.js';
 import { helpRequested } from './cli.js';
 
 const USAGE = `usage: npm run inspect -- <command> [--json]
@@ -32,7 +32,10 @@ const USAGE = `usage: npm run inspect -- <command> [--json]
   purge-gateway <gatewayId> [--force] [--by NAME]
                               end the sessions of a dead gateway now (audited; refused while it
                               answers, unless --force: then its sessions end even though it is alive)
-environment: NATS_URL (default nats://127.0.0.1:4222)`;
+admin actions run as the operator NATS authenticates (--by NAME: the NATS user's name, default the
+user of NATS_URL); NATS refuses a name that is not the connection's own
+environment: NATS_URL (default nats://127.0.0.1:4222; operator:<password>@ for admin actions),
+  NATS_CREDS (a .creds file instead of the password)`;
 
 type Command =
   | { name: 'debug' | 'users' | 'managers' }
@@ -137,7 +140,7 @@ function run(nc: NatsConnection, { cmd, by, json }: Parsed): Promise<Output> {
     case 'history':
       return history(nc, cmd, json);
     default:
-      return admin(nc, cmd, by, json);
+      return admin(nc, cmd, operatorName(by, process.env.NATS_URL || ''), json);
   }
 }
 
@@ -156,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
   const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...natsConnectionOptions(natsUrl, `inspect:${process.pid}`), maxReconnectAttempts: 0, timeout: 3000 });
+    nc = await connect({ ...natsConnectionOptions(natsUrl, `inspect:${process.pid}`, process.env.NATS_CREDS || undefined), maxReconnectAttempts: 0, timeout: 3000 });
   } catch (err) {
     process.stderr.write(`cannot reach NATS at ${redactUrl(natsUrl)} (${(err as Error).message}); set NATS_URL, or start it with: docker compose up -d nats\n`);
     return 1;

@@ -17,7 +17,7 @@ const USAGE = `usage: npm start
   with its app; Ctrl-C stops them gracefully. Starts nats-server -js (its JetStream data kept in
   .data/nats, or NATS_STORE_DIR; npm run reset empties it) and redis-server when nothing answers at
   NATS_URL / REDIS_URL on this machine.
-environment: every variable of the README's configuration table`;
+environment: every variable of docs/CONFIGURATION.md`;
 
 if (helpRequested(process.argv.slice(2))) {
   process.stdout.write(`${USAGE}\n`);
@@ -39,6 +39,10 @@ function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(1);
 }
+
+// Development mode unless NODE_ENV is set: the apps inherit it. Anything but `development` (unset
+// included, for an app started on its own) is production rules.
+process.env.NODE_ENV ??= 'development';
 
 let config;
 try {

@@ -36,7 +36,9 @@ if (args.length !== 1) refuse(args.length === 0 ? 'no user id given' : 'one user
 const userId = args[0];
 if (!USER_ID_RE.test(userId)) refuse(`"${userId}" is not a user id`);
 try {
-  const config = loadConfig();
+  // Like npm start: development unless NODE_ENV says otherwise (a token signed with the development
+  // secret is refused by any app outside development mode, so this opens nothing).
+  const config = loadConfig({ ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' });
   process.stdout.write(`${await signToken(config.authJwtSecret, userId, { name, expiresIn: ttl })}\n`);
 } catch (err) {
   process.stderr.write(`${err instanceof ConfigError ? 'configuration error: ' : ''}${(err as Error).message}\n`);

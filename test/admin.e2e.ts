@@ -22,7 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack.stop());
 
-const inspect = (...args: string[]) => runScript('inspect', args, { NATS_URL: stack.backends.natsUrl });
+const inspect = (...args: string[]) => runScript('inspect', args, { NATS_URL: stack.backends.natsUrlAs('ops-ann') });
 const rowOf = (out: string, first: string) => out.split('\n').find((l) => l.split(/\s{2,}/)[0] === first);
 const cells = (line: string | undefined) => (line ?? '').split(/\s{2,}/);
 
@@ -154,7 +154,7 @@ describe('admin actions, audited', () => {
     const nobody = await inspect('stop', uniqueUser('nobody'));
     expect(nobody.code).toBe(0);
     expect(nobody.stdout).toMatch(/^NOTHING_TO_DO: no manager runs/);
-    const bad = await stack.observer.nc.request('presence.admin.stop', '{"user": "x"}', { timeout: 2000 });
+    const bad = await stack.observer.nc.request('presence.admin.stop.e2e', '{"user": "x"}', { timeout: 2000 });
     expect(bad.headers?.get('Nats-Service-Error-Code')).toBe('400');
   });
 

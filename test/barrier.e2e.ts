@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { NatsService } from '#libs/nats/nats.service.js';
+import { natsConnectionOptions } from '#libs/nats/connection.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER, ensureStreams } from '#libs/nats/streams.js';
 import { SessionSubjects } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
@@ -25,7 +26,7 @@ let barrier: SessionEventsBarrier;
 beforeAll(async () => {
   backends.natsPort = await freePort();
   await backends.startNats();
-  nc = await connect({ servers: backends.natsUrl });
+  nc = await connect(natsConnectionOptions(backends.natsUrl, 'e2e-barrier'));
   jsm = await jetstreamManager(nc);
   js = jetstream(nc);
   await ensureStreams(jsm, 60_000);

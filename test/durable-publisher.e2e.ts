@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { DurablePublisher } from '#libs/nats/durable-publisher.js';
+import { natsConnectionOptions } from '#libs/nats/connection.js';
 import { spawn } from 'node:child_process';
 import { Backends, freePort, ROOT } from './support/harness.js';
 
@@ -16,7 +17,7 @@ let n = 0;
 beforeAll(async () => {
   backends.natsPort = await freePort();
   await backends.startNats();
-  nc = await connect({ servers: backends.natsUrl });
+  nc = await connect(natsConnectionOptions(backends.natsUrl, 'e2e-durable'));
   jsm = await jetstreamManager(nc);
 });
 afterAll(async () => {
@@ -148,7 +149,7 @@ describe('DurablePublisher (real NATS JetStream)', () => {
     // Another process watches the subject: this one is blocked for the whole callback.
     const watcher = spawn(process.execPath, ['-e', `
       const { connect } = require('@nats-io/transport-node');
-      connect({ servers: ${JSON.stringify(backends.natsUrl)} }).then(async (nc) => {
+      connect(${JSON.stringify((({ servers, user, pass }) => ({ servers, user, pass }))(natsConnectionOptions(backends.natsUrl, 'e2e-watcher')))}).then(async (nc) => {
         nc.subscribe(${JSON.stringify(subject)}, { callback: () => process.stdout.write(Date.now() + '\\n') });
         await nc.flush();
         process.stdout.write('ready\\n');
@@ -194,7 +195,7 @@ describe('DurablePublisher (real NATS JetStream)', () => {
   });
 
   it('resolves false for what is pending when the connection closes', async () => {
-    const own = await connect({ servers: backends.natsUrl });
+    const own = await connect(natsConnectionOptions(backends.natsUrl, 'e2e-durable-own'));
     const p = new DurablePublisher(own);
     const never = p.publish(`nowhere${++n}.x`, 'x', 'x-1');
     await own.close();

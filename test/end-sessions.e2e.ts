@@ -13,7 +13,7 @@ const CLEANUP_MS = 6000;
 // Longer than starting a gateway takes: the --now case starts one while the block lives.
 const BLOCK_MS = 12_000;
 const stack = new Stack({ gateways: 2, env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), END_SESSIONS_BLOCK_MS: String(BLOCK_MS) } });
-const inspect = (...args: string[]) => runScript('inspect', args, { NATS_URL: stack.backends.natsUrl }, 60_000);
+const inspect = (...args: string[]) => runScript('inspect', args, { NATS_URL: stack.backends.natsUrlAs('ops-ann') }, 60_000);
 beforeAll(async () => {
   await stack.start();
   await stack.firstResync();
@@ -114,7 +114,7 @@ describe('inspect end-sessions <userId>', () => {
   });
 
   it('bad requests are answered 400 and change nothing', async () => {
-    const bad = await stack.observer.nc.request('presence.admin.end_sessions', '{"userId": "no.dots"}', { timeout: 3000 });
+    const bad = await stack.observer.nc.request('presence.admin.end_sessions.e2e', '{"userId": "no.dots"}', { timeout: 3000 });
     expect(bad.headers?.get('Nats-Service-Error-Code')).toBe('400');
     const cli = await inspect('end-sessions', 'alice', '--force');
     expect(cli.code).toBe(2);

@@ -11,7 +11,7 @@ jest.setTimeout(180_000);
 // Long: every stop below is the operator's doing, not a timer's.
 const CLEANUP_MS = 30_000;
 const stack = new Stack({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS) } });
-const inspect = (...args: string[]) => runScript('inspect', args, { NATS_URL: stack.backends.natsUrl }, 60_000);
+const inspect = (...args: string[]) => runScript('inspect', args, { NATS_URL: stack.backends.natsUrlAs('ops-ann') }, 60_000);
 const alice = uniqueUser('alice');
 const bob = uniqueUser('bob');
 

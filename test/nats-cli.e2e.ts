@@ -60,9 +60,9 @@ describe('nats micro ls | info | stats', () => {
       user: 'presence.query.user',
       stats: 'presence.query.stats',
       debug: 'presence.query.debug',
-      admin_stop: 'presence.admin.stop',
-      admin_purge_gateway: 'presence.admin.purge_gateway',
-      admin_end_sessions: 'presence.admin.end_sessions',
+      admin_stop: 'presence.admin.stop.*',
+      admin_purge_gateway: 'presence.admin.purge_gateway.*',
+      admin_end_sessions: 'presence.admin.end_sessions.*',
     });
     expect(endpoints(infos['stream-workers'])).toEqual({ managers: 'stream.query.managers' });
     // Queries go to every replica (the asker keeps the first answer, so a paused replica cannot
@@ -101,7 +101,7 @@ describe('nats micro ls | info | stats', () => {
 
   const natsCli = findBinary('nats');
   (natsCli ? it : it.skip)('the nats CLI itself lists both services (runs only where `nats` is installed)', () => {
-    const run = (...args: string[]) => spawnSync(natsCli!, ['--server', stack.backends.natsUrl, ...args], { encoding: 'utf8', timeout: 15_000 });
+    const run = (...args: string[]) => spawnSync(natsCli!, ['--server', stack.backends.natsUrlAs('operator'), ...args], { encoding: 'utf8', timeout: 15_000 });
     const ls = run('micro', 'ls');
     expect(ls.status).toBe(0);
     expect(ls.stdout).toMatch(/presence/);

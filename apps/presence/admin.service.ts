@@ -45,7 +45,7 @@ export class AdminService {
    * a user with live sessions is refused, because the manager runs while they are present and
    * would only be started again.
    */
-  async stop(req: AdminStopRequest): Promise<AdminResult> {
+  async stop(req: AdminStopRequest, by: string): Promise<AdminResult> {
     const { userId } = req;
     const { status, epoch } = await this.state.cleanupState(userId);
     let result: AdminResult;
@@ -70,7 +70,7 @@ export class AdminService {
         result = { outcome: 'nothing_to_do', target: userId, message: `no manager runs for ${userId} and no cleanup is pending` };
       }
     }
-    this.audit('stop', result, req.by);
+    this.audit('stop', result, by);
     return result;
   }
 
@@ -80,7 +80,7 @@ export class AdminService {
    * reconnects at once is refused too). The manager then stops like after any last leave, after
    * its grace, or at once with `now`.
    */
-  async endSessions(req: AdminEndSessionsRequest): Promise<AdminResult> {
+  async endSessions(req: AdminEndSessionsRequest, by: string): Promise<AdminResult> {
     const { userId } = req;
     const reason = req.reason ?? 'your sessions were ended by an operator';
     const untilMs = Date.now() + this.config.endSessionsBlockMs;
@@ -112,7 +112,7 @@ export class AdminService {
       users: [userId],
       sessions: ended,
     };
-    this.audit('end_sessions', result, req.by, { reason: req.reason });
+    this.audit('end_sessions', result, by, { reason: req.reason });
     return result;
   }
 
@@ -147,7 +147,7 @@ export class AdminService {
    * answers, unless `force`: then what the state holds for it is dropped all the same, and the
    * sockets the gateway really still holds come back through its resync under new session ids.
    */
-  async purgeGateway(req: AdminPurgeGatewayRequest): Promise<AdminResult> {
+  async purgeGateway(req: AdminPurgeGatewayRequest, by: string): Promise<AdminResult> {
     const { gatewayId } = req;
     let result: AdminResult;
     const alive = await this.liveness.gatewayAnswers(gatewayId);
@@ -167,13 +167,14 @@ export class AdminService {
               sessions: ended.length,
             };
     }
-    this.audit('purge_gateway', result, req.by, { force: req.force });
+    this.audit('purge_gateway', result, by, { force: req.force });
     return result;
   }
 
-  private audit(action: AdminAction, result: AdminResult, by?: string, extra: Pick<AdminAudit, 'reason' | 'force'> = {}) {
+  /** `by`: the operator NATS authenticated (the last token of the request's subject). */
+  private audit(action: AdminAction, result: AdminResult, by: string, extra: Pick<AdminAudit, 'reason' | 'force'> = {}) {
     this.metrics.adminActions.inc({ action, outcome: result.outcome });
-    const line = `${action} ${result.target}${by ? ` by ${by}` : ''}: ${result.outcome}: ${result.message}`;
+    const line = `${action} ${result.target} by ${by}: ${result.outcome}: ${result.message}`;
     if (result.outcome === 'refused') this.logger.warn(line);
     else this.logger.log(line);
     const record: AdminAudit = {

@@ -63,8 +63,10 @@ declare module 'ioredis' {
  *   (published as ordinary leaves, so they take the same durable path);
  * - a gateway that heartbeats under a new boot id was restarted: the sessions of its previous
  *   incarnation end the same way;
- * - a gateway whose heartbeat counts other sessions than the state holds for it, twice in a row,
- *   is asked for its list and the differences are published as joins and leaves;
+ * - a gateway whose heartbeat counts other sessions than the state holds for it, two heartbeats in
+ *   a row once presence's consumer has no backlog (else up to MAX_MISMATCH_STREAK in a row: the
+ *   difference is usually events still on their way), is asked for its list and the differences
+ *   are published as joins and leaves;
  * - when Redis comes back empty, every gateway is asked to announce its sessions again.
  */
 @Injectable()

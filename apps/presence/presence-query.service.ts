@@ -67,16 +67,23 @@ export class PresenceQueryService implements OnApplicationBootstrap, OnApplicati
         },
         { name: 'stats', subject: QuerySubjects.stats, handler: () => this.state.stats() },
         { name: 'debug', subject: QuerySubjects.debug, handler: () => this.debug() },
-        ...ADMIN_ACTIONS.map((action) => ({ name: `admin_${action}`, subject: adminSubject(action), queue: 'presence', handler: (raw: string) => this.adminActions[action](raw) })),
+        // `presence.admin.<action>.<operator>`: NATS lets each operator user publish only under its
+        // own name (libs/nats/permissions.ts), so the name the audit records is the one NATS authenticated.
+        ...ADMIN_ACTIONS.map((action) => ({
+          name: `admin_${action}`,
+          subject: `${adminSubject(action)}.*`,
+          queue: 'presence',
+          handler: (raw: string, subject: string) => this.adminActions[action](raw, subject.slice(subject.lastIndexOf('.') + 1)),
+        })),
       ],
     });
   }
 
   /** One handler per admin action: the type makes a new action in ADMIN_ACTIONS need its own. */
-  private readonly adminActions: Record<AdminAction, (raw: string) => Promise<AdminResult>> = {
-    stop: (raw) => this.admin.stop(body(AdminStopRequest, raw, '{"userId": "<id>", "by"?: "<operator>"}')),
-    purge_gateway: (raw) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "force"?: true, "by"?: "<operator>"}')),
-    end_sessions: (raw) => this.admin.endSessions(body(AdminEndSessionsRequest, raw, '{"userId": "<id>", "now"?: true, "reason"?: "<text>", "by"?: "<operator>"}')),
+  private readonly adminActions: Record<AdminAction, (raw: string, by: string) => Promise<AdminResult>> = {
+    stop: (raw, by) => this.admin.stop(body(AdminStopRequest, raw, '{"userId": "<id>"}'), by),
+    purge_gateway: (raw, by) => this.admin.purgeGateway(body(AdminPurgeGatewayRequest, raw, '{"gatewayId": "<id>", "force"?: true}'), by),
+    end_sessions: (raw, by) => this.admin.endSessions(body(AdminEndSessionsRequest, raw, '{"userId": "<id>", "now"?: true, "reason"?: "<text>"}'), by),
   };
 
   async debug(): Promise<PresenceDebug> {

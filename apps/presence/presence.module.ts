@@ -6,6 +6,7 @@ import { ObservabilityController } from '#libs/runtime/observability.controller.
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
 import { SessionEventsBarrier } from './cleanup/session-events-barrier.js';
+import { Cleanups } from './cleanup/cleanups.service.js';
 import { PresenceService } from './presence.service.js';
 import { SessionEventsController } from './session-events.controller.js';
 import { PresenceQueryService } from './presence-query.service.js';
@@ -18,13 +19,14 @@ export class PresenceModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: PresenceModule,
-      imports: [CoreModule.forApp('presence', config, { redis: true })],
+      imports: [CoreModule.forApp('presence', config, { redis: true, manageStreams: true })],
       controllers: [ObservabilityController, SessionEventsController],
       providers: [
         Readiness,
         PresenceStateRepository,
         CleanupQueueService,
         SessionEventsBarrier,
+        Cleanups,
         PresenceService,
         AdminService,
         PresenceQueryService,

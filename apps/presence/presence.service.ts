@@ -15,12 +15,12 @@ import {
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { PresenceStateRepository, canonicalIso } from './state/presence-state.repository.js';
-import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
+import { Cleanups } from './cleanup/cleanups.service.js';
 
 /** What presence needs from the outside world; narrow so unit tests can fake it. */
 export interface PresencePorts {
-  state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'dueCleanups' | 'adoptOrphan'>;
-  queue: Pick<CleanupQueueService, 'schedule' | 'cancel' | 'watch' | 'isWatched'>;
+  state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'adoptOrphan'>;
+  cleanups: Pick<Cleanups, 'schedule' | 'cancel'>;
   emit: Emit;
 }
 
@@ -38,10 +38,10 @@ export class PresenceService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: Metrics,
     state: PresenceStateRepository,
-    queue: CleanupQueueService,
+    cleanups: Cleanups,
     nats: NatsService,
   ) {
-    this.ports = { state, queue, emit: (kind, payload) => nats.emit(kind, payload) };
+    this.ports = { state, cleanups, emit: (kind, payload) => nats.emit(kind, payload) };
   }
 
   /** For unit tests: the same logic over fakes. */
@@ -63,7 +63,7 @@ export class PresenceService {
       case 'cancelled':
         this.logger.log(`join: ${e.userId} came back (session ${e.sessionId}): cleanup cancelled`);
         this.metrics.transitions.inc({ transition: 'cleanup_cancelled' });
-        await this.ports.queue.cancel(e.userId, out.cancelledEpoch);
+        await this.ports.cleanups.cancel(e.userId, out.cancelledEpoch);
         this.ports.emit('cleanup.cancelled', { userId: e.userId, at: nowIso() });
         return;
       case 'capped': {
@@ -119,11 +119,11 @@ export class PresenceService {
     const data: CleanupJobData = { userId, epoch, runAt: nowIso(runAt), reason };
     this.logger.log(`leave: ${userId} has no session left (${reason}): cleanup at ${data.runAt}`);
     this.metrics.transitions.inc({ transition: 'cleanup_scheduled' });
-    await this.ports.queue.schedule(data);
+    await this.ports.cleanups.schedule(data);
     this.ports.emit('cleanup.scheduled', { userId, runAt: data.runAt, at: nowIso(), reason });
   }
 
-  /** The cleanup job: goes offline only if nothing moved since it was scheduled. */
+  /** A due cleanup (Cleanups' handler): goes offline only if nothing moved since it was scheduled. */
   async runCleanup(data: CleanupJobData): Promise<{ outcome: string }> {
     const out = await this.ports.state.cleanup(data.userId, data.epoch);
     // The usual end of a job: the in-process timer ran this cleanup at its time; say when.
@@ -147,33 +147,11 @@ export class PresenceService {
   async cleanupNow(userId: string, epoch: number): Promise<boolean> {
     const out = await this.ports.state.cleanup(userId, epoch);
     if (out.kind !== 'offline') return false;
-    await this.ports.queue.cancel(userId, epoch);
+    await this.ports.cleanups.cancel(userId, epoch);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${userId} offline (admin: ended by an operator)`);
     this.ports.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
     return true;
-  }
-
-  /**
-   * Safety net for a cleanup whose job was lost (a crash between the state change and the add,
-   * or Redis losing BullMQ's data): re-add every overdue one; an add of a job that exists is a no-op.
-   * One whose timer is armed or running here is being run (a restart arms the timers of every
-   * pending cleanup, overdue ones included, just before the first sweep): counting it as lost made
-   * a misleading "re-queued" warning after every restart that found a cleanup overdue.
-   */
-  async sweepOverdue(graceMs = 1000): Promise<number> {
-    const due = (await this.ports.state.dueCleanups(Date.now() - graceMs)).filter((d) => !this.ports.queue.isWatched(d.userId, d.epoch));
-    for (const d of due) {
-      await this.ports.queue.schedule({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason }, { revive: true });
-    }
-    return due.length;
-  }
-
-  /** At start: this replica's timers cover every pending cleanup, not only those it scheduled. */
-  async watchPending(limit = 100_000): Promise<number> {
-    const pending = await this.ports.state.dueCleanups(Number.MAX_SAFE_INTEGER, limit);
-    for (const d of pending) this.ports.queue.watch({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason });
-    return pending.length;
   }
 
   /** A manager runs for a user the state has never heard of: give them a grace period. */

@@ -28,19 +28,26 @@ interface Service {
   init?: boolean;
 }
 
-/** Compose's interpolation of ${VAR} and ${VAR:-default}, applied to every string value after parsing. */
+/** Compose's interpolation of ${VAR}, ${VAR:-default} and ${VAR:?error}, applied to every string value after parsing. */
 function interpolate(value: unknown, shell: Record<string, string>): unknown {
-  if (typeof value === 'string') return value.replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => shell[name] || (fallback ?? ''));
+  if (typeof value === 'string') {
+    return value
+      .replace(/\$\{([A-Z0-9_]+):\?([^}]*)\}/g, (_m, name: string, error: string) => {
+        if (!shell[name]) throw new Error(`compose refuses to start: ${error}`);
+        return shell[name];
+      })
+      .replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => shell[name] || (fallback ?? ''));
+  }
   if (Array.isArray(value)) return value.map((v) => interpolate(v, shell));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, shell)]));
   return value;
 }
 
-async function loadCompose(shell: Record<string, string> = {}): Promise<{ services: Record<string, Service> }> {
+async function loadCompose(shell: Record<string, string> = {}, file = 'docker-compose.yml'): Promise<{ services: Record<string, Service> }> {
   // js-yaml comes with Jest (istanbul); if it ever goes, add a YAML parser rather than drop this test.
   const yaml = (await import('js-yaml' as string)) as { load?(s: string): unknown; default?: { load(s: string): unknown } };
   const load = yaml.load ?? yaml.default!.load;
-  return interpolate(load(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8')), shell) as { services: Record<string, Service> };
+  return interpolate(load(readFileSync(resolve(ROOT, file), 'utf8')), shell) as { services: Record<string, Service> };
 }
 
 describe('docker-compose.yml', () => {
@@ -49,9 +56,11 @@ describe('docker-compose.yml', () => {
     ({ services } = await loadCompose());
   });
 
-  it('runs nats with JetStream and monitoring, and redis, each with a healthcheck', () => {
+  it('runs nats with JetStream, monitoring and the least-privilege configuration, and redis, each with a healthcheck', () => {
     expect(Object.keys(services).sort()).toEqual(['gateway', 'nats', 'presence', 'redis', 'stream-workers']);
-    expect(services.nats.command).toEqual(expect.arrayContaining(['-js', '-m', '8222']));
+    expect(services.nats.command).toEqual(expect.arrayContaining(['-js', '-m', '8222', '-c', '/etc/nats/nats.conf']));
+    expect((services.nats as { volumes?: string[] }).volumes).toContain('./deploy/nats/nats.conf:/etc/nats/nats.conf:ro');
+    for (const v of ['NATS_GATEWAY_PASSWORD', 'NATS_PRESENCE_PASSWORD', 'NATS_WORKERS_PASSWORD', 'NATS_OPERATOR_PASSWORD']) expect(services.nats.environment![v]).toBeTruthy();
     expect(services.nats.healthcheck!.test.join(' ')).toContain('8222/healthz');
     expect(services.redis.image).toMatch(/^redis:7/);
     expect(services.redis.healthcheck!.test.join(' ')).toContain('PONG');
@@ -70,16 +79,17 @@ describe('docker-compose.yml', () => {
     expect(s.init).toBe(true);
     const env = s.environment!;
     for (const name of CONTRACT_VARS) expect(Object.keys(env)).toContain(name);
-    expect(env.NATS_URL).toBe('nats://nats:4222');
-    expect(env.REDIS_URL).toBe('redis://redis:6379');
+    // Each app as its own NATS user, and (where it uses Redis) its own Redis ACL user.
+    expect(env.NATS_URL).toBe(`nats://${app}:${services.nats.environment![app === 'stream-workers' ? 'NATS_WORKERS_PASSWORD' : `NATS_${app.toUpperCase()}_PASSWORD`]}@nats:4222`);
+    if (app !== 'gateway') expect(env.REDIS_URL).toMatch(new RegExp(`^redis://${app}:[^@]+@redis:6379$`));
     // Unique per replica only if left to its default (hostname-pid): never fixed here.
     expect(env.INSTANCE_ID).toBeUndefined();
   });
 
-  it('only the gateway and presence publish host ports, so stream-workers scale freely', () => {
-    expect(services.gateway.ports).toEqual(['3000:3000']);
-    expect(services.presence.ports).toEqual(['3001:3001']);
-    expect(services['stream-workers'].ports).toBeUndefined();
+  it('only the gateway and presence publish host ports, on 127.0.0.1 only; NATS and Redis none', () => {
+    expect(services.gateway.ports).toEqual(['127.0.0.1:3000:3000']);
+    expect(services.presence.ports).toEqual(['127.0.0.1:3001:3001']);
+    for (const s of ['stream-workers', 'nats', 'redis']) expect([s, services[s].ports]).toEqual([s, undefined]);
   });
 
   it('with no environment set, every app starts in development and refuses production', async () => {
@@ -91,7 +101,7 @@ describe('docker-compose.yml', () => {
     }
     const prod = await loadCompose({ NODE_ENV: 'production' });
     expect(() => loadConfig(prod.services.gateway.environment!)).toThrow(/AUTH_JWT_SECRET/);
-    const secrets = { NODE_ENV: 'production', AUTH_JWT_SECRET: 'a-secret-of-our-own-0123456789', BOARD_USER: 'ops', BOARD_PASSWORD: 'not-admin' };
+    const secrets = { NODE_ENV: 'production', AUTH_JWT_SECRET: 'a-secret-of-our-own-0123456789-abc', BOARD_USER: 'ops', BOARD_PASSWORD: 'not-admin' };
     const configured = await loadCompose(secrets);
     expect(loadConfig(configured.services.presence.environment!)).toMatchObject({ production: true, boardUser: 'ops' });
     // A value from the shell reaches the app.
@@ -106,5 +116,36 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/COPY --from=build .*\/app\/dist/);
     expect(readFileSync(resolve(ROOT, '.dockerignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['node_modules', 'dist']));
     for (const app of Object.keys(APPS)) expect(existsSync(resolve(ROOT, 'apps', app, 'main.ts'))).toBe(true);
+  });
+});
+
+const SECRETS = ['AUTH_JWT_SECRET', 'BOARD_USER', 'BOARD_PASSWORD', 'NATS_GATEWAY_PASSWORD', 'NATS_PRESENCE_PASSWORD', 'NATS_WORKERS_PASSWORD', 'NATS_OPERATOR_PASSWORD', 'REDIS_PRESENCE_PASSWORD', 'REDIS_WORKERS_PASSWORD'];
+
+describe('deploy/compose/docker-compose.prod.yml and .env.example', () => {
+  const filled = Object.fromEntries(SECRETS.map((k) => [k, k === 'BOARD_USER' ? 'ops' : `${k.toLowerCase().replace(/_/g, '-')}-0123456789abcdef0123`]));
+  const prod = () => loadCompose(filled, 'deploy/compose/docker-compose.prod.yml');
+
+  it('.env.example names every secret the production compose requires', () => {
+    const example = readFileSync(resolve(ROOT, '.env.example'), 'utf8');
+    const required = [...readFileSync(resolve(ROOT, 'deploy/compose/docker-compose.prod.yml'), 'utf8').matchAll(/\$\{([A-Z0-9_]+):\?set /g)].map((m) => m[1]);
+    expect([...new Set(required)].sort()).toEqual([...SECRETS].sort());
+    for (const name of SECRETS) expect(example).toMatch(new RegExp(`^${name}=$`, 'm'));
+  });
+
+  it.each(SECRETS)('refuses to start without %s', async (name) => {
+    const { [name]: _omit, ...rest } = filled;
+    await expect(loadCompose(rest, 'deploy/compose/docker-compose.prod.yml')).rejects.toThrow(new RegExp(`set ${name}`));
+  });
+
+  it('runs every app with production rules, accepted with the secrets; publishes only 127.0.0.1', async () => {
+    const { services } = await prod();
+    for (const app of Object.keys(APPS)) {
+      const config = loadConfig(services[app].environment!);
+      expect([app, config.production]).toEqual([app, true]);
+    }
+    expect(services.gateway.ports).toEqual(['127.0.0.1:3000:3000']);
+    expect(services.presence.ports).toEqual(['127.0.0.1:3001:3001']);
+    for (const s of ['stream-workers', 'nats', 'redis']) expect([s, services[s].ports]).toEqual([s, undefined]);
+    expect(services.nats.command).toEqual(expect.arrayContaining(['-c', '/etc/nats/nats.conf']));
   });
 });

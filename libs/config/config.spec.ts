@@ -1,5 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
-import { ConfigError, DEV_JWT_SECRET, cleanupTimeoutFor, loadConfig } from './config.js';
+import { ConfigError, DEV_JWT_SECRET, cleanupTimeoutFor, loadConfig as loadAnyConfig } from './config.js';
+
+/** Development mode unless the test's env says otherwise (security.spec.ts covers the modes). */
+const loadConfig = (env: Record<string, string>) => loadAnyConfig({ NODE_ENV: 'development', ...env });
 
 /** The error loadConfig throws for `env`, or a failure if it does not throw. */
 function configError(env: Record<string, string>): ConfigError {
@@ -209,8 +212,10 @@ describe('loadConfig', () => {
     expect(c.boardPassword).toBe('admin');
   });
 
-  it('refuses a JWT secret shorter than 16 characters', () => {
+  it('refuses a JWT secret shorter than 32 bytes, in development too', () => {
     expect(configError({ AUTH_JWT_SECRET: 'short' }).message).toContain('AUTH_JWT_SECRET');
+    expect(configError({ AUTH_JWT_SECRET: 'x'.repeat(31) }).message).toMatch(/AUTH_JWT_SECRET must be at least 32 bytes/);
+    expect(loadConfig({ AUTH_JWT_SECRET: 'x'.repeat(32) }).authJwtSecret).toBe('x'.repeat(32));
   });
 });
 

@@ -1,12 +1,16 @@
 import { hostname } from 'node:os';
 import { parseRedisUrl, type RedisTarget } from '#libs/redis/redis-url.js';
+import { loadSecurityConfig, type SecurityConfig } from './security.js';
+
+export { DEV_JWT_SECRET } from './security.js';
 
 /**
  * The whole configuration, read once from the environment and validated. A bad value stops the
  * app at start with one line naming the variable and what it expects (ConfigError).
  */
-export interface AppConfig {
+export interface AppConfig extends SecurityConfig {
   nodeEnv: string;
+  /** Anything but NODE_ENV=development: production rules (secrets required, JSON logs). */
   production: boolean;
   natsUrl: string;
   redisUrl: string;
@@ -19,9 +23,6 @@ export interface AppConfig {
   gatewayTtlMs: number;
   workerTtlMs: number;
   consoleLoggerIntervalMs: number;
-  authJwtSecret: string;
-  boardUser: string;
-  boardPassword: string;
   instanceId: string;
   logLevel: LogLevelName;
   /** Socket.IO ping period and timeout: a vanished client is detected within their sum. */
@@ -42,6 +43,12 @@ export interface AppConfig {
   endSessionsBlockMs: number;
   /** Replicas of the project's JetStream stream(s), reconciled at start (3 on a 3-node cluster). */
   eventsReplicas: number;
+  /** The stream's size bound: the oldest events go first past it. */
+  eventsMaxBytes: number;
+  /** Events kept per subject (per user and kind): one user cannot fill the stream. */
+  eventsMaxMsgsPerSubject: number;
+  /** How long a user's Redis state outlives their last activity once they have no session. */
+  userStateTtlMs: number;
   /** Managers one worker may hand over per second to even out the load across workers; 0: never. */
   placementMovesPerS: number;
   /** Prefix of every Redis key of this system (BullMQ's included). */
@@ -51,9 +58,6 @@ export interface AppConfig {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'info', 'debug', 'verbose'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
-
-export const DEV_JWT_SECRET = 'dev-secret-change-me-0123456789abcdef';
-const DEV_BOARD = 'admin';
 
 export class ConfigError extends Error {}
 
@@ -138,8 +142,15 @@ function redisUrlOf(env: Env): string {
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
-  const nodeEnv = env.NODE_ENV || 'development';
-  const production = nodeEnv === 'production';
+  const nodeEnv = env.NODE_ENV ?? '';
+  const security = loadSecurityConfig(
+    env,
+    (name, fallback) => positiveInt(env, name, fallback),
+    (message) => {
+      throw new ConfigError(message);
+    },
+  );
+  const production = !security.development;
   const cleanupTimeoutMs = positiveInt(env, 'CLEANUP_TIMEOUT_MS', 5000);
   const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -147,6 +158,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   const redisUrl = redisUrlOf(env);
   const config: AppConfig = {
+    ...security,
     nodeEnv,
     production,
     natsUrl: natsUrls(env),
@@ -160,9 +172,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     gatewayTtlMs: positiveInt(env, 'GATEWAY_TTL_MS', 15000),
     workerTtlMs: positiveInt(env, 'WORKER_TTL_MS', 15000),
     consoleLoggerIntervalMs: positiveInt(env, 'CONSOLE_LOGGER_INTERVAL_MS', 1000),
-    authJwtSecret: env.AUTH_JWT_SECRET || DEV_JWT_SECRET,
-    boardUser: env.BOARD_USER || DEV_BOARD,
-    boardPassword: env.BOARD_PASSWORD || DEV_BOARD,
     // One NATS subject token (it names subjects like presence.gateway.<id>.heartbeat): no dots.
     instanceId: env.INSTANCE_ID || `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 48)}-${process.pid}`,
     logLevel: logLevel as LogLevelName,
@@ -177,6 +186,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventsMaxAgeMs: positiveInt(env, 'EVENTS_MAX_AGE_MS', 7 * 24 * 3600 * 1000),
     endSessionsBlockMs: positiveInt(env, 'END_SESSIONS_BLOCK_MS', 60_000),
     eventsReplicas: positiveInt(env, 'EVENTS_REPLICAS', 1),
+    // 1 GiB, and 10,000 events per subject (a user's joins, an admin action's records): bounds that
+    // a flood of forged or looping events cannot pass, far above what a real user makes in EVENTS_MAX_AGE_MS.
+    eventsMaxBytes: positiveInt(env, 'EVENTS_MAX_BYTES', 1024 * 1024 * 1024),
+    eventsMaxMsgsPerSubject: positiveInt(env, 'EVENTS_MAX_MSGS_PER_SUBJECT', 10_000),
+    userStateTtlMs: positiveInt(env, 'USER_STATE_TTL_MS', 24 * 3600 * 1000),
     placementMovesPerS: nonNegativeInt(env, 'PLACEMENT_MOVES_PER_S', 5),
     redisPrefix: env.REDIS_PREFIX || 'pl',
     faultInjection: env.FAULT_INJECTION === '1' || env.FAULT_INJECTION === 'true',
@@ -190,20 +204,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(config.redisPrefix)) {
     throw new ConfigError(`REDIS_PREFIX must match ^[A-Za-z0-9_-]{1,32}$, got "${config.redisPrefix}"`);
-  }
-  if (production) {
-    if (!env.AUTH_JWT_SECRET || env.AUTH_JWT_SECRET === DEV_JWT_SECRET) {
-      throw new ConfigError('AUTH_JWT_SECRET must be set to a secret of your own when NODE_ENV=production (the development default is refused)');
-    }
-    if (!env.BOARD_USER) {
-      throw new ConfigError('BOARD_USER must be set when NODE_ENV=production (the development default admin is refused)');
-    }
-    if (!env.BOARD_PASSWORD || env.BOARD_PASSWORD === DEV_BOARD || env.BOARD_PASSWORD === env.BOARD_USER) {
-      throw new ConfigError('BOARD_PASSWORD must be set, and not to admin nor to BOARD_USER, when NODE_ENV=production');
-    }
-  }
-  if (config.authJwtSecret.length < 16) {
-    throw new ConfigError('AUTH_JWT_SECRET must be at least 16 characters long');
   }
   return config;
 }

@@ -28,9 +28,9 @@ beforeAll(async () => {
 
 /** Every variable libs/config reads, from its source: the one list of names. */
 function configVariables(): Set<string> {
-  const src = readFileSync(join(ROOT, 'libs', 'config', 'config.ts'), 'utf8');
+  const src = ['config.ts', 'security.ts'].map((f) => readFileSync(join(ROOT, 'libs', 'config', f), 'utf8')).join('\n');
   const names = new Set<string>();
-  for (const m of src.matchAll(/env(?:, '([A-Z0-9_]+)'|\.([A-Z0-9_]+))/g)) names.add(m[1] ?? m[2]);
+  for (const m of src.matchAll(/env(?:, '([A-Z0-9_]+)'|\.([A-Z0-9_]+))|positiveInt\('([A-Z0-9_]+)'/g)) names.add(m[1] ?? m[2] ?? m[3]);
   names.add('NATS_URL');
   return names;
 }
@@ -58,6 +58,10 @@ describe('deploy/compose/docker-compose.ha.yml', () => {
       expect(cmd).toContain(`-n ${n}`);
       for (const other of nats.filter((o) => o !== n)) expect(cmd).toContain(`nats://${other}:6222`);
       expect(services[n].healthcheck.test.join(' ')).toContain('/healthz');
+      // The least-privilege configuration, and nothing published.
+      expect(services[n].command.slice(0, 2)).toEqual(['-c', '/etc/nats/nats.conf']);
+      expect(services[n].volumes).toContain('../nats/nats.conf:/etc/nats/nats.conf:ro');
+      expect(services[n].ports).toBeUndefined();
     }
   });
 
@@ -87,7 +91,8 @@ describe('deploy/compose/docker-compose.ha.yml', () => {
       const e = env(s);
       for (const k of Object.keys(e)) expect([app, k, configVariables().has(k)]).toEqual([app, k, true]);
       const c = loadConfig({ ...e, ...PROD });
-      expect(c.natsUrl.split(',')).toEqual(['nats-1', 'nats-2', 'nats-3'].map((n) => `nats://${n}:4222`));
+      // Every node, each with this app's own NATS user.
+      expect(c.natsUrl.split(',').map((u) => new URL(u)).map((u) => `${u.username}@${u.host}`)).toEqual(['nats-1', 'nats-2', 'nats-3'].map((n) => `${app}@${n}:4222`));
       expect(c.eventsReplicas).toBe(3);
       const redis = parseRedisUrl(c.redisUrl);
       expect(redis).toMatchObject({ kind: 'sentinel', masterName: 'presence' });

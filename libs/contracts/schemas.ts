@@ -164,7 +164,10 @@ export type GatewaySessions = z.infer<typeof GatewaySessions>;
 
 export const UserQuery = z.object({ userId: UserId });
 
-/** `by`: free text naming the operator, kept in the audit record. */
+/**
+ * `by` is accepted for older clients and ignored: the operator recorded is the one NATS
+ * authenticated, named by the request's subject (`presence.admin.<action>.<operator>`).
+ */
 const Operator = z.string().max(64).optional();
 export const AdminStopRequest = z.object({ userId: UserId, by: Operator });
 export type AdminStopRequest = z.infer<typeof AdminStopRequest>;
@@ -203,6 +206,7 @@ export const AdminAudit = z.object({
   /** end_sessions: the operator's reason; purge_gateway: whether it was forced. */
   reason: z.string().max(200).optional(),
   force: z.boolean().optional(),
+  /** The operator NATS authenticated. */
   by: z.string().max(64).optional(),
   instanceId: Id,
   at: IsoTime,

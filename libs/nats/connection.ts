@@ -1,12 +1,14 @@
-import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 
 /**
  * NATS_URL may carry credentials (nats://user:pass@host:4222) and TLS (tls://host:4222), and may
  * list a cluster's servers separated by commas (libs/config checked them). The client is given
  * every server, so it connects while any one answers; credentials and TLS are read from the
  * first entry that has them. They go in as options, so the password never shows in server lists or logs.
+ * `credsFile` (NATS_CREDS): authenticate with a `.creds` file instead.
  */
-export function natsConnectionOptions(natsUrl: string, name: string): ConnectionOptions {
+export function natsConnectionOptions(natsUrl: string, name: string, credsFile?: string): ConnectionOptions {
   const urls = natsUrl.split(',').map((e) => new URL(e.trim()));
   const url = urls.find((u) => u.username || u.password) ?? urls[0];
   const tls = urls.some((u) => u.protocol === 'tls:');
@@ -31,6 +33,8 @@ export function natsConnectionOptions(natsUrl: string, name: string): Connection
     opts.token = decodeURIComponent(url.username);
   }
   if (tls) opts.tls = {};
+  // A .creds file (a user JWT and its nkey seed, as `nsc` writes them) instead of a password.
+  if (credsFile) opts.authenticator = credsAuthenticator(readFileSync(credsFile));
   return opts;
 }
 
@@ -49,6 +53,6 @@ export function redactUrl(raw: string): string {
   }
 }
 
-export async function connectNats(natsUrl: string, name: string, timeoutMs = 5000): Promise<NatsConnection> {
-  return connect({ ...natsConnectionOptions(natsUrl, name), timeout: timeoutMs });
+export async function connectNats(natsUrl: string, name: string, timeoutMs = 5000, credsFile?: string): Promise<NatsConnection> {
+  return connect({ ...natsConnectionOptions(natsUrl, name, credsFile), timeout: timeoutMs });
 }

@@ -65,6 +65,10 @@ export class NatsService implements OnApplicationShutdown {
         this.reconnecting = true;
         this.connectedSince = null;
         this.logger.warn('disconnected from NATS; reconnecting');
+      } else if (s.type === 'error') {
+        // A permission violation lands here: the server refused a publish or subscription that this
+        // app's NATS user may not make (deploy/nats/nats.conf). Worth a line: it is a bug or a misconfiguration.
+        this.logger.error(`NATS server error: ${s.error.message}`);
       } else if (s.type === 'reconnect') {
         this.reconnecting = false;
         this.connectedSince = Date.now();

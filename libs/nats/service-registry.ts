@@ -7,7 +7,8 @@ import { oversize } from './respond.js';
 export interface EndpointSpec {
   name: string;
   subject: string;
-  handler: (body: string) => Promise<unknown>;
+  /** `subject`: the one the request came on (an endpoint's subject may end in a wildcard). */
+  handler: (body: string, subject: string) => Promise<unknown>;
   /** This endpoint's queue group, instead of the service's. */
   queue?: string;
 }
@@ -49,7 +50,7 @@ export async function registerService(
         const stats = endpointStats(service, ep.name);
         // A handler that throws before returning its promise is answered like one that rejects.
         Promise.resolve()
-          .then(() => ep.handler(msg.string()))
+          .then(() => ep.handler(msg.string(), msg.subject))
           .then((result) => {
             const body = JSON.stringify(result);
             // The client would refuse to send it, and the asker would wait for its timeout: say why.

@@ -13,7 +13,14 @@ import { AUDIT_STREAM } from './streams.js';
 export class StreamWriteProbe extends PeriodicProbe {
   private jsm?: JetStreamManager;
 
-  constructor(private readonly nc: NatsConnection) {
+  /**
+   * `writesDurably`: false for an app that only publishes plainly (stream workers): a stream that
+   * does not exist yet (presence, its only maker, not started) is no reason for it to be unready.
+   */
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly writesDurably = true,
+  ) {
     super();
   }
 
@@ -28,8 +35,13 @@ export class StreamWriteProbe extends PeriodicProbe {
 
   protected async check(): Promise<void> {
     this.jsm ??= await jetstreamManager(this.nc, { timeout: PROBE_TIMEOUT_MS, checkAPI: false });
-    const info = await this.jsm.streams.info(AUDIT_STREAM);
-    // A single server has no cluster section; a clustered stream names its leader.
-    if (info.cluster && !info.cluster.leader) throw new Error('no leader (an election is under way or too few replicas are left)');
+    try {
+      const info = await this.jsm.streams.info(AUDIT_STREAM);
+      // A single server has no cluster section; a clustered stream names its leader.
+      if (info.cluster && !info.cluster.leader) throw new Error('no leader (an election is under way or too few replicas are left)');
+    } catch (err) {
+      if (!this.writesDurably && /stream not found/i.test((err as Error).message)) return;
+      throw err;
+    }
   }
 }

@@ -30,12 +30,22 @@ export async function presenceProgress(jsm: JetStreamManager): Promise<{ floor: 
 const nanos = (ms: number) => ms * 1_000_000;
 
 /**
- * Creates (or updates) the stream and presence's durable consumer. Every app calls it at start,
- * so session events published before presence ever ran are kept for it, not lost. `replicas`
+ * Creates (or updates) the stream and presence's durable consumer. Presence calls it at start (the
+ * only app allowed to); a gateway that starts first keeps its joins until the stream exists (its
+ * durable publishes retry), so none is lost. `replicas`
  * (EVENTS_REPLICAS) is reconciled too: a stream made with one replica on a cluster is scaled up,
  * since with one copy the loss of its node freezes every join and leave.
  */
-export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number, replicas = 1): Promise<void> {
+export interface StreamLimits {
+  /** EVENTS_MAX_BYTES: past it the oldest events go (-1: no bound). */
+  maxBytes?: number;
+  /** EVENTS_MAX_MSGS_PER_SUBJECT: events kept per subject, so one user cannot crowd out the rest. */
+  maxMsgsPerSubject?: number;
+}
+
+export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number, replicas = 1, limits: StreamLimits = {}): Promise<void> {
+  const maxBytes = limits.maxBytes ?? -1;
+  const maxMsgsPerSubject = limits.maxMsgsPerSubject ?? -1;
   const config = {
     name: AUDIT_STREAM,
     num_replicas: replicas,
@@ -47,6 +57,8 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number, rep
     discard: 'old' as const,
     // Presence looks up a user's last join when a cleanup comes due during a backlog.
     allow_direct: true,
+    max_bytes: maxBytes,
+    max_msgs_per_subject: maxMsgsPerSubject,
   };
   try {
     await jsm.streams.add(config);
@@ -56,7 +68,8 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number, rep
     const info = await jsm.streams.info(AUDIT_STREAM);
     const sameSubjects = [...info.config.subjects].sort().join() === [...config.subjects].sort().join();
     const sameReplicas = (info.config.num_replicas || 1) === replicas;
-    if (info.config.max_age !== config.max_age || !sameSubjects || !info.config.allow_direct || !sameReplicas) {
+    const sameLimits = info.config.max_bytes === maxBytes && info.config.max_msgs_per_subject === maxMsgsPerSubject;
+    if (info.config.max_age !== config.max_age || !sameSubjects || !info.config.allow_direct || !sameReplicas || !sameLimits) {
       await jsm.streams.update(AUDIT_STREAM, {
         ...info.config,
         subjects: config.subjects,
@@ -64,6 +77,8 @@ export async function ensureStreams(jsm: JetStreamManager, maxAgeMs: number, rep
         duplicate_window: config.duplicate_window,
         allow_direct: true,
         num_replicas: replicas,
+        max_bytes: maxBytes,
+        max_msgs_per_subject: maxMsgsPerSubject,
       });
     }
   }

@@ -16,7 +16,7 @@ async function connectWithRetry(config: AppConfig, app: string): Promise<NatsCon
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      const nc = await connectNats(config.natsUrl, `${app}:${config.instanceId}`, 3000);
+      const nc = await connectNats(config.natsUrl, `${app}:${config.instanceId}`, 3000, config.natsCreds);
       logger.log(`connected to ${redactUrl(config.natsUrl)} as ${app}:${config.instanceId}`);
       return nc;
     } catch (err) {
@@ -40,7 +40,7 @@ async function ensureStreamsWithRetry(nc: NatsConnection, config: AppConfig): Pr
   for (;;) {
     try {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
-      await ensureStreams(jsm, config.eventsMaxAgeMs, config.eventsReplicas);
+      await ensureStreams(jsm, config.eventsMaxAgeMs, config.eventsReplicas, { maxBytes: config.eventsMaxBytes, maxMsgsPerSubject: config.eventsMaxMsgsPerSubject });
       return;
     } catch (err) {
       // Not a wait: a single server cannot hold replicas, whatever time it is given.
@@ -58,7 +58,12 @@ async function ensureStreamsWithRetry(nc: NatsConnection, config: AppConfig): Pr
 @Global()
 @Module({})
 export class CoreModule {
-  static forApp(app: string, config: AppConfig, opts: { redis?: boolean } = {}): DynamicModule {
+  /**
+   * `manageStreams`: this app creates and reconciles the event stream and presence's consumer.
+   * Presence only: the other apps' NATS users may not (least privilege, libs/nats/permissions.ts),
+   * and a gateway's durable publishes simply wait until presence has made the stream.
+   */
+  static forApp(app: string, config: AppConfig, opts: { redis?: boolean; manageStreams?: boolean } = {}): DynamicModule {
     const providers: DynamicModule['providers'] = [
       { provide: APP_NAME, useValue: app },
       { provide: APP_CONFIG, useValue: config },
@@ -67,7 +72,7 @@ export class CoreModule {
         provide: NATS_CONNECTION,
         useFactory: async () => {
           const nc = await connectWithRetry(config, app);
-          await ensureStreamsWithRetry(nc, config);
+          if (opts.manageStreams) await ensureStreamsWithRetry(nc, config);
           return nc;
         },
       },

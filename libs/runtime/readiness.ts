@@ -27,7 +27,7 @@ export class Readiness implements OnApplicationShutdown {
     @Optional() @Inject(REDIS) redis?: Redis,
   ) {
     this.checks.set('nats', () => nats.connected);
-    const streamProbe = new StreamWriteProbe(nats.nc).start();
+    const streamProbe = new StreamWriteProbe(nats.nc, app !== 'stream-workers').start();
     this.streamProbe = streamProbe;
     this.checks.set('events', () => streamProbe.problem() ?? true);
     if (redis) {

@@ -22,7 +22,7 @@ describe('a gateway cut off from NATS (presence is not) for longer than GATEWAY_
     await stack.start();
     cable = new CableProxy(stack.backends.natsPort);
     await cable.start();
-    cutGw = await stack.addApp('gateway', { NATS_URL: `nats://127.0.0.1:${cable.port}` });
+    cutGw = await stack.addApp('gateway', { NATS_URL: stack.backends.natsUrlAs('gateway', cable.port) });
   });
   afterAll(async () => {
     await stack.stop();

@@ -60,8 +60,8 @@ describe('a 3-node NATS cluster losing a node at a time', () => {
 
     await jsm.streams.update(AUDIT_STREAM, { ...info.config, num_replicas: 1 });
     expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(1);
-    // Any app's start brings it back to EVENTS_REPLICAS.
-    await stack.addApp('stream-workers');
+    // Presence's start (the one app that manages the stream) brings it back to EVENTS_REPLICAS.
+    await stack.addApp('presence');
     await caughtUp();
     expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(3);
     // The presence consumer follows its stream's replicas.

@@ -7,12 +7,13 @@ import { connect, type ConnectionOptions, type NatsConnection, type Subscription
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { io, type Socket } from 'socket.io-client';
 import { signToken } from '../../libs/auth/token.js';
-import { findBinary, startNatsServer, startRedisServer, waitForPort } from '../../scripts/services.js';
+import { findBinary, startRedisServer, waitForPort } from '../../scripts/services.js';
 import { natsConnectionOptions } from '../../libs/nats/connection.js';
 import { InternalSubjects } from '../../libs/contracts/subjects.js';
 import { APP_NODE_FLAGS } from '../../libs/config/node-flags.js';
 import { NatsCluster } from './nats-cluster.js';
 import { RedisSentinelSet } from './redis-sentinel.js';
+import { natsServerEnv, testNatsConf, withIdentity, type NatsIdentity } from './nats-auth.js';
 
 /**
  * End-to-end harness: a private nats-server and redis-server per test file (so suites never see
@@ -89,6 +90,8 @@ export interface BackendsOptions {
     /** redis-server arguments for this port (replacing the defaults). */
     args: (port: number) => string[];
     url: (port: number) => string;
+    /** Each app's own REDIS_URL (an ACL user per app), instead of `url`. */
+    urlAs?: (app: AppName, port: number) => string;
   };
 }
 
@@ -110,9 +113,17 @@ export class Backends {
     if (opts.redisSentinel) this.redisSentinel = new RedisSentinelSet(freePort);
   }
 
+  /** The test's own all-seeing identity (`e2e`): for the observer and clients that play any part. */
   get natsUrl() {
-    if (this.natsCluster) return this.natsCluster.url;
-    return this.opts.nats ? this.opts.nats.url(this.natsPort) : `nats://127.0.0.1:${this.natsPort}`;
+    return this.natsUrlAs('e2e');
+  }
+  /**
+   * NATS_URL for one identity: each app connects as its own role (test/support/nats-auth.ts).
+   * A suite with its own nats config (`opts.nats`) gets that config's URL whoever asks.
+   */
+  natsUrlAs(who: NatsIdentity | 'anonymous', port?: number): string {
+    if (this.opts.nats) return this.opts.nats.url(port ?? this.natsPort);
+    return withIdentity(this.natsCluster ? this.natsCluster.url : `nats://127.0.0.1:${port ?? this.natsPort}`, who);
   }
   get natsMonitorUrl() {
     return `http://127.0.0.1:${this.natsMonitorPort}`;
@@ -145,7 +156,14 @@ export class Backends {
         writeFileSync(file, this.opts.nats.config(this.natsPort, this.natsStore));
         const monitor = this.natsMonitorPort ? ['-m', String(this.natsMonitorPort)] : [];
         this.nats = spawn(findBinary('nats-server') ?? 'nats-server', ['-c', file, ...monitor], { stdio: 'ignore' });
-      } else this.nats = startNatsServer(this.natsPort, this.natsStore, this.natsMonitorPort);
+      } else {
+        // The least-privilege configuration of deploy/nats/nats.conf (plus the test's observer).
+        const file = join(this.natsStore, 'nats.conf');
+        writeFileSync(file, testNatsConf());
+        const monitor = this.natsMonitorPort ? ['-m', String(this.natsMonitorPort)] : [];
+        const args = ['-c', file, '-a', '127.0.0.1', '-p', String(this.natsPort), '-js', '-sd', this.natsStore, ...monitor];
+        this.nats = spawn(findBinary('nats-server') ?? 'nats-server', args, { stdio: 'ignore', env: { ...process.env, ...natsServerEnv() } });
+      }
       const up = await waitForPort('127.0.0.1', this.natsPort, 10_000);
       // nats-server that cannot bind exits at once.
       await sleep(150);
@@ -226,8 +244,9 @@ export class AppProcess {
   async start(waitHealthy = true) {
     this.child = spawn(process.execPath, [...(this.appFlags ? APP_NODE_FLAGS[this.app] : []), ...this.execArgv, join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
       cwd: ROOT,
-      // NODE_ENV is 'test' unless the app's env says otherwise (e.g. production logs).
-      env: { ...process.env, NODE_ENV: 'test', ...this.env },
+      // Development mode, as `npm start` runs, unless the suite asks for production rules (Jest's own
+      // NODE_ENV=test would be production: anything but `development` is).
+      env: { ...process.env, NODE_ENV: 'development', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const onData = (buf: Buffer) => {
@@ -335,7 +354,11 @@ export class Stack {
     const port = await freePort();
     const list = app === 'gateway' ? this.gateways : app === 'presence' ? this.presences : this.workers;
     const portVar = app === 'gateway' ? 'GATEWAY_PORT' : app === 'presence' ? 'PRESENCE_PORT' : 'STREAM_WORKERS_PORT';
-    const p = new AppProcess(app, { ...this.env, [portVar]: String(port), INSTANCE_ID: `${app}-${list.length + 1}-${port}`, ...extraEnv }, port);
+    // Each app as its own NATS user, unless the suite chose a NATS_URL itself.
+    const natsUrl: Record<string, string> = this.env.NATS_URL === this.backends.natsUrl ? { NATS_URL: this.backends.natsUrlAs(app) } : {};
+    const redisAs = this.opts.backends?.redis?.urlAs;
+    if (redisAs && this.env.REDIS_URL === this.backends.redisUrl) natsUrl.REDIS_URL = redisAs(app, this.backends.redisPort);
+    const p = new AppProcess(app, { ...this.env, ...natsUrl, [portVar]: String(port), INSTANCE_ID: `${app}-${list.length + 1}-${port}`, ...extraEnv }, port);
     list.push(p);
     await p.start();
     return p;
@@ -349,6 +372,9 @@ export class Stack {
     } finally {
       await this.backends.stop();
     }
+    // Every suite proves each app's NATS permissions are enough: a refused publish or subscription fails it.
+    const refused = this.apps.flatMap((a) => a.grep(/permissions violation/i).map((l) => `${a.app}: ${l}`));
+    if (refused.length > 0) throw new Error(`NATS refused an app's publish or subscription:\n${refused.slice(0, 5).join('\n')}`);
   }
 
   async token(userId: string, opts: { expiresIn?: string | number; secret?: string } = {}) {
@@ -421,8 +447,8 @@ export class Observer {
   private constructor(readonly nc: NatsConnection) {}
 
   static async connect(url: string, extra?: Partial<ConnectionOptions>) {
-    // With credentials or TLS in the URL, read it the way the apps do.
-    const base = extra ? { ...natsConnectionOptions(url, 'e2e-observer'), ...extra } : { servers: url.split(','), name: 'e2e-observer' };
+    // Credentials and TLS in the URL are read the way the apps read them.
+    const base = { ...natsConnectionOptions(url, 'e2e-observer'), ...extra };
     const nc = await connect({ ...base, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const o = new Observer(nc);
     o.sub = nc.subscribe('>', {
@@ -506,7 +532,7 @@ export function runScript(name: string, args: string[], env: Record<string, stri
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, ['--no-warnings', join(ROOT, 'dist', 'scripts', `${name}.js`), ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      env: { ...process.env, NODE_ENV: 'development', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary, waitForPort } from '../../scripts/services.js';
+import { natsServerEnv, testNatsConf } from './nats-auth.js';
 
 /** One nats-server of a test cluster: its client, route and monitoring ports, its own store. */
 export interface NatsNode {
@@ -21,18 +22,21 @@ export interface NatsNode {
  */
 export class NatsCluster {
   readonly nodes: NatsNode[] = [];
+  /** The least-privilege configuration every node runs with (flags give ports, store and routes). */
+  private readonly confFile = join(mkdtempSync(join(tmpdir(), 'e2e-nats-conf-')), 'nats.conf');
 
   constructor(
     private readonly size: number,
     private readonly freePort: () => Promise<number>,
   ) {}
 
-  /** Every node, comma-separated: NATS_URL as the apps take it. */
+  /** Every node, comma-separated, without credentials (Backends.natsUrlAs adds an identity's). */
   get url() {
     return this.nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(',');
   }
 
   async start() {
+    writeFileSync(this.confFile, testNatsConf());
     const name = `e2e-${process.pid}-${Date.now().toString(36)}`;
     for (let i = 0; i < this.size; i++) {
       this.nodes.push({
@@ -49,9 +53,9 @@ export class NatsCluster {
   startNode(i: number): Promise<void> {
     const node = this.nodes[i];
     const routes = this.nodes.filter((n) => n !== node).map((n) => `nats://127.0.0.1:${n.clusterPort}`).join(',');
-    const args = ['-a', '127.0.0.1', '-p', String(node.port), '-m', String(node.monitorPort), '-n', node.name, '-js', '-sd', node.storeDir,
+    const args = ['-c', this.confFile, '-a', '127.0.0.1', '-p', String(node.port), '-m', String(node.monitorPort), '-n', node.name, '-js', '-sd', node.storeDir,
       '--cluster_name', 'e2e', '--cluster', `nats://127.0.0.1:${node.clusterPort}`, '--routes', routes];
-    node.child = spawn(findBinary('nats-server') ?? 'nats-server', args, { stdio: 'ignore' });
+    node.child = spawn(findBinary('nats-server') ?? 'nats-server', args, { stdio: 'ignore', env: { ...process.env, ...natsServerEnv() } });
     return this.waitUp(node);
   }
 

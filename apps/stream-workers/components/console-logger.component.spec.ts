@@ -6,7 +6,7 @@ import { SharedTicker } from '../manager/shared-ticker.js';
 import type { ComponentContext } from '../manager/component.js';
 import { ConsoleLogger } from './console-logger.component.js';
 
-const config = loadConfig({ CONSOLE_LOGGER_INTERVAL_MS: '100' });
+const config = loadConfig({ NODE_ENV: 'development', CONSOLE_LOGGER_INTERVAL_MS: '100' });
 
 /** NATS subject matching: `*` is one token, `>` the rest (at least one token). */
 function matches(pattern: string, subject: string): boolean {

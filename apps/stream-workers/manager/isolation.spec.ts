@@ -7,7 +7,7 @@ import { crashOwnerOf, runInScope } from './component-scope.js';
 import { SharedTicker } from './shared-ticker.js';
 import { DEFAULT_SUPERVISOR, UserStreamManager, type ManagerHooks } from './user-stream-manager.js';
 
-const config = loadConfig({});
+const config = loadConfig({ NODE_ENV: 'development' });
 const PERIOD = 100;
 
 /** Lets every pending restart (promise chains of stop -> start) run to completion. */
