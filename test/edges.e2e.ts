@@ -142,7 +142,7 @@ describe('HTTP surfaces', () => {
     for (const path of ['/dashboard', '/dashboard/streams/42']) {
       const r = await fetch(`${stack.gateway.url}${path}`);
       expect(r.status).toBe(200);
-      expect(await r.text()).toContain('/socket.io/socket.io.min.js');
+      expect(await r.text()).toContain('/dashboard-assets/dashboard.js');
     }
     expect((await fetch(`${stack.gateway.url}/admin`)).status).toBe(404);
     const metrics = await (await fetch(`${stack.presence.url}/metrics`)).text();

@@ -1,0 +1,249 @@
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { PresenceList, type MetaPatch, type PresenceHooks } from '../../../libs/contracts/presence-diff.js';
+import type { ManagerStateEvent, PresenceMap, SessionMeta, SessionStatus } from '../../../libs/contracts/presence-types.js';
+import type { Ack, ClientToServerEvents, ConsoleLogEvent, ServerToClientEvents, SessionEvent } from '../../../libs/contracts/socket-events.js';
+import { DEFAULT_IDLE_MS, trackActivity, type ActivityTracker } from './activity.js';
+import { Emitter } from './emitter.js';
+import { checkOptions, isConsoleTick, isManagerEvent, isPresenceDiff, isPresenceMap, isSessionEvent, isStatus } from './validate.js';
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'refused';
+export type PresenceSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface PresenceOptions {
+  /** A JWT for the gateway (its `sub` is the user). */
+  token: string;
+  /** The dashboard page of this session, a path under /dashboard (default /dashboard). */
+  page?: string;
+  /** In a browser, send the tab's status from the Page Visibility API and an idle timer (default true). */
+  trackActivity?: boolean;
+  /** No input for this long makes the tab `idle` (default 60 s). */
+  idleMs?: number;
+  /** Passed to socket.io-client (e.g. `transports: ['websocket']`). */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+  /** Makes the socket; tests give a fake. Default: socket.io-client's `io`. */
+  connect?: (url: string, opts: Partial<ManagerOptions & SocketOptions>) => PresenceSocket;
+}
+
+export interface PresenceEvents {
+  /** The connection changed; `detail` says why (a disconnect or refusal reason). */
+  status: (status: ConnectionStatus, detail?: string) => void;
+  manager: (manager: ManagerStateEvent) => void;
+  /** This tab's session (again when the gateway gives it a new one). */
+  session: (session: SessionEvent) => void;
+  /** One ConsoleLogger tick of the user's manager (after watchConsole()). */
+  console: (tick: ConsoleLogEvent) => void;
+  /** Phoenix's onSync: the list changed (after watch()). */
+  sync: () => void;
+  /** Phoenix's onJoin: a user's metas joined (`current`: the user before, if present). */
+  join: (userId: string, current: { metas: SessionMeta[] } | undefined, joined: { metas: SessionMeta[] }) => void;
+  /** Phoenix's onLeave: a user's metas left (`current`: what remains). */
+  leave: (userId: string, current: { metas: SessionMeta[] }, left: { metas: MetaPatch[] }) => void;
+}
+
+/** Refusals that trying again cannot fix: a bad token or page. */
+const FINAL_REFUSALS = new Set(['unauthorized', 'bad_request']);
+/** After the server ended the connection (socket.io-client never retries that), wait this long, doubling to the cap. */
+export const RETRY_MIN_MS = 1000;
+export const RETRY_MAX_MS = 30_000;
+const SUBSCRIBE_RETRY_MS = 2000;
+
+export class PresenceClient {
+  private readonly emitter = new Emitter<PresenceEvents>();
+  private readonly socket: PresenceSocket;
+  private readonly list: PresenceList;
+  private readonly activity: ActivityTracker | null = null;
+  private _status: ConnectionStatus = 'connecting';
+  private _detail: string | undefined;
+  private _manager: ManagerStateEvent | null = null;
+  private _session: SessionEvent | null = null;
+  private watching = false;
+  private consoleWanted = false;
+  private closed = false;
+  private sentStatus: SessionStatus = 'visible';
+  private wanted: SessionStatus = 'visible';
+  private retryMs = RETRY_MIN_MS;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private subscribeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(url: string, opts: PresenceOptions) {
+    checkOptions(url, opts);
+    const hooks: PresenceHooks & { onSync: () => void } = {
+      onJoin: (key, current, joined) => this.emitter.emit('join', key, current, joined),
+      onLeave: (key, current, left) => this.emitter.emit('leave', key, current, left),
+      onSync: () => this.emitter.emit('sync'),
+    };
+    this.list = new PresenceList(hooks);
+    const endpoint = url.replace(/\/+$/, '').replace(/\/presence$/, '') + '/presence';
+    const make = opts.connect ?? ((u, o) => io(u, o) as PresenceSocket);
+    this.socket = make(endpoint, { ...opts.socket, auth: { token: opts.token, page: opts.page ?? '/dashboard' } });
+    this.bind();
+    if (opts.trackActivity !== false) {
+      this.activity = trackActivity({
+        idleMs: opts.idleMs ?? DEFAULT_IDLE_MS,
+        onChange: (status) => this.want(status),
+        onPageHide: () => this.socket.disconnect(),
+        onPageShow: () => !this.closed && this.socket.connect(),
+      });
+      if (this.activity) this.wanted = this.activity.current();
+    }
+  }
+
+  get status(): ConnectionStatus {
+    return this._status;
+  }
+  /** Why the status is what it is: the last disconnect or refusal reason. */
+  get statusDetail(): string | undefined {
+    return this._detail;
+  }
+  /** The last `manager` event (kept while disconnected: the last state heard), or null. */
+  get manager(): ManagerStateEvent | null {
+    return this._manager;
+  }
+  get session(): SessionEvent | null {
+    return this._session;
+  }
+
+  on<K extends keyof PresenceEvents>(event: K, fn: PresenceEvents[K]): () => void {
+    return this.emitter.on(event, fn);
+  }
+
+  /** Follow the presence of everyone (`presence:subscribe`): `users()`, `sync`, `join` and `leave` from now on. */
+  watch(): this {
+    if (this.watching) return this;
+    this.watching = true;
+    if (this.socket.connected) this.subscribe();
+    return this;
+  }
+
+  /** Receive the user's manager's ConsoleLogger ticks (`presence:console`) as `console` events. */
+  watchConsole(): this {
+    if (this.consoleWanted) return this;
+    this.consoleWanted = true;
+    if (this.socket.connected) this.socket.emit('presence:console');
+    return this;
+  }
+
+  /** The Phoenix-shaped map of who is online: user id -> {metas}. Empty until watch()'s first snapshot. */
+  users(): PresenceMap {
+    return this.list.list();
+  }
+
+  /** Set this tab's status (in a browser with activity tracking on, the next change of visibility or input overrides it). */
+  async setStatus(status: SessionStatus): Promise<Ack> {
+    if (!isStatus(status)) throw new TypeError('setStatus(status): status must be "visible", "hidden" or "idle"');
+    this.wanted = status;
+    if (!this.socket.connected) return { error: 'no_session', message: 'not connected: sent once connected' };
+    this.sentStatus = status;
+    return (await this.socket.timeout(5000).emitWithAck('presence:status', { status })) as Ack;
+  }
+
+  /** End this session as a logout (its leave has reason `logout`), then close. */
+  async logout(): Promise<void> {
+    if (this.socket.connected) {
+      try {
+        await this.socket.timeout(2000).emitWithAck('presence:logout');
+      } catch {
+        // Unanswered: the session ends anyway (as `closed`).
+      }
+    }
+    this.close();
+  }
+
+  /** Disconnect for good: no reconnection, no more events. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.subscribeTimer);
+    this.activity?.stop();
+    this.socket.disconnect();
+    this.setStatus_('disconnected', 'closed');
+    this.emitter.clear();
+  }
+
+  private bind() {
+    const s = this.socket;
+    s.on('connect', () => {
+      this.retryMs = RETRY_MIN_MS;
+      this.sentStatus = 'visible';
+      this.setStatus_('connected');
+      if (this.watching) this.subscribe();
+      if (this.consoleWanted) this.socket.emit('presence:console');
+      this.want(this.wanted);
+    });
+    s.on('disconnect', (reason) => {
+      this.setStatus_('disconnected', reason);
+      // A gateway that ended the connection itself (shutdown of an old version, a limit): socket.io
+      // never retries this one; a dashboard must come back by itself.
+      if (reason === 'io server disconnect') this.retryLater();
+    });
+    s.io.on('reconnect_attempt', () => this.setStatus_('connecting'));
+    s.on('connect_error', (err: Error) => {
+      const message = err?.message || 'error';
+      // socket.active: socket.io retries by itself (the transport failed); otherwise the gateway refused us.
+      if (s.active) return this.setStatus_('disconnected', message);
+      this.setStatus_('refused', message);
+      if (!FINAL_REFUSALS.has(message)) this.retryLater();
+    });
+    s.on('manager', (m) => {
+      if (!isManagerEvent(m)) return;
+      this._manager = m;
+      this.emitter.emit('manager', m);
+    });
+    s.on('session', (e) => {
+      if (!isSessionEvent(e)) return;
+      this._session = e;
+      this.emitter.emit('session', e);
+    });
+    s.on('console_log', (tick) => {
+      if (isConsoleTick(tick)) this.emitter.emit('console', tick);
+    });
+    s.on('presence_state', (state) => {
+      if (isPresenceMap(state)) this.list.onState(state);
+    });
+    s.on('presence_diff', (diff) => {
+      if (isPresenceDiff(diff)) this.list.onDiff(diff);
+    });
+    s.on('presence_error', () => {
+      // Presence did not answer the snapshot request in time: ask again shortly.
+      clearTimeout(this.subscribeTimer);
+      this.subscribeTimer = setTimeout(() => this.socket.connected && this.subscribe(), SUBSCRIBE_RETRY_MS);
+    });
+  }
+
+  private subscribe() {
+    this.list.resubscribing();
+    this.socket.emit('presence:subscribe');
+  }
+
+  private want(status: SessionStatus) {
+    this.wanted = status;
+    if (!this.socket.connected || status === this.sentStatus) return;
+    this.sentStatus = status;
+    this.socket.emit('presence:status', { status });
+  }
+
+  private retryLater() {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    const delay = this.retryMs;
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+    this.retryTimer = setTimeout(() => {
+      if (this.closed || this.socket.connected) return;
+      this.setStatus_('connecting');
+      this.socket.connect();
+    }, delay);
+  }
+
+  private setStatus_(status: ConnectionStatus, detail?: string) {
+    if (this._status === status && this._detail === detail) return;
+    this._status = status;
+    this._detail = detail;
+    this.emitter.emit('status', status, detail);
+  }
+}
+
+/** Connects to a gateway's /presence namespace. `url`: the gateway's base URL (e.g. http://localhost:3000). */
+export function connectPresence(url: string, opts: PresenceOptions): PresenceClient {
+  return new PresenceClient(url, opts);
+}
