@@ -7,6 +7,9 @@ import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { Readiness } from '#libs/runtime/readiness.js';
 import { skipRepeatedReceiverEnds } from '#libs/runtime/ws-receiver.js';
 import { GatewayModule } from './gateway.module.js';
+import { originGuard } from './security/origin-check.js';
+import { applySecurityHeaders, strictCsp } from '#libs/runtime/security-headers.js';
+import { dashboardPage } from './dashboard/dashboard.page.js';
 
 /** Socket.IO with the configured liveness: a vanished client is noticed within ping interval + timeout. */
 class ConfiguredIoAdapter extends IoAdapter {
@@ -25,6 +28,10 @@ class ConfiguredIoAdapter extends IoAdapter {
       connectTimeout: 10_000,
       // A bigger message closes the client's transport (WebSocket close 1009, HTTP 413 when polling).
       maxHttpBufferSize: this.config.socketMaxPayloadBytes,
+      // CORS_ORIGINS: a handshake from a foreign page is refused (403) before any token is read, and
+      // polling's CORS headers name only the allowed origins.
+      allowRequest: originGuard(this.config.corsOrigins),
+      cors: { origin: this.config.corsOrigins.includes('*') ? true : this.config.corsOrigins, credentials: true },
     });
   }
 
@@ -68,6 +75,9 @@ await bootstrap({
   port: (config) => config.gatewayPort,
   configure: (app, config) => {
     app.useWebSocketAdapter(new ConfiguredIoAdapter(app, config));
+    // One policy for every route: the dashboard's own origin only (its inline blocks by hash).
+    const csp = strictCsp([dashboardPage({ devSignIn: config.development })]);
+    applySecurityHeaders(app, () => csp);
   },
   started: (app) => app.get(Readiness).markReady(),
 });

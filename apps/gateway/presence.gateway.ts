@@ -17,7 +17,7 @@ import {
   type LeaveReason,
   type SessionJoined,
 } from '#libs/contracts/index.js';
-import { verifyToken } from '#libs/auth/index.js';
+import { TokenVerifier } from '#libs/auth/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { SessionRegistry, type LocalSession } from './sessions/session-registry.js';
@@ -61,7 +61,8 @@ export function leaveReasonOf(reason: string): LeaveReason {
  * decision is taken here.
  */
 // maxHttpBufferSize (SOCKET_MAX_PAYLOAD_BYTES) is set on the server by the adapter in main.ts.
-@WebSocketGateway({ namespace: '/presence', cors: { origin: true, credentials: true } })
+// CORS (and the Origin check) are the adapter's, from CORS_ORIGINS: apps/gateway/main.ts.
+@WebSocketGateway({ namespace: '/presence' })
 export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('PresenceGateway');
   @WebSocketServer() server!: Namespace;
@@ -71,6 +72,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   /** Names this incarnation: presence ends the sessions of an earlier one under our INSTANCE_ID. */
   private readonly bootId = randomUUID();
   private readonly ended = new EndedUsers();
+  private readonly tokens: TokenVerifier;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -81,7 +83,10 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     private readonly consoleRelay: ConsoleRelayService,
     private readonly nats: NatsService,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    const c = config;
+    this.tokens = new TokenVerifier({ secret: c.authJwtSecret, jwksUrl: c.authJwksUrl, issuer: c.authIssuer, audience: c.authAudience, maxTtlS: c.authMaxTokenTtlS });
+  }
 
   afterInit(server: Namespace) {
     this.views.attach(server);
@@ -101,23 +106,22 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         this.metrics.connectionsRefused.inc({ reason: 'rate_limited' });
         return next(new Error('rate_limited'));
       }
-      let refusal: string | null;
-      try {
-        refusal = this.authenticate(socket);
-      } catch {
-        refusal = 'unauthorized';
-      }
-      if (refusal) this.metrics.connectionsRefused.inc({ reason: refusal });
-      next(refusal ? new Error(refusal) : undefined);
+      void this.authenticate(socket)
+        .catch(() => 'unauthorized')
+        .then((refusal) => {
+          if (refusal) this.metrics.connectionsRefused.inc({ reason: refusal });
+          next(refusal ? new Error(refusal) : undefined);
+        });
     });
     server.on('connection', (socket: Socket) => this.connected(socket));
   }
 
-  private authenticate(socket: Socket): string | null {
+  private async authenticate(socket: Socket): Promise<string | null> {
     const hs = socket.handshake;
     const auth = (hs.auth ?? {}) as Record<string, unknown>;
-    const token = auth.token ?? hs.query.token;
-    const claims = verifyToken(this.config.authJwtSecret, token);
+    // A token in the URL ends up in proxies' and browsers' logs: accepted in development mode only.
+    const token = auth.token ?? (this.config.development ? hs.query.token : undefined);
+    const claims = await this.tokens.verify(token);
     if (!claims) return 'unauthorized';
     const rawPage = auth.page ?? hs.query.page ?? '/dashboard';
     const page = DashboardPage.safeParse(rawPage);
