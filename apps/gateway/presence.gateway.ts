@@ -18,6 +18,7 @@ import {
   type SessionJoined,
 } from '#libs/contracts/index.js';
 import { TokenVerifier } from '#libs/auth/index.js';
+import { printable } from '#libs/observability/printable.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { SessionRegistry, type LocalSession } from './sessions/session-registry.js';
@@ -157,7 +158,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       ratePerSec: this.config.socketEventRate,
       burst: this.config.socketEventBurst,
       known: CLIENT_EVENTS,
-      onUnknown: (event) => this.logger.warn(`session ${sessionId} of ${userId} sent unknown event "${event}"; ignored (logged once per session)`),
+      onUnknown: (event) => this.logger.warn(`session ${sessionId} of ${userId} sent unknown event "${printable(event)}"; ignored (logged once per session)`),
       onThrottled: () => this.metrics.socketEventsThrottled.inc(),
       onFlood: () => this.cutOff(session, 'rate_limited', 'too many events: the session is closed'),
     });
