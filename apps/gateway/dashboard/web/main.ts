@@ -9,6 +9,11 @@ import { $, renderConnection, renderCountdown, renderManager, renderPresence, re
 
 const TOKEN_KEY = 'presence.token';
 const USER_KEY = 'presence.userId';
+/**
+ * The sign-in is the browser's, not the tab's: every tab of this origin shares it (a second tab
+ * opens signed in), and switching user in one tab switches them all (see the storage listener).
+ */
+const store = localStorage;
 const USER_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
 /** The gateway says whether the development sign-in is on, in the page it serves. */
 const DEV_SIGN_IN = document.querySelector('meta[name="presence-dev-sign-in"]')?.getAttribute('content') === 'true';
@@ -32,7 +37,7 @@ function userIdFromToken(token: string): string {
   }
 }
 
-const me = () => sessionStorage.getItem(USER_KEY) ?? '';
+const me = () => store.getItem(USER_KEY) ?? '';
 
 function showSignIn(error?: string) {
   $('app').hidden = true;
@@ -54,12 +59,15 @@ function resetView() {
   renderPresence({}, me(), null);
 }
 
-function signOut(error?: string) {
+/** `forget`: clear the shared sign-in too (false when another tab already did). */
+function signOut(error?: string, forget = true) {
   const c = client;
   client = null;
   if (c) void c.logout();
-  sessionStorage.removeItem(TOKEN_KEY);
-  sessionStorage.removeItem(USER_KEY);
+  if (forget) {
+    store.removeItem(TOKEN_KEY);
+    store.removeItem(USER_KEY);
+  }
   resetView();
   renderConnection('disconnected');
   showSignIn(error);
@@ -109,6 +117,18 @@ function connect(token: string) {
 
 setInterval(() => renderCountdown(client?.manager ?? null), 100);
 
+// Another tab switched user (or signed out): this one follows, so a browser shows one user.
+addEventListener('storage', (ev: StorageEvent) => {
+  if (ev.storageArea !== store || (ev.key !== TOKEN_KEY && ev.key !== null)) return;
+  const token = store.getItem(TOKEN_KEY);
+  if (!token) signOut(undefined, false);
+  else if (ev.newValue !== ev.oldValue) {
+    client?.close();
+    client = null;
+    connect(token);
+  }
+});
+
 $('signout').addEventListener('click', () => signOut());
 $('signin-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
@@ -123,8 +143,9 @@ $('signin-form').addEventListener('submit', (ev) => {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = (await res.json()) as { token?: unknown };
       if (typeof body.token !== 'string') throw new Error('no token in response');
-      sessionStorage.setItem(TOKEN_KEY, body.token);
-      sessionStorage.setItem(USER_KEY, userId);
+      // The user first: other tabs act on the token's change and read the user then.
+      store.setItem(USER_KEY, userId);
+      store.setItem(TOKEN_KEY, body.token);
       connect(body.token);
     })
     .catch((err: Error) => {
@@ -135,12 +156,12 @@ $('signin-form').addEventListener('submit', (ev) => {
 const params = new URLSearchParams(location.search);
 const urlToken = params.get('token');
 if (urlToken) {
-  sessionStorage.setItem(TOKEN_KEY, urlToken);
-  sessionStorage.setItem(USER_KEY, userIdFromToken(urlToken));
+  store.setItem(USER_KEY, userIdFromToken(urlToken));
+  store.setItem(TOKEN_KEY, urlToken);
   params.delete('token');
   const qs = params.toString();
   history.replaceState(null, '', location.pathname + (qs ? `?${qs}` : '') + location.hash);
 }
-const saved = sessionStorage.getItem(TOKEN_KEY);
+const saved = store.getItem(TOKEN_KEY);
 if (saved) connect(saved);
 else showSignIn();
