@@ -8,7 +8,7 @@ import type { ConnectionStatus, PresenceEvents, PresenceOptions, PresenceSocket 
 export type { ConnectionStatus, PresenceEvents, PresenceOptions, PresenceSocket } from './types.js';
 import { DEFAULT_IDLE_MS, trackActivity, type ActivityTracker } from './activity.js';
 import { Emitter } from './emitter.js';
-import { checkOptions, isConsoleTick, isManagerEvent, isPresenceDiff, isPresenceMap, isSessionEvent, isStatus } from './validate.js';
+import { checkOptions, isConsoleTick, isGraceEvent, isManagerEvent, isPresenceDiff, isPresenceMap, isSessionEvent, isStatus } from './validate.js';
 
 /** Refusals that trying again cannot fix: a bad token or page. */
 const FINAL_REFUSALS = new Set(['unauthorized', 'bad_request']);
@@ -25,6 +25,7 @@ export class PresenceClient {
   private _session: SessionEvent | null = null;
   private watching = false;
   private consoleWanted = false;
+  private readonly graces = new Map<string, string>();
   private closed = false;
   private sentStatus: SessionStatus = 'visible';
   private wanted: SessionStatus = 'visible';
@@ -82,6 +83,11 @@ export class PresenceClient {
     this.watching = true;
     if (this.socket.connected) this.subscribe();
     return this;
+  }
+
+  /** Users in their grace period, seen since watch(): user id -> when their manager stops (ISO-8601). */
+  grace(): Record<string, string> {
+    return Object.fromEntries(this.graces);
   }
 
   /** Receive the user's manager's ConsoleLogger ticks (`presence:console`) as `console` events. */
@@ -173,6 +179,12 @@ export class PresenceClient {
     });
     s.on('console_log', (tick) => {
       if (isConsoleTick(tick)) this.emitter.emit('console', tick);
+    });
+    s.on('presence_grace', (e) => {
+      if (!isGraceEvent(e)) return;
+      if (e.cleanupAt === null) this.graces.delete(e.userId);
+      else this.graces.set(e.userId, e.cleanupAt);
+      this.emitter.emit('grace', e.userId, e.cleanupAt);
     });
     s.on('presence_state', (state) => {
       if (isPresenceMap(state)) this.list.onState(state);

@@ -9,4 +9,4 @@ export { RETRY_MAX_MS, RETRY_MIN_MS } from './backoff.js';
 export { connectPresence, PresenceClient, type ConnectionStatus, type PresenceEvents, type PresenceOptions, type PresenceSocket } from './client.js';
 export { applyDiff, phxRef, PresenceList, syncState, type MetaPatch, type PresenceDiff, type PresenceHooks } from '../../../libs/contracts/presence-diff.js';
 export { MANAGER_STATES, SESSION_STATUSES, type ManagerState, type ManagerStateEvent, type PresenceMap, type SessionMeta, type SessionStatus } from '../../../libs/contracts/presence-types.js';
-export type { Ack, ClientToServerEvents, ConsoleLogEvent, ServerToClientEvents, SessionEndedEvent, SessionEvent } from '../../../libs/contracts/socket-events.js';
+export type { Ack, ClientToServerEvents, ConsoleLogEvent, GraceEvent, ServerToClientEvents, SessionEndedEvent, SessionEvent } from '../../../libs/contracts/socket-events.js';

@@ -29,6 +29,8 @@ export interface PresenceEvents {
   session: (session: SessionEvent) => void;
   /** One ConsoleLogger tick of the user's manager (after watchConsole()). */
   console: (tick: ConsoleLogEvent) => void;
+  /** After watch(): a user's last session left and their manager stops at `cleanupAt` (null: not any more). */
+  grace: (userId: string, cleanupAt: string | null) => void;
   /** Phoenix's onSync: the list changed (after watch()). */
   sync: () => void;
   /** Phoenix's onJoin: a user's metas joined (`current`: the user before, if present). */
