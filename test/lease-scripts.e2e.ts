@@ -14,7 +14,7 @@ jest.setTimeout(60_000);
 const backends = new Backends();
 let redis: Redis;
 let repo: LeaseRepository;
-const config = () => loadConfig({ REDIS_URL: backends.redisUrl, WORKER_TTL_MS: '15000' });
+const config = () => loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl, WORKER_TTL_MS: '15000' });
 
 beforeAll(async () => {
   backends.redisPort = await freePort();

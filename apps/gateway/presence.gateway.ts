@@ -18,7 +18,8 @@ import {
   type LeaveReason,
   type SessionJoined,
 } from '#libs/contracts/index.js';
-import { verifyToken } from '#libs/auth/index.js';
+import { TokenVerifier } from '#libs/auth/index.js';
+import { printable } from '#libs/observability/printable.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { SessionRegistry, type LocalSession } from './sessions/session-registry.js';
@@ -53,7 +54,8 @@ export function leaveReasonOf(reason: string): LeaveReason {
  * decision is taken here.
  */
 // maxHttpBufferSize (SOCKET_MAX_PAYLOAD_BYTES) is set on the server by the adapter in main.ts.
-@WebSocketGateway({ namespace: '/presence', cors: { origin: true, credentials: true } })
+// CORS (and the Origin check) are the adapter's, from CORS_ORIGINS: apps/gateway/main.ts.
+@WebSocketGateway({ namespace: '/presence' })
 export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('PresenceGateway');
   @WebSocketServer() server!: PresenceNamespace;
@@ -63,6 +65,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   /** Names this incarnation: presence ends the sessions of an earlier one under our INSTANCE_ID. */
   private readonly bootId = randomUUID();
   private readonly ended = new EndedUsers();
+  private readonly tokens: TokenVerifier;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -73,7 +76,10 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     private readonly consoleRelay: ConsoleRelayService,
     private readonly nats: NatsService,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    const c = config;
+    this.tokens = new TokenVerifier({ secret: c.authJwtSecret, jwksUrl: c.authJwksUrl, issuer: c.authIssuer, audience: c.authAudience, maxTtlS: c.authMaxTokenTtlS });
+  }
 
   afterInit(server: PresenceNamespace) {
     this.views.attach(server);
@@ -93,23 +99,22 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
         this.metrics.connectionsRefused.inc({ reason: 'rate_limited' });
         return next(new Error('rate_limited'));
       }
-      let refusal: string | null;
-      try {
-        refusal = this.authenticate(socket);
-      } catch {
-        refusal = 'unauthorized';
-      }
-      if (refusal) this.metrics.connectionsRefused.inc({ reason: refusal });
-      next(refusal ? new Error(refusal) : undefined);
+      void this.authenticate(socket)
+        .catch(() => 'unauthorized')
+        .then((refusal) => {
+          if (refusal) this.metrics.connectionsRefused.inc({ reason: refusal });
+          next(refusal ? new Error(refusal) : undefined);
+        });
     });
     server.on('connection', (socket: PresenceSocket) => this.connected(socket));
   }
 
-  private authenticate(socket: PresenceSocket): string | null {
+  private async authenticate(socket: PresenceSocket): Promise<string | null> {
     const hs = socket.handshake;
     const auth = (hs.auth ?? {}) as Record<string, unknown>;
-    const token = auth.token ?? hs.query.token;
-    const claims = verifyToken(this.config.authJwtSecret, token);
+    // A token in the URL ends up in proxies' and browsers' logs: accepted in development mode only.
+    const token = auth.token ?? (this.config.development ? hs.query.token : undefined);
+    const claims = await this.tokens.verify(token);
     if (!claims) return 'unauthorized';
     const rawPage = auth.page ?? hs.query.page ?? '/dashboard';
     const page = DashboardPage.safeParse(rawPage);
@@ -145,7 +150,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       ratePerSec: this.config.socketEventRate,
       burst: this.config.socketEventBurst,
       known: KNOWN_EVENTS,
-      onUnknown: (event) => this.logger.warn(`session ${sessionId} of ${userId} sent unknown event "${event}"; ignored (logged once per session)`),
+      onUnknown: (event) => this.logger.warn(`session ${sessionId} of ${userId} sent unknown event "${printable(event)}"; ignored (logged once per session)`),
       onThrottled: () => this.metrics.socketEventsThrottled.inc(),
       onFlood: () => this.cutOff(session, 'rate_limited', 'too many events: the session is closed'),
     });
