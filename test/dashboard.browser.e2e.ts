@@ -132,8 +132,15 @@ describe('dashboard page in headless Chromium', () => {
       expect(await c1.locator('#online-count').innerText()).toBe('1');
       expect(await tabsOf(c1, c)).toBe('1');
       await screenshot(c1, FILE, '5-carol-sees-alice-gone');
+      // C sees where A's manager stands: leaving, with the seconds until it stops; gone once it has.
+      const leaving = c1.locator(`#grace-list li[data-user-id="${a}"] .countdown`);
+      await leaving.waitFor();
+      expect(Number.parseFloat(await leaving.innerText())).toBeLessThanOrEqual(CLEANUP_MS / 1000);
+      await screenshot(c1, FILE, '5b-carol-sees-alice-leaving');
       const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${a}.scheduled`);
       const [stopped] = await stack.observer.waitFor(`stream.manager.${a}.stopped`, CLEANUP_MS + 5000);
+      await c1.locator(`#grace-list li[data-user-id="${a}"]`).waitFor({ state: 'detached' });
+      expect(await c1.locator('#grace').isHidden()).toBe(true);
       expect(stopped.data).toMatchObject({ userId: a, reason: 'offline' });
       // A closed tab says goodbye (pagehide): its leave is 'closed', not a dropped connection.
       expect(stack.observer.on(`presence.session.${a}.left`).map((e) => [e.data.sessionId, e.data.reason])).toEqual([[s2, 'closed'], [s1, 'closed']]);

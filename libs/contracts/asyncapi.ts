@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EVENTS, eventSubject, type EventKind, type EventPayload } from './events.js';
-import { ConsoleMessage, ConsoleLogSchema, ManagerEventSchema, MessageEventSchema, PresenceDiffSchema, PresenceMapSchema, RateLimitedSchema, SessionEndedSchema, SessionEventSchema, StatusMessage } from './socket-schemas.js';
+import { ConsoleMessage, ConsoleLogSchema, GraceEventSchema, ManagerEventSchema, MessageEventSchema, PresenceDiffSchema, PresenceMapSchema, RateLimitedSchema, SessionEndedSchema, SessionEventSchema, StatusMessage } from './socket-schemas.js';
 import type { ClientEvent, ServerEvent } from './socket-events.js';
 
 /*
@@ -35,6 +35,7 @@ const SOCKET_SERVER: Record<ServerEvent, [z.ZodType, string]> = {
   presence_state: [PresenceMapSchema, 'After presence:subscribe: who is online, Phoenix-shaped (metas with phx_ref).'],
   presence_diff: [PresenceDiffSchema, "Then: Phoenix's joins and leaves (a status change is the old meta's leave and the new one's join), and updates."],
   presence_error: [MessageEventSchema, 'The presence snapshot could not be had: subscribe again.'],
+  presence_grace: [GraceEventSchema, "After presence:subscribe: a user's last session left, their manager stops at cleanupAt (null: not any more)."],
   console_log: [ConsoleLogSchema, "After presence:console: the user's manager's ConsoleLogger ticks."],
   session_expired: [MessageEventSchema, "The token's exp passed: the session ends."],
   session_ended: [SessionEndedSchema, 'The gateway ends the session, and says why.'],

@@ -22,6 +22,15 @@ export interface ConsoleLogEvent {
   generation?: number;
 }
 
+/**
+ * `presence_grace` (to feed watchers): a user's last session left and their manager stops at
+ * `cleanupAt`; null when that is over (the user came back, or the cleanup ran).
+ */
+export interface GraceEvent {
+  userId: string;
+  cleanupAt: string | null;
+}
+
 /** Why the gateway ended a session, told to it just before the disconnect. */
 export const SESSION_END_REASONS = ['rate_limited', 'too_many_sessions', 'ended_by_operator'] as const;
 export interface SessionEndedEvent {
@@ -53,6 +62,7 @@ export interface ServerToClientEvents {
   presence_state: (state: PresenceMap) => void;
   presence_diff: (diff: PresenceDiff) => void;
   presence_error: (e: { message: string }) => void;
+  presence_grace: (e: GraceEvent) => void;
   console_log: (tick: ConsoleLogEvent) => void;
   session_expired: (e: { message: string }) => void;
   session_ended: (e: SessionEndedEvent) => void;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConsoleTick, IsoTime, SessionMeta, SessionStatus, UserId, type Same } from './schemas.js';
 import { MANAGER_STATES, type ManagerStateEvent, type PresenceMap } from './presence-types.js';
 import type { MetaPatch } from './presence-diff.js';
-import { SESSION_END_REASONS, type ConsoleLogEvent, type ConsoleBody, type SessionEndedEvent, type SessionEvent, type StatusBody } from './socket-events.js';
+import { SESSION_END_REASONS, type ConsoleLogEvent, type ConsoleBody, type GraceEvent, type SessionEndedEvent, type SessionEvent, type StatusBody } from './socket-events.js';
 
 /*
  * zod schemas of the socket events' payloads: the gateway validates what clients send with them,
@@ -25,6 +25,7 @@ export const MessageEventSchema = z.object({ message: z.string() });
 export const SessionEndedSchema = z.object({ reason: z.enum(SESSION_END_REASONS), message: z.string(), until: IsoTime.optional() });
 export const RateLimitedSchema = z.object({ error: z.literal('rate_limited'), message: z.string(), retryAfterMs: z.number() });
 export const ConsoleLogSchema = ConsoleTick;
+export const GraceEventSchema = z.object({ userId: UserId, cleanupAt: IsoTime.nullable() });
 
 const _checks: [
   Same<z.infer<typeof StatusMessage>, StatusBody>,
@@ -35,4 +36,5 @@ const _checks: [
   Same<z.infer<typeof MetaPatchSchema>, MetaPatch>,
   Same<z.infer<typeof SessionEndedSchema>, SessionEndedEvent>,
   Same<z.infer<typeof ConsoleLogSchema>, ConsoleLogEvent>,
-] = [true, true, true, true, true, true, true, true];
+  Same<z.infer<typeof GraceEventSchema>, GraceEvent>,
+] = [true, true, true, true, true, true, true, true, true];

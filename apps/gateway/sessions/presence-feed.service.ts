@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { PresenceNamespace, PresenceSocket } from '../socket-types.js';
 import type { Subscription } from '@nats-io/transport-node';
-import { QuerySubjects, SessionJoined, SessionLeft, SessionSubjects, SessionUpdated, metaOfJoin, nowIso, withRef, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
+import { CleanupCancelled, CleanupScheduled, CleanupSubjects, QuerySubjects, SessionJoined, UserOffline, UserSubjects, SessionLeft, SessionSubjects, SessionUpdated, metaOfJoin, nowIso, withRef, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { DiffCoalescer } from './diff-coalescer.js';
@@ -68,7 +68,12 @@ export class PresenceFeedService {
   private startFeed(): Promise<void> {
     if (this.feed) return this.feed.ready;
     const opts = { matchSubjectUser: true };
+    const grace = (userId: string, cleanupAt: string | null) => this.server?.to(FEED_ROOM).emit('presence_grace', { userId, cleanupAt });
     const subs = [
+      // Who is in their grace period: rare events, sent as they come (no window).
+      this.nats.subscribe(CleanupSubjects.anyScheduled, CleanupScheduled, (e) => grace(e.userId, e.runAt), opts),
+      this.nats.subscribe(CleanupSubjects.anyCancelled, CleanupCancelled, (e) => grace(e.userId, null), opts),
+      this.nats.subscribe(UserSubjects.anyOffline, UserOffline, (e) => grace(e.userId, null), opts),
       this.nats.subscribe(SessionSubjects.anyJoined, SessionJoined, (e) => this.schedule(() => this.window.joined(e)), opts),
       this.nats.subscribe(SessionSubjects.anyLeft, SessionLeft, (e) => this.schedule(() => this.window.left(e)), opts),
       this.nats.subscribe(SessionSubjects.anyUpdated, SessionUpdated, (e) => this.schedule(() => this.window.updated(e)), opts),

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { phxRef } from '../../../libs/contracts/presence-diff.js';
 import type { SessionMeta } from '../../../libs/contracts/presence-types.js';
-import { connectPresence, RETRY_MIN_MS, type PresenceSocket } from './client.js';
+import { RETRY_MIN_MS } from './backoff.js';
+import { connectPresence, type PresenceSocket } from './client.js';
 
 /** A stand-in for socket.io-client's Socket: records what the client sends, lets the test play the gateway. */
 class FakeSocket {
@@ -55,9 +56,7 @@ class FakeSocket {
   attempt() {
     for (const fn of this.ioHandlers.get('reconnect_attempt') ?? []) fn(1);
   }
-  sentNames() {
-    return this.sent.map(([ev]) => ev);
-  }
+  sentNames = () => this.sent.map(([ev]) => ev);
 }
 
 function setup() {
@@ -114,6 +113,19 @@ describe('connectPresence: connection status', () => {
     expect(socket.connects).toBe(2);
     socket.open();
     expect(client.status).toBe('connected');
+  });
+
+  it('an operator who ended the session: told why, and no attempt before the time the gateway named', () => {
+    const { client, socket } = setup();
+    socket.open();
+    const until = new Date(Date.now() + 20_000).toISOString();
+    socket.serverEmit('session_ended', { reason: 'ended_by_operator', message: 'account suspended', until });
+    socket.drop('io server disconnect');
+    expect([client.status, client.statusDetail]).toEqual(['disconnected', 'ended_by_operator']);
+    jest.advanceTimersByTime(19_999);
+    expect(socket.connects).toBe(0);
+    jest.advanceTimersByTime(1);
+    expect(socket.connects).toBe(1);
   });
 
   it('a refusal that a retry cannot fix (unauthorized, bad_request) stays refused', () => {

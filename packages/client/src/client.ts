@@ -1,50 +1,17 @@
-import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import { PresenceList, type MetaPatch, type PresenceHooks } from '../../../libs/contracts/presence-diff.js';
-import type { ManagerStateEvent, PresenceMap, SessionMeta, SessionStatus } from '../../../libs/contracts/presence-types.js';
-import type { Ack, ClientToServerEvents, ConsoleLogEvent, ServerToClientEvents, SessionEvent } from '../../../libs/contracts/socket-events.js';
+import { io } from 'socket.io-client';
+import { PresenceList, type PresenceHooks } from '../../../libs/contracts/presence-diff.js';
+import type { ManagerStateEvent, PresenceMap, SessionStatus } from '../../../libs/contracts/presence-types.js';
+import type { Ack, SessionEvent } from '../../../libs/contracts/socket-events.js';
+import { Backoff } from './backoff.js';
+import type { ConnectionStatus, PresenceEvents, PresenceOptions, PresenceSocket } from './types.js';
+
+export type { ConnectionStatus, PresenceEvents, PresenceOptions, PresenceSocket } from './types.js';
 import { DEFAULT_IDLE_MS, trackActivity, type ActivityTracker } from './activity.js';
 import { Emitter } from './emitter.js';
-import { checkOptions, isConsoleTick, isManagerEvent, isPresenceDiff, isPresenceMap, isSessionEvent, isStatus } from './validate.js';
-
-export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'refused';
-export type PresenceSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-export interface PresenceOptions {
-  /** A JWT for the gateway (its `sub` is the user). */
-  token: string;
-  /** The dashboard page of this session, a path under /dashboard (default /dashboard). */
-  page?: string;
-  /** In a browser, send the tab's status from the Page Visibility API and an idle timer (default true). */
-  trackActivity?: boolean;
-  /** No input for this long makes the tab `idle` (default 60 s). */
-  idleMs?: number;
-  /** Passed to socket.io-client (e.g. `transports: ['websocket']`). */
-  socket?: Partial<ManagerOptions & SocketOptions>;
-  /** Makes the socket; tests give a fake. Default: socket.io-client's `io`. */
-  connect?: (url: string, opts: Partial<ManagerOptions & SocketOptions>) => PresenceSocket;
-}
-
-export interface PresenceEvents {
-  /** The connection changed; `detail` says why (a disconnect or refusal reason). */
-  status: (status: ConnectionStatus, detail?: string) => void;
-  manager: (manager: ManagerStateEvent) => void;
-  /** This tab's session (again when the gateway gives it a new one). */
-  session: (session: SessionEvent) => void;
-  /** One ConsoleLogger tick of the user's manager (after watchConsole()). */
-  console: (tick: ConsoleLogEvent) => void;
-  /** Phoenix's onSync: the list changed (after watch()). */
-  sync: () => void;
-  /** Phoenix's onJoin: a user's metas joined (`current`: the user before, if present). */
-  join: (userId: string, current: { metas: SessionMeta[] } | undefined, joined: { metas: SessionMeta[] }) => void;
-  /** Phoenix's onLeave: a user's metas left (`current`: what remains). */
-  leave: (userId: string, current: { metas: SessionMeta[] }, left: { metas: MetaPatch[] }) => void;
-}
+import { checkOptions, isConsoleTick, isGraceEvent, isManagerEvent, isPresenceDiff, isPresenceMap, isSessionEvent, isStatus } from './validate.js';
 
 /** Refusals that trying again cannot fix: a bad token or page. */
 const FINAL_REFUSALS = new Set(['unauthorized', 'bad_request']);
-/** After the server ended the connection (socket.io-client never retries that), wait this long, doubling to the cap. */
-export const RETRY_MIN_MS = 1000;
-export const RETRY_MAX_MS = 30_000;
 const SUBSCRIBE_RETRY_MS = 2000;
 
 export class PresenceClient {
@@ -58,10 +25,13 @@ export class PresenceClient {
   private _session: SessionEvent | null = null;
   private watching = false;
   private consoleWanted = false;
+  private readonly graces = new Map<string, string>();
   private closed = false;
   private sentStatus: SessionStatus = 'visible';
   private wanted: SessionStatus = 'visible';
-  private retryMs = RETRY_MIN_MS;
+  private readonly backoff = new Backoff();
+  /** Why the gateway ended the session, told just before it disconnects (`session_ended`, `session_expired`). */
+  private endedWhy: string | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private subscribeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -115,6 +85,11 @@ export class PresenceClient {
     return this;
   }
 
+  /** Users in their grace period, seen since watch(): user id -> when their manager stops (ISO-8601). */
+  grace(): Record<string, string> {
+    return Object.fromEntries(this.graces);
+  }
+
   /** Receive the user's manager's ConsoleLogger ticks (`presence:console`) as `console` events. */
   watchConsole(): this {
     if (this.consoleWanted) return this;
@@ -164,7 +139,8 @@ export class PresenceClient {
   private bind() {
     const s = this.socket;
     s.on('connect', () => {
-      this.retryMs = RETRY_MIN_MS;
+      this.backoff.reset();
+      this.endedWhy = undefined;
       this.sentStatus = 'visible';
       this.setStatus_('connected');
       if (this.watching) this.subscribe();
@@ -172,7 +148,7 @@ export class PresenceClient {
       this.want(this.wanted);
     });
     s.on('disconnect', (reason) => {
-      this.setStatus_('disconnected', reason);
+      this.setStatus_('disconnected', this.endedWhy ?? reason);
       // A gateway that ended the connection itself (shutdown of an old version, a limit): socket.io
       // never retries this one; a dashboard must come back by itself.
       if (reason === 'io server disconnect') this.retryLater();
@@ -185,6 +161,12 @@ export class PresenceClient {
       this.setStatus_('refused', message);
       if (!FINAL_REFUSALS.has(message)) this.retryLater();
     });
+    s.on('session_ended', (e) => {
+      if (typeof e?.reason !== 'string') return;
+      this.endedWhy = e.reason;
+      if (typeof e.until === 'string') this.backoff.holdUntil(Date.parse(e.until));
+    });
+    s.on('session_expired', () => (this.endedWhy = 'session_expired'));
     s.on('manager', (m) => {
       if (!isManagerEvent(m)) return;
       this._manager = m;
@@ -197,6 +179,12 @@ export class PresenceClient {
     });
     s.on('console_log', (tick) => {
       if (isConsoleTick(tick)) this.emitter.emit('console', tick);
+    });
+    s.on('presence_grace', (e) => {
+      if (!isGraceEvent(e)) return;
+      if (e.cleanupAt === null) this.graces.delete(e.userId);
+      else this.graces.set(e.userId, e.cleanupAt);
+      this.emitter.emit('grace', e.userId, e.cleanupAt);
     });
     s.on('presence_state', (state) => {
       if (isPresenceMap(state)) this.list.onState(state);
@@ -226,8 +214,7 @@ export class PresenceClient {
   private retryLater() {
     if (this.closed) return;
     clearTimeout(this.retryTimer);
-    const delay = this.retryMs;
-    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
+    const delay = this.backoff.take(Date.now());
     this.retryTimer = setTimeout(() => {
       if (this.closed || this.socket.connected) return;
       this.setStatus_('connecting');

@@ -1,6 +1,6 @@
 import { MANAGER_STATES, SESSION_STATUSES, type ManagerStateEvent, type PresenceMap, type SessionStatus } from '../../../libs/contracts/presence-types.js';
 import type { PresenceDiff } from '../../../libs/contracts/presence-diff.js';
-import type { ConsoleLogEvent, SessionEvent } from '../../../libs/contracts/socket-events.js';
+import type { ConsoleLogEvent, GraceEvent, SessionEvent } from '../../../libs/contracts/socket-events.js';
 
 /*
  * Checks of what the gateway sends and what the caller passes, without zod (the SDK's only runtime
@@ -19,6 +19,10 @@ export function isManagerEvent(v: unknown): v is ManagerStateEvent {
 
 export function isSessionEvent(v: unknown): v is SessionEvent {
   return isObject(v) && isString(v.sessionId) && isString(v.userId) && isString(v.gatewayId);
+}
+
+export function isGraceEvent(v: unknown): v is GraceEvent {
+  return isObject(v) && isString(v.userId) && (v.cleanupAt === null || isString(v.cleanupAt));
 }
 
 export function isConsoleTick(v: unknown): v is ConsoleLogEvent {

@@ -5,7 +5,7 @@
  * a Content-Security-Policy of default-src 'self'.
  */
 import { connectPresence, type ConsoleLogEvent, type PresenceClient } from '../../../../packages/client/src/index.js';
-import { $, renderConnection, renderCountdown, renderManager, renderPresence, renderSession, renderTicks } from './render.js';
+import { $, renderConnection, renderCountdown, renderGrace, renderManager, renderPresence, renderSession, renderTicks } from './render.js';
 
 const TOKEN_KEY = 'presence.token';
 const USER_KEY = 'presence.userId';
@@ -115,7 +115,10 @@ function connect(token: string) {
   c.watch().watchConsole();
 }
 
-setInterval(() => renderCountdown(client?.manager ?? null), 100);
+setInterval(() => {
+  renderCountdown(client?.manager ?? null);
+  renderGrace(client?.grace() ?? {});
+}, 100);
 
 // Another tab switched user (or signed out): this one follows, so a browser shows one user.
 addEventListener('storage', (ev: StorageEvent) => {

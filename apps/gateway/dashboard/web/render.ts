@@ -62,6 +62,23 @@ export function renderTicks(ticks: ConsoleLogEvent[]) {
   }
 }
 
+/** Users in their grace period, soonest first, each with the seconds until their manager stops. */
+export function renderGrace(graces: Record<string, string>, now = Date.now()) {
+  const ids = Object.keys(graces)
+    .filter((u) => Date.parse(graces[u]) > now - 1000)
+    .sort((a, b) => Date.parse(graces[a]) - Date.parse(graces[b]));
+  $('grace').hidden = ids.length === 0;
+  const list = $('grace-list');
+  list.textContent = '';
+  for (const uid of ids) {
+    const li = el('li', '', '');
+    li.dataset.userId = uid;
+    li.appendChild(el('span', 'uid', uid));
+    li.appendChild(el('span', 'countdown', `${(Math.max(0, Date.parse(graces[uid]) - now) / 1000).toFixed(1)} s`));
+    list.appendChild(li);
+  }
+}
+
 /** Everyone online: this user first, then by id; each tab a pill with its status, this tab outlined. */
 export function renderPresence(users: PresenceMap, me: string, mySessionId: string | null) {
   const ids = Object.keys(users)
