@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppProcess, freePort, Stack, TEST_SECRET, uniqueUser, until, type AppName } from './support/harness.js';
+import { AppProcess, freePort, Stack, TEST_SECRET, UNSET, uniqueUser, until, type AppName } from './support/harness.js';
 
 /**
  * Configuration hardening: NATS with user/password over TLS (tls://), Redis with a password over
@@ -116,7 +116,7 @@ describe('NATS user:password over tls://, Redis password over rediss://, in prod
   });
 });
 
-describe('NODE_ENV=production refuses default secrets at start', () => {
+describe('outside development mode, default secrets are refused at start', () => {
   const good = { AUTH_JWT_SECRET: 'a-real-secret-0123456789abcdefgh', BOARD_USER: 'ops', BOARD_PASSWORD: 'a-real-board-password' };
   const cases: Array<[string, Record<string, string>, string]> = [
     ['no AUTH_JWT_SECRET', { ...good, AUTH_JWT_SECRET: '' }, 'AUTH_JWT_SECRET'],
@@ -140,7 +140,17 @@ describe('NODE_ENV=production refuses default secrets at start', () => {
     );
     for (const { name, variable, code, p } of runs) {
       expect([name, code]).toEqual([name, 1]);
-      expect([name, p.lines]).toEqual([name, [expect.stringMatching(new RegExp(`^\\[${app}\\] configuration error: ${variable} .*NODE_ENV=production`))]]);
+      expect([name, p.lines]).toEqual([name, [expect.stringMatching(new RegExp(`^\\[${app}\\] configuration error: ${variable} .*outside development mode`))]]);
     }
+  });
+
+  // Fail closed: anything but NODE_ENV=development exactly is production, a forgotten or misspelt value included.
+  it.each([['unset', UNSET], ['prod', 'prod'], ['Production', 'Production']])('NODE_ENV %s: production rules (no default secret accepted)', async (_name, nodeEnv) => {
+    const p = new AppProcess('presence', { NODE_ENV: nodeEnv, NATS_URL: 'nats://127.0.0.1:1', REDIS_URL: 'redis://127.0.0.1:1' }, await freePort());
+    const exited = new Promise<number | null>((res) => {
+      void p.start(false).then(() => p.child!.once('exit', (c) => res(c)));
+    });
+    expect(await exited).toBe(1);
+    expect(p.lines).toEqual([expect.stringMatching(/^\[presence\] configuration error: AUTH_JWT_SECRET .*must be set outside development mode/)]);
   });
 });

@@ -38,7 +38,9 @@ function env(p: Awaited<ReturnType<typeof ports>>) {
 
 /** `npm start` without its build step (the tests run on a build already made). */
 async function start(e: Record<string, string>): Promise<{ child: ChildProcess; lines: string[] }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'start.js')], { cwd: ROOT, env: { ...process.env, ...e }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As from a shell without NODE_ENV (Jest sets it to `test`): npm start makes it development.
+  const { NODE_ENV: _jest, ...shell } = process.env;
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'start.js')], { cwd: ROOT, env: { ...shell, ...e }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   for (const s of [child.stdout!, child.stderr!]) s.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)));
   await until(

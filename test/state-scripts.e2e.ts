@@ -22,7 +22,7 @@ beforeAll(async () => {
   backends.redisPort = await freePort();
   await backends.startRedis();
   redis = new Redis(backends.redisUrl, { maxRetriesPerRequest: null });
-  repo = new PresenceStateRepository(redis, loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl }));
+  repo = new PresenceStateRepository(redis, loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl, USER_STATE_TTL_MS: '60000' }));
 });
 afterAll(async () => {
   redis?.disconnect();
@@ -188,6 +188,23 @@ describe('presence state scripts', () => {
       const m = (await repo.user(t.user)).metas.find((x) => x.sessionId === sid);
       expect([sid, m ? [m.status, Date.parse(m.statusAt!)] : 'gone']).toEqual([sid, t.open ? [t.status, t.statusAt] : 'gone']);
     }
+  });
+});
+
+describe('an offline user leaves nothing behind for ever', () => {
+  it('the state of a user gone offline expires USER_STATE_TTL_MS later; coming back keeps it again', async () => {
+    const u = 'ttl-user';
+    await repo.join(u, meta('t1', T0));
+    expect(await redis.pttl(repo.keys.state(u))).toBe(-1);
+    const left = await repo.leave(u, 't1', T0 + 500, T0 + 1000, 'closed');
+    expect(left.kind).toBe('scheduled');
+    expect(await repo.cleanup(u, left.kind === 'scheduled' ? left.epoch : -1)).toEqual({ kind: 'offline' });
+    const ttl = await redis.pttl(repo.keys.state(u));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await redis.exists(repo.keys.sessions(u))).toBe(0);
+    await repo.join(u, meta('t2', T0 + 2000));
+    expect(await redis.pttl(repo.keys.state(u))).toBe(-1);
   });
 });
 

@@ -7,6 +7,8 @@ import { bootstrap } from '#libs/runtime/bootstrap.js';
 import { Readiness } from '#libs/runtime/readiness.js';
 import { skipRepeatedReceiverEnds } from '#libs/runtime/ws-receiver.js';
 import { GatewayModule } from './gateway.module.js';
+import { originGuard } from './security/origin-check.js';
+import { applySecurityHeaders, strictCsp } from '#libs/runtime/security-headers.js';
 
 /** Socket.IO with the configured liveness: a vanished client is noticed within ping interval + timeout. */
 class ConfiguredIoAdapter extends IoAdapter {
@@ -25,6 +27,10 @@ class ConfiguredIoAdapter extends IoAdapter {
       connectTimeout: 10_000,
       // A bigger message closes the client's transport (WebSocket close 1009, HTTP 413 when polling).
       maxHttpBufferSize: this.config.socketMaxPayloadBytes,
+      // CORS_ORIGINS: a handshake from a foreign page is refused (403) before any token is read, and
+      // polling's CORS headers name only the allowed origins.
+      allowRequest: originGuard(this.config.corsOrigins),
+      cors: { origin: this.config.corsOrigins.includes('*') ? true : this.config.corsOrigins, credentials: true },
     });
   }
 
@@ -68,6 +74,9 @@ await bootstrap({
   port: (config) => config.gatewayPort,
   configure: (app, config) => {
     app.useWebSocketAdapter(new ConfiguredIoAdapter(app, config));
+    // One policy for every route: this origin only (the dashboard is static files, no inline block).
+    const csp = strictCsp();
+    applySecurityHeaders(app, () => csp);
   },
   started: (app) => app.get(Readiness).markReady(),
 });

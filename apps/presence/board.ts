@@ -28,5 +28,8 @@ export function mountBoard(app: INestApplication, config: AppConfig) {
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: 'Presence cleanups' } },
   });
-  app.use(BOARD_PATH, basicAuth(config.boardUser, config.boardPassword, 'presence board'), adapter.getRouter());
+  // bull-board's router is an Express app of its own, which would announce itself again.
+  const router = adapter.getRouter() as { disable?(setting: string): void };
+  router.disable?.('x-powered-by');
+  app.use(BOARD_PATH, basicAuth(config.boardUser, config.boardPassword, 'presence board'), router);
 }

@@ -30,6 +30,31 @@ export async function signToken(secret: string, userId: string, opts: { name?: s
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 
+/** What a token must also say, beyond a good signature (AUTH_ISSUER, AUTH_AUDIENCE, AUTH_MAX_TOKEN_TTL_S). */
+export interface ClaimsPolicy {
+  issuer?: string;
+  audience?: string;
+  /** `exp` is required, at most this many seconds after `iat` (or after now, without `iat`). */
+  maxTtlS: number;
+}
+
+/**
+ * `exp` present and within the longest lifetime, `iss` and `aud` as configured. A token valid for a
+ * year, or forever, is a credential that cannot be taken back: the lifetime is capped on purpose.
+ */
+export function policyHolds(payload: Record<string, unknown>, policy: ClaimsPolicy, nowS = Math.floor(Date.now() / 1000)): boolean {
+  const { exp, iat, iss, aud } = payload;
+  if (typeof exp !== 'number') return false;
+  const from = typeof iat === 'number' ? Math.min(iat, nowS) : nowS;
+  if (exp - from > policy.maxTtlS) return false;
+  if (policy.issuer !== undefined && iss !== policy.issuer) return false;
+  if (policy.audience !== undefined) {
+    const auds = Array.isArray(aud) ? aud : [aud];
+    if (!auds.includes(policy.audience)) return false;
+  }
+  return true;
+}
+
 function jsonObject(part: string): Record<string, unknown> | null {
   try {
     const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
@@ -48,7 +73,7 @@ function jsonObject(part: string): Record<string, unknown> | null {
  * for no extension (`crit`), a constant-time signature comparison, a JSON object payload, `exp`
  * (expired when <= now, in whole seconds) and `nbf`. `libs/auth/token.spec.ts` holds it to jose.
  */
-export function verifyToken(secret: string, token: unknown): TokenClaims | null {
+export function verifyToken(secret: string, token: unknown, policy?: ClaimsPolicy): TokenClaims | null {
   if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return null;
@@ -66,5 +91,6 @@ export function verifyToken(secret: string, token: unknown): TokenClaims | null 
   if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) return null;
   if (iat !== undefined && typeof iat !== 'number') return null;
   if (typeof sub !== 'string' || !USER_ID_RE.test(sub)) return null;
+  if (policy && !policyHolds(payload, policy, now)) return null;
   return { userId: sub, name: typeof name === 'string' ? name.slice(0, 128) : undefined, expiresAt: typeof exp === 'number' ? exp * 1000 : undefined };
 }

@@ -47,7 +47,7 @@ export interface AppConfig extends SecurityConfig {
   eventsMaxBytes: number;
   /** Events kept per subject (per user and kind): one user cannot fill the stream. */
   eventsMaxMsgsPerSubject: number;
-  /** How long a user's Redis state outlives their last activity once they have no session. */
+  /** How long an offline user's Redis state (epoch, offlineAt) is kept before it expires. */
   userStateTtlMs: number;
   /** Managers one worker may hand over per second to even out the load across workers; 0: never. */
   placementMovesPerS: number;

@@ -6,6 +6,7 @@ import { userIdFromSubject } from '#libs/contracts/index.js';
 import { errorText, NatsService } from './nats.service.js';
 import { PRESENCE_ACK_WAIT_MS } from './streams.js';
 import { KeyedSerialQueue } from './keyed-serial-queue.js';
+import { printable } from '#libs/observability/printable.js';
 
 
 /** The longest wait before a failed session event is delivered again (the back-off grows 200 ms a try up to it). */
@@ -177,7 +178,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
       }
     } catch (err) {
       if (rethrow) throw err;
-      this.logger.error(`handler for ${subject} failed: ${errorText(err)}`);
+      this.logger.error(`handler for ${printable(subject)} failed: ${errorText(err)}`);
     }
   }
 

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { eventSubject, parseMessage, userIdFromSubject, type DurableEventKind, type EventKind, type EventPayload } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { DurablePublisher } from './durable-publisher.js';
+import { printable } from '#libs/observability/printable.js';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 
@@ -143,10 +144,10 @@ export class NatsService implements OnApplicationShutdown {
         try {
           const result = r.handle(payload, msg.subject, msg.reply);
           if (result instanceof Promise) {
-            result.catch((e: unknown) => this.logger.error(`handler for ${msg.subject} failed: ${errorText(e)}`));
+            result.catch((e: unknown) => this.logger.error(`handler for ${printable(msg.subject)} failed: ${errorText(e)}`));
           }
         } catch (e) {
-          this.logger.error(`handler for ${msg.subject} failed: ${errorText(e)}`);
+          this.logger.error(`handler for ${printable(msg.subject)} failed: ${errorText(e)}`);
         }
       },
     });
@@ -190,7 +191,7 @@ export class NatsService implements OnApplicationShutdown {
 
   dropped(subject: string, why: string) {
     this.metrics.invalidMessages.inc({ subject: subject.split('.').slice(0, 2).join('.') });
-    this.logger.warn(`dropped invalid message on ${subject}: ${why}`);
+    this.logger.warn(`dropped invalid message on ${printable(subject)}: ${printable(why)}`);
   }
 
   async drain() {

@@ -219,6 +219,9 @@ async function killAndWait(child: ChildProcess | undefined, signal: NodeJS.Signa
 
 export type AppName = 'gateway' | 'presence' | 'stream-workers';
 
+/** An app env value that means "this variable is not set at all" (NODE_ENV, to test the default). */
+export const UNSET = '\u0000unset';
+
 /** One app, run from dist/ exactly as `node dist/apps/<app>/main.js`, its output kept for asserts. */
 export class AppProcess {
   child?: ChildProcess;
@@ -242,11 +245,13 @@ export class AppProcess {
   }
 
   async start(waitHealthy = true) {
+    // Development mode, as `npm start` runs, unless the suite asks for production rules (Jest's own
+    // NODE_ENV=test would be production: anything but `development` is). UNSET removes it.
+    const env: Record<string, string> = { ...(process.env as Record<string, string>), NODE_ENV: 'development', ...this.env };
+    if (env.NODE_ENV === UNSET) delete env.NODE_ENV;
     this.child = spawn(process.execPath, [...(this.appFlags ? APP_NODE_FLAGS[this.app] : []), ...this.execArgv, join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
       cwd: ROOT,
-      // Development mode, as `npm start` runs, unless the suite asks for production rules (Jest's own
-      // NODE_ENV=test would be production: anything but `development` is).
-      env: { ...process.env, NODE_ENV: 'development', ...this.env },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const onData = (buf: Buffer) => {

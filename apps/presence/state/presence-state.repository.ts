@@ -98,7 +98,7 @@ export class PresenceStateRepository {
 
   async cleanup(userId: string, epoch: number): Promise<CleanupOutcome> {
     const k = this.keys;
-    const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active, k.grace, userId, epoch, Date.now());
+    const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active, k.grace, userId, epoch, Date.now(), this.config.userStateTtlMs);
     if (r[0] === 'done') return { kind: 'done', offlineAt: Number(r[1]) || undefined };
     return r[0] === 'offline' ? { kind: 'offline' } : { kind: 'stale' };
   }

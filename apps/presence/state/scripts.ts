@@ -35,6 +35,8 @@ redis.call('HINCRBY', KEYS[7], 'sessions', 1)
 redis.call('HINCRBY', KEYS[7], 'status:' .. status, 1)
 if redis.call('HLEN', KEYS[1]) > 1 then return {'none'} end
 redis.call('SADD', KEYS[6], ARGV[4])
+-- Back before the state of an offline user expired: it is kept again (HSET would keep the TTL).
+redis.call('PERSIST', KEYS[2])
 local prev = redis.call('HGET', KEYS[2], 'status')
 if prev == 'online' then return {'none'} end
 local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
@@ -129,7 +131,11 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(m))
 return {'updated'}
 `;
 
-/** The cleanup job's re-check. KEYS: sessions, state, active, grace   ARGV: userId, epoch, nowMs */
+/**
+ * The cleanup job's re-check. KEYS: sessions, state, active, grace   ARGV: userId, epoch, nowMs, stateTtlMs
+ * An offline user's state (its epoch, offlineAt) expires stateTtlMs later (0: never), so users
+ * who never come back leave nothing behind; long after any cleanup job of theirs could still run.
+ */
 export const CLEANUP = `
 local status = redis.call('HGET', KEYS[2], 'status')
 local cur = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
@@ -141,6 +147,8 @@ if redis.call('HLEN', KEYS[1]) > 0 then return {'stale'} end
 local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
 redis.call('HSET', KEYS[2], 'status', 'offline', 'offlineAt', ARGV[3])
 redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason', 'graceLeftAt')
+local ttl = tonumber(ARGV[4] or '0')
+if ttl and ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return {'offline', epoch}
