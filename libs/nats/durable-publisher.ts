@@ -1,4 +1,5 @@
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { readAck, RetryReport } from './jetstream-ack.js';
 
 export interface DurablePublisherOptions {
   /** A publish not acknowledged this long is sent again (the message id makes the repeat harmless)... */
@@ -71,7 +72,7 @@ export class DurablePublisher {
   private readonly maxInFlight: number;
   /** When the last ack (or error answer) arrived: JetStream is alive and working through what we sent. */
   private lastAckAt = 0;
-  private readonly retryReport = new Map<string, { subject: string; attempt: number; count: number }>();
+  private readonly retries: RetryReport;
   /** Set while the app shuts down: a publish then gives up after a few attempts. */
   closing = false;
 
@@ -83,6 +84,7 @@ export class DurablePublisher {
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.maxWaitMs = Math.max(this.timeoutMs, opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
     this.maxInFlight = opts.maxInFlight ?? 10_000;
+    this.retries = new RetryReport(opts.onRetry);
   }
 
   /** Resolves true once stored (or found a duplicate of one stored), false if the connection closed. */
@@ -185,23 +187,10 @@ export class DurablePublisher {
 
   private failed(p: Pending, why: string) {
     if (this.nc.isClosed() || (this.closing && p.attempt >= 2)) return p.resolve(null);
-    if (p.attempt === 0 || p.attempt % 20 === 0) this.noteRetry(p, why);
+    if (p.attempt === 0 || p.attempt % 20 === 0) this.retries.note(p.subject, why, p.attempt);
     p.retryAt = Date.now() + Math.min(100 * 2 ** p.attempt, MAX_BACKOFF_MS);
     p.attempt++;
     this.backingOff.add(p);
-  }
-
-  private noteRetry(p: Pending, why: string) {
-    if (!this.opts.onRetry) return;
-    if (this.retryReport.size === 0) setImmediate(() => this.reportRetries());
-    const r = this.retryReport.get(why);
-    if (r) r.count++;
-    else this.retryReport.set(why, { subject: p.subject, attempt: p.attempt, count: 1 });
-  }
-
-  private reportRetries() {
-    for (const [why, { subject, attempt, count }] of this.retryReport) this.opts.onRetry?.(subject, why, attempt, count);
-    this.retryReport.clear();
   }
 
   /** The connection came back: what was in flight may have been lost with the old socket. Sent again now. */
@@ -257,18 +246,5 @@ export class DurablePublisher {
   close() {
     this.closeAll();
     if (this.sub && !this.sub.isClosed()) this.sub.unsubscribe();
-  }
-}
-
-/** Why JetStream did not store it: no stream listening (503), or the API's error answer. */
-function readAck(msg: Msg): { seq: number } | { error: string } {
-  if (msg.headers?.hasError) return { error: `${msg.headers.code} ${msg.headers.description || 'no responders'}`.trim() };
-  if (msg.data.length === 0) return { error: 'empty ack' };
-  try {
-    const ack = JSON.parse(msg.string()) as { error?: { description?: string; code?: number }; stream?: string; seq?: number };
-    if (ack.error) return { error: `${ack.error.code ?? ''} ${ack.error.description ?? 'error'}`.trim() };
-    return ack.stream && typeof ack.seq === 'number' ? { seq: ack.seq } : { error: 'not a JetStream ack' };
-  } catch {
-    return { error: 'not a JetStream ack' };
   }
 }
