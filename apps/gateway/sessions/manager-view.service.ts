@@ -58,9 +58,8 @@ export class ManagerViewService implements OnModuleDestroy {
   /**
    * Moved on by every event and by every follow, so a slower query answer never overwrites a newer
    * event. One sequence for every user, never reset: a user who leaves and comes back while a query
-   * of their earlier tab is still out must not find the number that query started from (it was
-   * asked before the events its old subscription received, and would overwrite them: a tab left on
-   * `starting` with its manager running, found by bench/ under overload).
+   * of their earlier tab is still out must not find the number that query started from (that answer
+   * would overwrite newer events, leaving a tab on `starting` with its manager running).
    */
   private readonly versions = new Map<string, number>();
   private sequence = 0;
@@ -169,7 +168,7 @@ export class ManagerViewService implements OnModuleDestroy {
     this.confirmedAt.set(userId, Date.now());
     // Another tab's greeting may have set (and sent) a different view meanwhile: this answer replaces
     // it for every tab of the user, or that tab keeps the old state, and a later event equal to this
-    // view sends nothing (a tab left at 'stopping' after a reconnect storm, found by bench/).
+    // view sends nothing (a tab left at 'stopping' after a reconnect storm).
     if (prev && !sameView(prev, view)) this.server?.to(userRoom(userId)).emit('manager', view);
     else socket.emit('manager', view);
   }
