@@ -31,6 +31,9 @@ export interface SubscribeOptions {
  * validated subscriptions. Every consumed message goes through a schema; a bad one is logged
  * with its subject and dropped, and a throwing handler is logged, never fatal.
  */
+
+/** How long after a reconnect a refused answer to an inbox is taken for one buffered across it. */
+const ANSWER_AFTER_RECONNECT_MS = 5000;
 @Injectable()
 export class NatsService implements OnApplicationShutdown {
   private readonly logger = new Logger('Nats');
@@ -67,6 +70,14 @@ export class NatsService implements OnApplicationShutdown {
         this.connectedSince = null;
         this.logger.warn('disconnected from NATS; reconnecting');
       } else if (s.type === 'error') {
+        const inbox = /Permissions Violation for Publish to "(_INBOX\.[^"]*)"/i.exec(s.error.message);
+        if (inbox && (this.reconnecting || this.connectedSince === null || Date.now() - this.connectedSince < ANSWER_AFTER_RECONNECT_MS)) {
+          // A server lets a responder answer only on the connection the request came in on: an
+          // answer still buffered when the connection moved to another server of the cluster is
+          // refused there. The requester times out and asks again; nothing else is lost.
+          this.logger.warn(`an answer to a request taken before reconnecting was refused by the new server (${inbox[1]}); its requester will ask again`);
+          continue;
+        }
         // A permission violation lands here: the server refused a publish or subscription that this
         // app's NATS user may not make (deploy/nats/nats.conf). Worth a line: it is a bug or a misconfiguration.
         this.logger.error(`NATS server error: ${s.error.message}`);
