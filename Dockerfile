@@ -14,7 +14,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 
-# Compile TypeScript (tsc -p tsconfig.build.json) into dist/, then drop dev deps.
+# Compile the apps, libs and scripts (tsc -p tsconfig.build.json; bench/ and test/ are neither
+# in the build nor in the context, see .dockerignore) into dist/, then drop dev deps.
 COPY . .
 RUN npm run build \
  && npm prune --omit=dev

@@ -7,7 +7,7 @@
  * differ (a new wildcard interest is tested against every cached subject). The two shapes alternate
  * round by round so that a machine whose speed drifts affects both alike.
  *
- *   npm run build && node dist/bench/follow-cost.js [users] [rounds]
+ *   npm run build:bench && node dist/bench/follow-cost.js [users] [rounds]
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';

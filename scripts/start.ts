@@ -17,7 +17,7 @@ const USAGE = `usage: npm start
   with its app; Ctrl-C stops them gracefully. Starts nats-server -js (its JetStream data kept in
   .data/nats, or NATS_STORE_DIR; npm run reset empties it) and redis-server when nothing answers at
   NATS_URL / REDIS_URL on this machine.
-environment: every variable of the README's configuration table`;
+environment: every variable of docs/CONFIGURATION.md`;
 
 if (helpRequested(process.argv.slice(2))) {
   process.stdout.write(`${USAGE}\n`);

@@ -78,7 +78,8 @@ async function expectCleanupAfter(user: string, left: Seen, grace: number) {
 
 async function leftOf(user: string, timeoutMs = 10_000): Promise<Seen> {
   const [left] = await stack.observer.waitFor(`presence.session.${user}.left`, timeoutMs);
-  expect(left.data).toEqual({ sessionId: expect.any(String), userId: user, gatewayId: expect.any(String), reason: expect.any(String), at: expect.any(String) });
+  // The leaving meta goes with the leave (Phoenix's leaves carry it): the session as it was.
+  expect(left.data).toEqual({ sessionId: expect.any(String), userId: user, gatewayId: expect.any(String), reason: expect.any(String), at: expect.any(String), meta: expect.objectContaining({ sessionId: left.data.sessionId, joinedAt: expect.any(String) }) });
   return left;
 }
 

@@ -83,9 +83,47 @@ describe('presence state scripts', () => {
     await repo.join(u, { ...meta('s2', T0 + 40), status: 'hidden' });
     expect((await repo.user(u)).metas.find((m) => m.sessionId === 's2')!.status).toBe('hidden');
     // After a leave, a status change is dropped and leaves nothing behind.
-    await repo.leave(u, 's2', T0 + 5000, 'closed');
+    await repo.leave(u, 's2', T0 + 2000, T0 + 5000, 'closed');
     expect(await repo.update(u, 's2', 'idle', iso(T0 + 50))).toBe('unknown');
     await expectCountersExact('early/stale');
+  });
+
+  it('leaves applied in another order than they happened: the grace runs from the one that happened last, with its reason and timeout', async () => {
+    const u = 'late-leave';
+    await repo.join(u, meta('a', T0));
+    await repo.join(u, meta('b', T0 + 10));
+    await repo.join(u, meta('c', T0 + 20));
+    // c left after a and b but its leave is applied first; then a session never seen left later still.
+    expect((await repo.leave(u, 'c', T0 + 5000, T0 + 8000, 'lost')).kind).toBe('none');
+    expect((await repo.leave(u, 'x', T0 + 6000, T0 + 9000, 'logout')).kind).toBe('unknown');
+    expect((await repo.leave(u, 'b', T0 + 3000, T0 + 6000, 'closed')).kind).toBe('none');
+    expect(await repo.leave(u, 'a', T0 + 2000, T0 + 5000, 'closed')).toMatchObject({ kind: 'scheduled', runAt: T0 + 9000, reason: 'logout' });
+    // The next spell starts afresh; the leave that happened last decides even with a shorter timeout.
+    await repo.join(u, meta('d', T0 + 9500));
+    await repo.join(u, meta('e', T0 + 9500));
+    expect((await repo.leave(u, 'e', T0 + 9700, T0 + 14_700, 'lost')).kind).toBe('none');
+    expect(await repo.leave(u, 'd', T0 + 9800, T0 + 10_800, 'closed')).toMatchObject({ kind: 'scheduled', runAt: T0 + 10_800, reason: 'closed' });
+    await expectCountersExact('late leave');
+  });
+
+  it('the leave of a session never seen moves a pending cleanup to its own later time, once; a stale or repeated one does not', async () => {
+    const u = 'unseen-leave';
+    await repo.join(u, meta('a', T0));
+    const first = await repo.leave(u, 'a', T0 + 2000, T0 + 5000, 'closed');
+    expect(first.kind).toBe('scheduled');
+    // Session b joined and left, but only its leave is applied (its join comes later, ignored).
+    const moved = await repo.leave(u, 'b', T0 + 4000, T0 + 7000, 'lost');
+    expect(moved).toEqual({ kind: 'scheduled', epoch: (first as { epoch: number }).epoch + 1, runAt: T0 + 7000, reason: 'lost' });
+    expect(await repo.cleanupState(u)).toMatchObject({ status: 'grace', epoch: (moved as { epoch: number }).epoch });
+    // The cleanup of the first grace is stale now; a repeat of b's leave, or an earlier unseen leave, moves nothing.
+    expect((await repo.cleanup(u, (first as { epoch: number }).epoch)).kind).toBe('stale');
+    expect((await repo.leave(u, 'b', T0 + 6000, T0 + 9000, 'lost')).kind).toBe('unknown');
+    expect((await repo.leave(u, 'c', T0 + 3000, T0 + 6000, 'closed')).kind).toBe('unknown');
+    expect((await repo.join(u, meta('b', T0 + 100))).kind).toBe('ignored');
+    expect((await repo.cleanup(u, (moved as { epoch: number }).epoch)).kind).toBe('offline');
+    // Offline: an unseen leave changes nothing.
+    expect((await repo.leave(u, 'd', T0 + 17_000, T0 + 20_000, 'closed')).kind).toBe('unknown');
+    await expectCountersExact('unseen leave');
   });
 
   it('random per-session event orders, duplicates, cleanups and adoptions keep counters exact and end at the truth', async () => {
@@ -133,7 +171,7 @@ describe('presence state scripts', () => {
     for (const e of delivered) {
       if (e.kind === 'join') await repo.join(e.user, meta(e.sid, e.at));
       else if (e.kind === 'update') await repo.update(e.user, e.sid, e.status!, iso(e.at));
-      else await repo.leave(e.user, e.sid, e.at + 1000, reasons[rnd(reasons.length)]);
+      else await repo.leave(e.user, e.sid, e.at, e.at + 1000, reasons[rnd(reasons.length)]);
       const r = rnd(10);
       if (r === 0) {
         // A cleanup job, with the right epoch or a stale one.
@@ -158,7 +196,7 @@ describe('an offline user leaves nothing behind for ever', () => {
     const u = 'ttl-user';
     await repo.join(u, meta('t1', T0));
     expect(await redis.pttl(repo.keys.state(u))).toBe(-1);
-    const left = await repo.leave(u, 't1', T0 + 1000, 'closed');
+    const left = await repo.leave(u, 't1', T0 + 500, T0 + 1000, 'closed');
     expect(left.kind).toBe('scheduled');
     expect(await repo.cleanup(u, left.kind === 'scheduled' ? left.epoch : -1)).toEqual({ kind: 'offline' });
     const ttl = await redis.pttl(repo.keys.state(u));

@@ -190,13 +190,14 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     const { userId, sessionId: old } = session.joined;
     const sessionId = randomUUID();
     this.registry.remove(old);
-    session.joined = { ...session.joined, sessionId, at: nowIso(), status: session.status };
+    const oldJoined = session.joined;
+    session.joined = { ...session.joined, sessionId, at: nowIso(), status: session.status, statusAt: undefined };
     (session.socket.data as SocketData).sessionId = sessionId;
     this.registry.add(session);
     this.metrics.sessionsRekeyed.inc();
     this.logger.warn(`session ${old} of ${userId} was ended by presence while its socket is still here (NATS cut off?): it goes on as session ${sessionId}`);
     session.socket.emit('session', { sessionId, userId, gatewayId: this.config.instanceId });
-    void this.publisher.left(userId, old, 'gateway_down');
+    void this.publisher.left(oldJoined, 'gateway_down');
     void this.announce(session).then(() => this.views.refresh(userId));
   }
 
@@ -219,7 +220,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     if (session.leftPublished) return;
     const why = session.leaveReason ?? leaveReasonOf(reason);
     this.logger.debug(`session ${sessionId} of ${userId} ended: ${why} (${reason})`);
-    void this.publisher.left(userId, sessionId, why);
+    void this.publisher.left(session.joined, why);
   }
 
   @SubscribeMessage('presence:status')
@@ -229,12 +230,15 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     const session = this.registry.get((socket.data as SocketData).sessionId);
     if (!session) return { error: 'no_session' };
     if (session.status === parsed.data.status) return { ok: true };
+    const prev = { status: session.status, statusAt: session.joined.statusAt ?? session.joined.at };
     session.status = parsed.data.status;
-    session.joined = { ...session.joined, status: parsed.data.status };
     // Two changes within one millisecond would share a time (and a JetStream message id, so the
-    // second would be dropped as a duplicate): each change is stamped strictly after the last.
+    // second would be dropped as a duplicate, and a Phoenix phx_ref): each change is stamped strictly after the last.
     session.statusAtMs = Math.max(Date.now(), Date.parse(session.joined.at) + 1, (session.statusAtMs ?? 0) + 1);
-    void this.publisher.updated(session.joined.userId, session.joined.sessionId, parsed.data.status, session.statusAtMs);
+    // The join announced again later (a resync) says when this status was set: the same meta version.
+    const joined = { ...session.joined, status: parsed.data.status, statusAt: nowIso(session.statusAtMs) };
+    session.joined = joined;
+    void this.publisher.updated(joined, prev);
     return { ok: true };
   }
 
@@ -262,7 +266,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
 
   onApplicationBootstrap() {
     const beat = () =>
-      this.nats.publish(InternalSubjects.gatewayHeartbeat(this.config.instanceId), {
+      this.nats.emit('gateway.heartbeat', {
         gatewayId: this.config.instanceId,
         sessions: this.registry.size,
         at: nowIso(),
@@ -355,7 +359,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       s.leftPublished = true;
       s.socket.conn.close();
     }
-    await Promise.all(sessions.map((s) => this.publisher.left(s.joined.userId, s.joined.sessionId, 'gateway_down')));
+    await Promise.all(sessions.map((s) => this.publisher.left(s.joined, 'gateway_down')));
     if (sessions.length > 0) this.logger.log(`closed ${sessions.length} session(s) (their tabs reconnect) and published their leaves before stopping`);
   }
 }

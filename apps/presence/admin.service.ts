@@ -1,11 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import {
-  AuditSubjects,
-  InternalSubjects,
   SessionMessageIds,
-  SessionSubjects,
-  UserSubjects,
   nowIso,
   type AdminAction,
   type AdminAudit,
@@ -68,7 +64,7 @@ export class AdminService {
       const manager = await this.state.managerOf(userId);
       if (manager) {
         // No presence for the user but a manager registered: workers stop it unless the user is active.
-        this.nats.publish(UserSubjects.offline(userId), { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+        this.nats.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
         result = { outcome: 'done', target: userId, message: `${userId} is not present; asked ${manager.workerId} to stop its manager (admin)` };
       } else {
         result = { outcome: 'nothing_to_do', target: userId, message: `no manager runs for ${userId} and no cleanup is pending` };
@@ -91,7 +87,7 @@ export class AdminService {
     await this.state.redis.set(this.state.keys.block(userId), String(untilMs), 'PX', this.config.endSessionsBlockMs);
     const { metas } = await this.state.user(userId);
     const notice: UserSessionsEnded = { userId, reason, until: nowIso(untilMs), at: nowIso() };
-    this.nats.publish(InternalSubjects.userSessionsEnded, notice);
+    this.nats.emit('gateway.user_ended', notice);
     // The gateways' own leaves are the usual path; a session whose gateway did not close it (gone,
     // cut off from NATS) is ended here, as a purge does, so the state does not wait for its TTL.
     let remaining = await this.sessionsAfter(userId, SESSIONS_CLOSE_WAIT_MS);
@@ -99,8 +95,8 @@ export class AdminService {
       const at = nowIso();
       await Promise.all(
         remaining.map((m) => {
-          const left: SessionLeft = { sessionId: m.sessionId, userId, gatewayId: m.gatewayId, reason: 'closed', at };
-          return this.nats.publishDurable(SessionSubjects.left(userId), left, SessionMessageIds.leftRepair(m.sessionId, 'admin-end'));
+          const left: SessionLeft = { sessionId: m.sessionId, userId, gatewayId: m.gatewayId, reason: 'closed', at, meta: m };
+          return this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(m.sessionId, 'admin-end'));
         }),
       );
       remaining = await this.sessionsAfter(userId, SESSIONS_CLOSE_WAIT_MS);
@@ -137,7 +133,7 @@ export class AdminService {
     }
     const manager = status === 'online' ? null : await this.state.managerOf(userId);
     if (!manager) return 'no manager to stop';
-    this.nats.publish(UserSubjects.offline(userId), { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+    this.nats.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
     return `asked ${manager.workerId} to stop their manager now (admin)`;
   }
 
@@ -193,6 +189,6 @@ export class AdminService {
       instanceId: this.config.instanceId,
       at: nowIso(),
     };
-    this.nats.publish(AuditSubjects.admin(action), record);
+    this.nats.emit('audit.admin', record);
   }
 }

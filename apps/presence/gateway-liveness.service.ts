@@ -9,7 +9,6 @@ import {
   type GatewaySessions,
   InternalSubjects,
   SessionMessageIds,
-  SessionSubjects,
   nowIso,
   type LeaveReason,
   type SessionLeft,
@@ -64,8 +63,10 @@ declare module 'ioredis' {
  *   (published as ordinary leaves, so they take the same durable path);
  * - a gateway that heartbeats under a new boot id was restarted: the sessions of its previous
  *   incarnation end the same way;
- * - a gateway whose heartbeat counts other sessions than the state holds for it, twice in a row,
- *   is asked for its list and the differences are published as joins and leaves;
+ * - a gateway whose heartbeat counts other sessions than the state holds for it, two heartbeats in
+ *   a row once presence's consumer has no backlog (else up to MAX_MISMATCH_STREAK in a row: the
+ *   difference is usually events still on their way), is asked for its list and the differences
+ *   are published as joins and leaves;
  * - when Redis comes back empty, every gateway is asked to announce its sessions again.
  */
 @Injectable()
@@ -74,6 +75,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   /** Consecutive heartbeats whose session count disagreed with the state, per gateway. */
   private readonly mismatches = new Map<string, number>();
   private resyncTimer?: NodeJS.Timeout;
+  /**
+   * Since when heartbeats reach Redis without a break: a gateway's silence is judged only after a
+   * full TTL of it, since heartbeats dropped while Redis was away or refused writes prove nothing.
+   */
+  private recordingSince: number | null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -83,12 +89,15 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   ) {
     redis.defineCommand('plHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT });
     redis.defineCommand('plEnsureMarker', { numberOfKeys: 2, lua: ENSURE_MARKER });
+    this.recordingSince = redis.status === 'ready' ? Date.now() : null;
+    redis.on('ready', () => (this.recordingSince ??= Date.now()));
+    redis.on('close', () => (this.recordingSince = null));
   }
 
   onApplicationBootstrap() {
     this.nats.subscribe(InternalSubjects.anyGatewayHeartbeat, GatewayHeartbeat, (hb) => this.heartbeat(hb));
     // After a NATS outage gateways may have missed our state: ask them to re-announce.
-    this.nats.onReconnect(() => this.nats.publish(InternalSubjects.gatewayResync, { at: nowIso() }));
+    this.nats.onReconnect(() => this.nats.emit('gateway.resync', { at: nowIso() }));
   }
 
   onApplicationShutdown() {
@@ -98,7 +107,14 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   private async heartbeat(hb: GatewayHeartbeat) {
     if (this.redis.status !== 'ready') return;
     const k = this.state.keys;
-    const previousBoot = await this.redis.plHeartbeat(k.gateways, k.gatewayBoots, hb.gatewayId, Date.now(), hb.bootId ?? '');
+    let previousBoot: string | null;
+    try {
+      previousBoot = await this.redis.plHeartbeat(k.gateways, k.gatewayBoots, hb.gatewayId, Date.now(), hb.bootId ?? '');
+    } catch (err) {
+      this.recordingSince = null;
+      throw err;
+    }
+    this.recordingSince ??= Date.now();
     if (previousBoot) {
       this.logger.warn(`gateway ${hb.gatewayId} restarted (boot ${previousBoot} -> ${hb.bootId}): ending its earlier sessions`);
       await this.reconcileGateway(hb.gatewayId, 'gateway_down');
@@ -145,12 +161,12 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
     for (const [i, { userId, sessionId }] of gone.entries()) {
       const meta = metas[i];
       if (meta && Date.parse(meta.joinedAt) > asOf) continue;
-      const left: SessionLeft = { sessionId, userId, gatewayId, reason, at };
-      work.push(this.nats.publishDurable(SessionSubjects.left(userId), left, SessionMessageIds.leftRepair(sessionId, `reconcile-${asOf}`)));
+      const left: SessionLeft = { sessionId, userId, gatewayId, reason, at, ...(meta ? { meta } : {}) };
+      work.push(this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, `reconcile-${asOf}`)));
     }
     for (const s of answer.sessions) {
       if (heldIds.has(s.sessionId)) continue;
-      work.push(this.nats.publishDurable(SessionSubjects.joined(s.userId), s, SessionMessageIds.joined(s.sessionId, `-reconcile-${asOf}`)));
+      work.push(this.nats.emitDurable('session.joined', s, SessionMessageIds.joined(s.sessionId, `-reconcile-${asOf}`)));
     }
     await Promise.all(work);
     if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
@@ -215,7 +231,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       clearTimeout(this.resyncTimer);
       this.resyncTimer = setTimeout(() => {
         const request: GatewayResync = afterSeq === undefined ? { at: nowIso() } : { at: nowIso(), afterSeq };
-        this.nats.publish(InternalSubjects.gatewayResync, request);
+        this.nats.emit('gateway.resync', request);
       }, RESYNC_SETTLE_MS);
       return 0;
     }
@@ -225,10 +241,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
   }
 
   async expireDeadGateways() {
-    // Heartbeats reach us only over NATS: while we were cut off (or not running), silence proves
-    // nothing. Judge a gateway only after a full TTL of our own connection.
-    const since = this.nats.connectedSince;
-    if (since === null || Date.now() - since < this.config.gatewayTtlMs) return;
+    // Heartbeats reach us over NATS and are recorded in Redis: while either link was broken (or we
+    // were not running), silence proves nothing. Judge a gateway only after a full TTL of both.
+    const nats = this.nats.connectedSince;
+    const redis = this.recordingSince;
+    if (nats === null || redis === null || Date.now() - Math.max(nats, redis) < this.config.gatewayTtlMs) return;
     const deadline = Date.now() - this.config.gatewayTtlMs;
     const dead = await this.redis.zrangebyscore(this.state.keys.gateways, '-inf', deadline);
     for (const gatewayId of dead) {
@@ -254,11 +271,13 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
    */
   async endGatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
     const sessions = await this.state.gatewaySessions(gatewayId);
+    const metas = await this.sessionMetas(sessions);
     const at = nowIso();
     await Promise.all(
-      sessions.map(({ userId, sessionId }) => {
-        const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at };
-        return this.nats.publishDurable(SessionSubjects.left(userId), left, SessionMessageIds.leftRepair(sessionId, 'gateway-down'));
+      sessions.map(({ userId, sessionId }, i) => {
+        const meta = metas[i];
+        const left: SessionLeft = { sessionId, userId, gatewayId, reason: 'gateway_down', at, ...(meta ? { meta } : {}) };
+        return this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, 'gateway-down'));
       }),
     );
     // Only forget the gateway once its leaves are stored; a crash before this repeats them.

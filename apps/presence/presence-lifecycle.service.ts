@@ -6,8 +6,7 @@ import { Metrics } from '#libs/observability/metrics.js';
 import { Readiness } from '#libs/runtime/readiness.js';
 import { errorText } from '#libs/nats/nats.service.js';
 import { PresenceService } from './presence.service.js';
-import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
-import { SessionEventsBarrier } from './cleanup/session-events-barrier.js';
+import { Cleanups } from './cleanup/cleanups.service.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 import { GatewayLivenessService, RESYNC_SETTLE_MS } from './gateway-liveness.service.js';
 
@@ -21,7 +20,7 @@ import { GatewayLivenessService, RESYNC_SETTLE_MS } from './gateway-liveness.ser
 export const ORPHAN_WATCH_MS = 60_000;
 export const ORPHAN_SWEEP_EVERY_MS = 10_000;
 
-/** Starts the cleanup worker and the periodic safety nets; wires health and stats gauges. */
+/** Starts the cleanups and the periodic safety nets; wires health and stats gauges. */
 @Injectable()
 export class PresenceLifecycleService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Presence');
@@ -33,11 +32,10 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly presence: PresenceService,
-    private readonly queue: CleanupQueueService,
+    private readonly cleanups: Cleanups,
     private readonly state: PresenceStateRepository,
     private readonly liveness: GatewayLivenessService,
     private readonly readiness: Readiness,
-    private readonly barrier: SessionEventsBarrier,
     metrics: Metrics,
   ) {
     const stat = (pick: (s: Awaited<ReturnType<PresenceStateRepository['stats']>>) => number) => async () =>
@@ -52,18 +50,10 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
   }
 
   async onApplicationBootstrap() {
-    // A return stored before the cleanup came due must win, even when presence is behind on events.
-    // The BullMQ job of a cleanup that the timer already ran finds it done: it skips the wait, which
-    // would otherwise look the user's joins up a second time. The timer's run is at the cleanup's
-    // time, when it is nearly always still pending: asking Redis first would cost a round trip per
-    // cleanup, 10,000 of them when 10,000 users left together.
-    this.queue.startWorker(async (data, source) => {
-      if (source === 'timer' || (await this.stillPending(data.userId, data.epoch))) await this.barrier.caughtUp(data.userId);
-      return this.presence.runCleanup(data);
-    });
+    this.cleanups.onDue((data) => this.presence.runCleanup(data));
     // Pending cleanups of a previous run (or of another replica) get a precise timer here too.
     if (this.redis.status === 'ready') {
-      await this.presence.watchPending().then(
+      await this.cleanups.watchPending().then(
         (n) => n > 0 && this.logger.log(`watching ${n} pending cleanup(s)`),
         (err: unknown) => this.logger.warn(`could not read pending cleanups: ${errorText(err)}`),
       );
@@ -75,18 +65,13 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     this.readiness.markReady();
   }
 
-  private async stillPending(userId: string, epoch: number): Promise<boolean> {
-    const state = await this.state.cleanupState(userId);
-    return state.status === 'grace' && state.epoch === epoch;
-  }
-
   private async tick() {
     if (this.ticking || this.redis.status !== 'ready') return;
     this.ticking = true;
     try {
       const datasetAge = await this.liveness.checkDataLoss();
       await this.liveness.expireDeadGateways();
-      const n = await this.presence.sweepOverdue();
+      const n = await this.cleanups.sweepOverdue();
       if (n > 0) this.logger.warn(`re-queued ${n} overdue cleanup(s)`);
       // After a data loss, wait for the gateways' resync (and the heartbeat check behind it) before
       // calling a manager an orphan: its user may be present and just not announced yet.

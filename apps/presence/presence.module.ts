@@ -6,6 +6,7 @@ import { ObservabilityController } from '#libs/runtime/observability.controller.
 import { PresenceStateRepository } from './state/presence-state.repository.js';
 import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
 import { SessionEventsBarrier } from './cleanup/session-events-barrier.js';
+import { Cleanups } from './cleanup/cleanups.service.js';
 import { PresenceService } from './presence.service.js';
 import { SessionEventsController } from './session-events.controller.js';
 import { PresenceQueryService } from './presence-query.service.js';
@@ -25,6 +26,7 @@ export class PresenceModule {
         PresenceStateRepository,
         CleanupQueueService,
         SessionEventsBarrier,
+        Cleanups,
         PresenceService,
         AdminService,
         PresenceQueryService,

@@ -1,12 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, cleanupTimeoutFor, type AppConfig } from '#libs/config/index.js';
 import {
-  CleanupSubjects,
-  InternalSubjects,
-  UserSubjects,
   metaOfJoin,
   nowIso,
   type CleanupJobData,
+  type Emit,
   type LeaveReason,
   type OfflineReason,
   type SessionJoined,
@@ -17,13 +15,13 @@ import {
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { PresenceStateRepository, canonicalIso } from './state/presence-state.repository.js';
-import { CleanupQueueService } from './cleanup/cleanup-queue.service.js';
+import { Cleanups } from './cleanup/cleanups.service.js';
 
 /** What presence needs from the outside world; narrow so unit tests can fake it. */
 export interface PresencePorts {
-  state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'dueCleanups' | 'adoptOrphan'>;
-  queue: Pick<CleanupQueueService, 'schedule' | 'cancel' | 'watch' | 'isWatched'>;
-  publish: (subject: string, payload: object) => void;
+  state: Pick<PresenceStateRepository, 'join' | 'leave' | 'update' | 'cleanup' | 'adoptOrphan'>;
+  cleanups: Pick<Cleanups, 'schedule' | 'cancel'>;
+  emit: Emit;
 }
 
 /**
@@ -40,10 +38,10 @@ export class PresenceService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: Metrics,
     state: PresenceStateRepository,
-    queue: CleanupQueueService,
+    cleanups: Cleanups,
     nats: NatsService,
   ) {
-    this.ports = { state, queue, publish: (s, p) => nats.publish(s, p) };
+    this.ports = { state, cleanups, emit: (kind, payload) => nats.emit(kind, payload) };
   }
 
   /** For unit tests: the same logic over fakes. */
@@ -54,32 +52,32 @@ export class PresenceService {
   }
 
   async joined(e: SessionJoined): Promise<void> {
-    const out = await this.ports.state.join(e.userId, metaOfJoin(e, undefined, canonicalIso(e.at)));
+    const out = await this.ports.state.join(e.userId, metaOfJoin(e, undefined, canonicalIso(e.statusAt ?? e.at)));
     this.metrics.sessionEvents.inc({ kind: 'joined', outcome: out.kind });
     switch (out.kind) {
       case 'online':
         this.logger.log(`join: ${e.userId} (first session ${e.sessionId}): online`);
         this.metrics.transitions.inc({ transition: 'online' });
-        this.ports.publish(UserSubjects.online(e.userId), { userId: e.userId, at: nowIso(), sessionId: e.sessionId, joinedAt: e.at });
+        this.ports.emit('user.online', { userId: e.userId, at: nowIso(), sessionId: e.sessionId, joinedAt: e.at });
         return;
       case 'cancelled':
         this.logger.log(`join: ${e.userId} came back (session ${e.sessionId}): cleanup cancelled`);
         this.metrics.transitions.inc({ transition: 'cleanup_cancelled' });
-        await this.ports.queue.cancel(e.userId, out.cancelledEpoch);
-        this.ports.publish(CleanupSubjects.cancelled(e.userId), { userId: e.userId, at: nowIso() });
+        await this.ports.cleanups.cancel(e.userId, out.cancelledEpoch);
+        this.ports.emit('cleanup.cancelled', { userId: e.userId, at: nowIso() });
         return;
       case 'capped': {
         // The cap counts every gateway's sessions; the gateway holding this one must end it.
         this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: over ${this.config.maxSessionsPerUser} sessions across gateways`);
         const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'too_many_sessions', at: nowIso() };
-        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
+        this.ports.emit('gateway.refused', refusal);
         return;
       }
       case 'blocked': {
         // An operator ended this user's sessions a moment ago: a tab coming straight back is ended too.
         this.logger.warn(`join: ${e.userId} session ${e.sessionId} refused: the user's sessions were ended by an operator (blocked for now)`);
         const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'blocked', at: nowIso() };
-        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
+        this.ports.emit('gateway.refused', refusal);
         return;
       }
       case 'ignored': {
@@ -89,7 +87,7 @@ export class PresenceService {
         // give those sockets new sessions or their users stay without a manager.
         this.logger.debug(`join: ${e.userId} session ${e.sessionId} already left; ignored (its gateway is told)`);
         const refusal: SessionRefused = { sessionId: e.sessionId, userId: e.userId, gatewayId: e.gatewayId, reason: 'gone', at: nowIso() };
-        this.ports.publish(InternalSubjects.sessionRefused(e.gatewayId), refusal);
+        this.ports.emit('gateway.refused', refusal);
         return;
       }
       default:
@@ -101,14 +99,15 @@ export class PresenceService {
     const timeout = cleanupTimeoutFor(this.config, e.reason);
     // The grace runs from when the session ended at the gateway, but a clock ahead of ours must
     // not push the cleanup past one timeout from now.
-    const runAt = Math.min(Date.parse(e.at) + timeout, Date.now() + timeout);
-    const out = await this.ports.state.leave(e.userId, e.sessionId, runAt, e.reason);
+    const leftAt = Date.parse(e.at);
+    const runAt = Math.min(leftAt + timeout, Date.now() + timeout);
+    const out = await this.ports.state.leave(e.userId, e.sessionId, leftAt, runAt, e.reason);
     this.metrics.sessionEvents.inc({ kind: 'left', outcome: out.kind });
     if (out.kind !== 'scheduled') {
       this.logger.debug(`leave: ${e.userId} session ${e.sessionId} (${e.reason}, ${out.kind})`);
       return;
     }
-    await this.scheduleCleanup(e.userId, out.epoch, out.runAt, e.reason);
+    await this.scheduleCleanup(e.userId, out.epoch, out.runAt, out.reason ?? e.reason);
   }
 
   async updated(e: SessionUpdated): Promise<void> {
@@ -120,11 +119,11 @@ export class PresenceService {
     const data: CleanupJobData = { userId, epoch, runAt: nowIso(runAt), reason };
     this.logger.log(`leave: ${userId} has no session left (${reason}): cleanup at ${data.runAt}`);
     this.metrics.transitions.inc({ transition: 'cleanup_scheduled' });
-    await this.ports.queue.schedule(data);
-    this.ports.publish(CleanupSubjects.scheduled(userId), { userId, runAt: data.runAt, at: nowIso(), reason });
+    await this.ports.cleanups.schedule(data);
+    this.ports.emit('cleanup.scheduled', { userId, runAt: data.runAt, at: nowIso(), reason });
   }
 
-  /** The cleanup job: goes offline only if nothing moved since it was scheduled. */
+  /** A due cleanup (Cleanups' handler): goes offline only if nothing moved since it was scheduled. */
   async runCleanup(data: CleanupJobData): Promise<{ outcome: string }> {
     const out = await this.ports.state.cleanup(data.userId, data.epoch);
     // The usual end of a job: the in-process timer ran this cleanup at its time; say when.
@@ -137,7 +136,7 @@ export class PresenceService {
     this.metrics.cleanupLateness.observe(Math.max(0, lateness) / 1000);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${data.userId} offline (${data.reason}, ${lateness} ms after its time)`);
-    this.ports.publish(UserSubjects.offline(data.userId), { userId: data.userId, at: nowIso(), reason: data.reason satisfies OfflineReason });
+    this.ports.emit('user.offline', { userId: data.userId, at: nowIso(), reason: data.reason satisfies OfflineReason });
     return { outcome: 'offline' };
   }
 
@@ -148,33 +147,11 @@ export class PresenceService {
   async cleanupNow(userId: string, epoch: number): Promise<boolean> {
     const out = await this.ports.state.cleanup(userId, epoch);
     if (out.kind !== 'offline') return false;
-    await this.ports.queue.cancel(userId, epoch);
+    await this.ports.cleanups.cancel(userId, epoch);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${userId} offline (admin: ended by an operator)`);
-    this.ports.publish(UserSubjects.offline(userId), { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+    this.ports.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
     return true;
-  }
-
-  /**
-   * Safety net for a cleanup whose job was lost (a crash between the state change and the add,
-   * or Redis losing BullMQ's data): re-add every overdue one; an add of a job that exists is a no-op.
-   * One whose timer is armed or running here is being run (a restart arms the timers of every
-   * pending cleanup, overdue ones included, just before the first sweep): counting it as lost made
-   * a misleading "re-queued" warning after every restart that found a cleanup overdue.
-   */
-  async sweepOverdue(graceMs = 1000): Promise<number> {
-    const due = (await this.ports.state.dueCleanups(Date.now() - graceMs)).filter((d) => !this.ports.queue.isWatched(d.userId, d.epoch));
-    for (const d of due) {
-      await this.ports.queue.schedule({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason }, { revive: true });
-    }
-    return due.length;
-  }
-
-  /** At start: this replica's timers cover every pending cleanup, not only those it scheduled. */
-  async watchPending(limit = 100_000): Promise<number> {
-    const pending = await this.ports.state.dueCleanups(Number.MAX_SAFE_INTEGER, limit);
-    for (const d of pending) this.ports.queue.watch({ userId: d.userId, epoch: d.epoch, runAt: nowIso(d.runAt), reason: d.reason });
-    return pending.length;
   }
 
   /** A manager runs for a user the state has never heard of: give them a grace period. */

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { REDIS } from '#libs/redis/index.js';
-import { InternalSubjects, ManagerSubjects, nowIso, type ManagerInfo, type ManagerStopped } from '#libs/contracts/index.js';
+import { nowIso, type ManagerInfo, type ManagerStopped } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { COMPONENTS } from './components/index.js';
@@ -72,7 +72,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       // thousand times a second: below info, the trip through Nest's logger to drop each line
       // was a fifth of a tick's cost.
       log: (userId) => (Logger.isLevelEnabled('log') ? (m: string) => loggerFor(userId).log(m) : quiet),
-      publish: (subject, payload) => this.nats.publish(subject, payload),
+      emit: (kind, payload) => this.nats.emit(kind, payload),
     };
     this.hooks = {
       onComponentRestart: (userId, component, err) => {
@@ -171,7 +171,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       this.metrics.managerStarts.inc();
       if (since !== undefined) this.metrics.joinToStarted.observe((Date.now() - since) / 1000);
       this.logger.log(`manager started for ${userId}${handoff ? ' (handed over: its components keep their memory)' : ''}`);
-      this.nats.publish(ManagerSubjects.started(userId), { userId, workerId: this.workerId, at: nowIso(), generation: lease.generation });
+      this.nats.emit('manager.started', { userId, workerId: this.workerId, at: nowIso(), generation: lease.generation });
     });
   }
 
@@ -217,7 +217,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
         generation: manager.lease.generation,
         ...(opts.cause ? { cause: opts.cause } : {}),
       };
-      this.nats.publish(ManagerSubjects.stopped(userId), stopped);
+      this.nats.emit('manager.stopped', stopped);
       if (opts.release === false) return;
       await this.leases
         .release(userId, this.workerId, reason === 'handover' ? manager.snapshot() : undefined)
@@ -289,7 +289,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     }
     for (const [to, userIds] of byTarget) {
       this.logger.log(`moved ${userIds.length} manager(s) to ${to} to even out the load`);
-      this.nats.publish(InternalSubjects.workerHandover, { workerId: this.workerId, userIds, to, at: nowIso() });
+      this.nats.emit('worker.handover', { workerId: this.workerId, userIds, to, at: nowIso() });
     }
   }
 
@@ -332,7 +332,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     this.ticker.stop();
     if (users.length > 0) {
       this.logger.log(`handed over ${users.length} manager(s)`);
-      this.nats.publish(InternalSubjects.workerHandover, { workerId: this.workerId, userIds: users, at: nowIso() });
+      this.nats.emit('worker.handover', { workerId: this.workerId, userIds: users, at: nowIso() });
     }
     await this.leases.forgetWorker(this.workerId).catch(() => undefined);
   }

@@ -4,3 +4,4 @@ export * from './jobs.js';
 export * from './presence-diff.js';
 export * from './gateway-sessions.js';
 export * from './message-ids.js';
+export * from './events.js';

@@ -31,23 +31,49 @@ export const SessionJoined = z.object({
   page: DashboardPage,
   at: IsoTime,
   status: SessionStatus.optional(),
+  /** When `status` was set, when it is not the join's own (a join announced again after status changes). */
+  statusAt: IsoTime.optional(),
 });
 export type SessionJoined = z.infer<typeof SessionJoined>;
 
+/** One session as the presence state and `presence_state` show it (Phoenix's "meta"). */
+export const SessionMeta = z.object({
+  sessionId: Id,
+  page: DashboardPage,
+  joinedAt: IsoTime,
+  gatewayId: Id,
+  status: SessionStatus,
+  /** When the status last changed (the join, or the latest presence:status). */
+  statusAt: IsoTime.optional(),
+  /** Phoenix's version tag of this meta (phxRef in presence-diff.ts): a status change makes a new one. */
+  phx_ref: z.string().max(200).optional(),
+  /** In a diff's join that updates a meta: the ref of the version it replaces. */
+  phx_ref_prev: z.string().max(200).optional(),
+});
+export type SessionMeta = z.infer<typeof SessionMeta>;
+
+/**
+ * `meta` and `prev` (optional additions): the session's whole meta after the change and the status
+ * it replaces, so that any gateway can send Phoenix's leave of the old meta and join of the new.
+ */
 export const SessionUpdated = z.object({
   sessionId: Id,
   userId: UserId,
   status: SessionStatus,
   at: IsoTime,
+  meta: SessionMeta.optional(),
+  prev: z.object({ status: SessionStatus, statusAt: IsoTime }).optional(),
 });
 export type SessionUpdated = z.infer<typeof SessionUpdated>;
 
+/** `meta` (optional addition): the leaving meta, as Phoenix's leaves carry it. */
 export const SessionLeft = z.object({
   sessionId: Id,
   userId: UserId,
   gatewayId: Id,
   reason: LeaveReason,
   at: IsoTime,
+  meta: SessionMeta.optional(),
 });
 export type SessionLeft = z.infer<typeof SessionLeft>;
 
@@ -85,17 +111,6 @@ export type ManagerStopped = z.infer<typeof ManagerStopped>;
 export const ConsoleTick = z.object({ userId: UserId, n: z.number().int().positive(), at: IsoTime, workerId: Id, generation: Generation.optional() });
 export type ConsoleTick = z.infer<typeof ConsoleTick>;
 
-/** One session as the presence state and `presence_state` show it (Phoenix's "meta"). */
-export const SessionMeta = z.object({
-  sessionId: Id,
-  page: DashboardPage,
-  joinedAt: IsoTime,
-  gatewayId: Id,
-  status: SessionStatus,
-  /** When the status last changed (the join, or the latest presence:status). */
-  statusAt: IsoTime.optional(),
-});
-export type SessionMeta = z.infer<typeof SessionMeta>;
 
 /**
  * A gateway's liveness. `bootId` names this incarnation of the process: a gateway restarted under

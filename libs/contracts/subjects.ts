@@ -40,9 +40,9 @@ export const ManagerSubjects = {
  * Every lifecycle event of one user, each subject spelled out. A gateway subscribes to these for
  * each of its users, from their first tab to their last: NATS keeps a cache of recent subjects'
  * matches, and a subscription with a wildcard makes it test every cached subject against the new
- * interest, on subscribe and on unsubscribe. Under traffic (nats-server 2.9, bench/follow-cost.ts)
- * the three wildcards cost the server 140 µs per user to follow and 110 to forget; these six, 53
- * and next to nothing. In a mass leave the forgets had been about half of NATS's work.
+ * interest, on subscribe and on unsubscribe; literal subjects skip that test. Under traffic, and in
+ * a mass leave above all (every user forgotten at once), that made wildcards the costlier shape by
+ * far (`bench/follow-cost.ts` measures the two; docs/BENCHMARKS.md has the figures).
  */
 export const lifecycleSubjectsOf = (userId: string): string[] => [
   ManagerSubjects.started(userId),

@@ -50,8 +50,8 @@ const BATCH_WAIT_MS = 10;
  *
  * Nor is a publish sent again while acks of others keep coming: when 20,000 sessions close at once,
  * JetStream acknowledges them in order over seconds, and a repeat of every publish older than the
- * timeout doubled the work of a server that was already behind (seen in bench/: thousands of
- * "not stored yet" repeats, each stored once more as a duplicate to drop). A publish that no ack
+ * timeout doubles the work of a server that is already behind (each repeat is stored once more as
+ * a duplicate to drop). A publish that no ack
  * overtakes for `timeoutMs`, or that waited `maxWaitMs` whatever happens, is sent again; so is
  * everything in flight when the connection comes back (`resend`), as it may have died with the
  * old socket.
@@ -113,9 +113,9 @@ export class DurablePublisher {
   /**
    * Sends what waits once the current I/O callbacks are done, not at once: when a gateway handles
    * a thousand socket closes in one turn of the loop, their publishes leave in a few writes instead
-   * of one write (and one read at the server) each. But a turn that handles 10,000 closes lasts
-   * seconds, and publishes held to its end were seconds late (bench/: a leave reached NATS 5 s
-   * after its `at`), so a batch of BATCH, or one older than BATCH_WAIT_MS, is sent at once.
+   * of one write (and one read at the server) each. But a turn that handles a mass close can last
+   * seconds, and publishes held to its end would be seconds late (a leave's `at` starts its grace),
+   * so a batch of BATCH, or one older than BATCH_WAIT_MS, is sent at once.
    */
   private pumpSoon() {
     if (this.pumpScheduled) return;

@@ -28,8 +28,8 @@ export interface EventsTransportOptions {
 
 /**
  * Events handled at once: each waits on Redis a few times, so a few in flight leave the CPU idle
- * (32 queued a mass leave for seconds at a fifth of a core), while all 2,000 pulled at once only
- * share a saturated CPU and all finish late; 64 drained a mass leave slower (bench/, issue 5).
+ * while a burst queues, and all of a pull at once only share a saturated CPU and all finish late.
+ * This value drained a mass leave fastest (docs/BENCHMARKS.md).
  */
 const EVENT_CONCURRENCY = 256;
 

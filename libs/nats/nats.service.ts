@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { z } from 'zod';
-import { parseMessage, userIdFromSubject } from '#libs/contracts/index.js';
+import { eventSubject, parseMessage, userIdFromSubject, type DurableEventKind, type EventKind, type EventPayload } from '#libs/contracts/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { DurablePublisher } from './durable-publisher.js';
 import { printable } from '#libs/observability/printable.js';
@@ -86,22 +86,24 @@ export class NatsService implements OnApplicationShutdown {
     }
   }
 
-  publish(subject: string, payload: object) {
+  /** Publishes one event of the contract (core NATS: at most once; what must not be lost is durable). */
+  emit<K extends EventKind>(kind: K, payload: EventPayload<K>) {
     if (this.nc.isClosed()) return;
-    this.nc.publish(subject, JSON.stringify(payload));
+    this.nc.publish(eventSubject(kind, payload), JSON.stringify(payload));
   }
 
   /**
-   * Publishes and waits for JetStream to store it; retries until stored or the app closes.
-   * msgId lets JetStream drop the duplicate a retry may create. Resolves with the stream sequence
-   * it is stored under (a duplicate's: the original's), null when the app closed first.
+   * Publishes a session event and waits for JetStream to store it; retries until stored or the app
+   * closes. msgId (from SessionMessageIds) lets JetStream drop the duplicate a retry may create.
+   * Resolves with the stream sequence it is stored under (a duplicate's: the original's), null
+   * when the app closed first.
    */
-  publishDurable(subject: string, payload: object, msgId: string): Promise<number | null> {
+  emitDurable<K extends DurableEventKind>(kind: K, payload: EventPayload<K>, msgId: string): Promise<number | null> {
     this.durable ??= new DurablePublisher(this.nc, {
       onRetry: (s, why, attempt, count) =>
         this.logger.warn(`publish ${s}${count > 1 ? ` and ${count - 1} more` : ''} not stored yet (${why}); retrying${attempt > 0 ? ` (attempt ${attempt + 1})` : ''}`),
     });
-    return this.durable.publishStored(subject, JSON.stringify(payload), msgId);
+    return this.durable.publishStored(eventSubject(kind, payload), JSON.stringify(payload), msgId);
   }
   private durable?: DurablePublisher;
 

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_SUBJECT_USES, operatorPermissions, rolePermissions } from './permissions.js';
 import { natsConf } from './nats-conf.js';
+import { EVENTS, type EventKind } from '../contracts/events.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -16,9 +17,22 @@ function sources(dir: string): string[] {
 
 /** Every subject builder an app's code names: `XSubjects.name`, `lifecycleSubjectsOf`, `adminSubject`. */
 const SUBJECT_REF = /\b(?:[A-Z][A-Za-z]*Subjects\.[A-Za-z]+|lifecycleSubjectsOf|adminSubject)\b/g;
+/** Events published by kind (`emit('session.left', …)`): the subject builder is the one in the kind's definition. */
+const EMIT_KIND = /\bemit(?:Durable)?\(\s*'([a-z_.]+)'/g;
+const isEventKind = (k: string): k is EventKind => Object.hasOwn(EVENTS, k);
+function builderOf(kind: EventKind): string {
+  const builder = EVENTS[kind].subject.toString().match(SUBJECT_REF)?.[0];
+  if (!builder) throw new Error(`event ${kind}: no subject builder in its definition`);
+  return builder;
+}
 function subjectRefs(app: string): string[] {
   const refs = new Set<string>();
-  for (const file of sources(join(ROOT, 'apps', app))) for (const m of readFileSync(file, 'utf8').matchAll(SUBJECT_REF)) refs.add(m[0]);
+  for (const file of sources(join(ROOT, 'apps', app))) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(SUBJECT_REF)) refs.add(m[0]);
+    // Socket.IO events are emitted the same way; only the bus's kinds count.
+    for (const m of text.matchAll(EMIT_KIND)) if (isEventKind(m[1])) refs.add(builderOf(m[1]));
+  }
   return [...refs].sort();
 }
 

@@ -1,6 +1,9 @@
 /**
- * Every Redis key of the system. A user's keys share the `{userId}` hash tag so that a Lua script
- * touching them stays in one slot of a Redis Cluster.
+ * Every Redis key of the system. A user's keys share the `{userId}` hash tag, but the scripts also
+ * touch the global indexes and counters below (`active`, `grace`, `online`, `stats`, `managers`...),
+ * which hash to other slots: the scripts are not Redis Cluster-safe, and the app refuses a
+ * `redis-cluster://` REDIS_URL. Running on a Cluster would need those indexes kept per bucket of
+ * users, each bucket's keys under one hash tag (see docs/SCALING.md).
  */
 export function redisKeys(prefix: string) {
   return {

@@ -9,8 +9,8 @@ type ReceiverPrototype = Writable & { [GUARDED]?: true };
  * A closing WebSocket ends its frame receiver (a Writable) up to three times: on the close frame,
  * on the socket's `end` and on its `close` (ws 8, lib/websocket.js and lib/receiver.js). Every call
  * after the first makes Node build an ERR_STREAM_ALREADY_FINISHED error, with a stack trace taken
- * at unlimited depth, only to drop it: ws passes no callback to hear it. That is about 5 µs a call,
- * and 6% of the gateway's CPU while 10,000 tabs closed at once (bench/, cleanup, --profile).
+ * at unlimited depth, only to drop it: ws passes no callback to hear it. In a mass close that error
+ * nobody reads is a visible share of the gateway's CPU (docs/BENCHMARKS.md, the `ws` finding).
  *
  * After this, a bare `end()` of a receiver that has finished or been destroyed returns at once,
  * which is all Node did with it, less the error nobody reads. Any other call is Node's own.

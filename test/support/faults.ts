@@ -34,17 +34,25 @@ export interface ManagerRow {
 }
 
 export async function managers(stack: Stack): Promise<ManagerRow[]> {
-  const r = await stack.observer.request<{ managers: ManagerRow[] }>('stream.query.managers', undefined, 5000);
-  return r.managers;
+  return answered(await stack.observer.request<{ managers?: ManagerRow[]; error?: string }>('stream.query.managers', undefined, 5000), 'managers');
+}
+
+/** A query's field, or a thrown error naming what came instead (an `{error}` answer while a back end is away). */
+function answered<T, K extends keyof T>(r: T & { error?: string }, field: K): NonNullable<T[K]> {
+  const v = r[field];
+  if (v === undefined || v === null) throw new Error(r.error ?? `no ${String(field)} in the answer: ${JSON.stringify(r).slice(0, 200)}`);
+  return v;
 }
 
 export async function presentUsers(stack: Stack): Promise<Record<string, { metas: Array<{ sessionId: string; gatewayId: string }> }>> {
-  const r = await stack.observer.request<{ users: Record<string, { metas: Array<{ sessionId: string; gatewayId: string }> }> }>('presence.query.users', undefined, 5000);
-  return r.users;
+  const r = await stack.observer.request<{ users?: Record<string, { metas: Array<{ sessionId: string; gatewayId: string }> }>; error?: string }>('presence.query.users', undefined, 5000);
+  return answered(r, 'users');
 }
 
 export async function stats(stack: Stack) {
-  return stack.observer.request<{ users: number; sessions: number; pendingCleanups: number; managers: number }>('presence.query.stats', undefined, 5000);
+  const r = await stack.observer.request<{ users: number; sessions: number; pendingCleanups: number; managers: number; error?: string }>('presence.query.stats', undefined, 5000);
+  answered(r, 'users');
+  return r;
 }
 
 /** The users whose tabs the test holds open: the only users that may be present. */

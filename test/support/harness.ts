@@ -21,7 +21,7 @@ import { natsServerEnv, testNatsConf, withIdentity, type NatsIdentity } from './
  * processes, real Socket.IO clients and a NATS observer.
  */
 
-/** The repository root, from test/support (ts-jest) or dist/test/support (the compiled bench). */
+/** The repository root, from test/support (ts-jest) or dist/test/support (compiled with the bench by `npm run build:bench`). */
 export const ROOT = findRoot(import.meta.dirname);
 
 function findRoot(from: string): string {

@@ -216,8 +216,10 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
       ((group[uid] && group[uid].metas) || []).forEach(function (m) { fn(uid, m); });
     });
   }
-  function indexOf(metas, sessionId) {
-    for (var i = 0; i < metas.length; i++) if (metas[i].sessionId === sessionId) return i;
+  /* Metas are keyed by phx_ref, as Phoenix's client keys them: a status change is a new version. */
+  function refOf(m) { return m.phx_ref || m.sessionId; }
+  function indexOf(metas, ref) {
+    for (var i = 0; i < metas.length; i++) if (refOf(metas[i]) === ref) return i;
     return -1;
   }
   function applyDiff(diff) {
@@ -230,19 +232,20 @@ export function dashboardPage(opts: { devSignIn: boolean }): string {
     diff = diff || {};
     eachMeta(diff.joins, function (uid, meta) {
       var entry = presence[uid] || (presence[uid] = { metas: [] });
-      var i = indexOf(entry.metas, meta.sessionId);
+      var i = indexOf(entry.metas, refOf(meta));
       if (i >= 0) entry.metas[i] = clone(meta); else entry.metas.push(clone(meta));
     });
     eachMeta(diff.leaves, function (uid, meta) {
       var entry = presence[uid];
       if (!entry) return;
-      var i = indexOf(entry.metas, meta.sessionId);
+      var i = indexOf(entry.metas, refOf(meta));
       if (i >= 0) entry.metas.splice(i, 1);
       if (!entry.metas.length) delete presence[uid];
     });
     eachMeta(diff.updates, function (uid, meta) {
       var entry = presence[uid];
-      var i = entry ? indexOf(entry.metas, meta.sessionId) : -1;
+      var i = -1;
+      if (entry) for (var j = 0; j < entry.metas.length; j++) if (entry.metas[j].sessionId === meta.sessionId) i = j;
       if (i >= 0) Object.assign(entry.metas[i], meta);
     });
   }

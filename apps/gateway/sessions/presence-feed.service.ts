@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Namespace, Socket } from 'socket.io';
 import type { Subscription } from '@nats-io/transport-node';
-import { QuerySubjects, SessionJoined, SessionLeft, SessionSubjects, SessionUpdated, metaOfJoin, nowIso, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
+import { QuerySubjects, SessionJoined, SessionLeft, SessionSubjects, SessionUpdated, metaOfJoin, nowIso, withRef, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { DiffCoalescer } from './diff-coalescer.js';
@@ -94,7 +94,7 @@ export class PresenceFeedService {
     for (const s of this.registry.sessionsOf(userId)) {
       const metas = (users[userId] ??= { metas: [] }).metas;
       if (metas.some((m) => m.sessionId === s.joined.sessionId)) continue;
-      metas.push(metaOfJoin(s.joined, s.status, s.statusAtMs === undefined ? s.joined.at : nowIso(s.statusAtMs)));
+      metas.push(withRef(metaOfJoin(s.joined, s.status, s.statusAtMs === undefined ? s.joined.at : nowIso(s.statusAtMs))));
     }
     return users;
   }

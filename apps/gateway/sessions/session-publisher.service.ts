@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { SessionMessageIds, SessionSubjects, nowIso, type LeaveReason, type SessionJoined, type SessionStatus } from '#libs/contracts/index.js';
+import { SessionMessageIds, metaOfJoin, nowIso, type LeaveReason, type SessionJoined, type SessionLeft, type SessionUpdated } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 
 /**
@@ -16,17 +16,23 @@ export class SessionPublisher {
 
   /** Resolves with the stream sequence of the stored join (null: the app closed first). */
   joined(j: SessionJoined, msgIdSuffix = '') {
-    return this.nats.publishDurable(SessionSubjects.joined(j.userId), j, SessionMessageIds.joined(j.sessionId, msgIdSuffix));
+    return this.nats.emitDurable('session.joined', j, SessionMessageIds.joined(j.sessionId, msgIdSuffix));
   }
 
-  left(userId: string, sessionId: string, reason: LeaveReason) {
-    const payload = { sessionId, userId, gatewayId: this.config.instanceId, reason, at: nowIso() };
-    return this.nats.publishDurable(SessionSubjects.left(userId), payload, SessionMessageIds.left(sessionId));
+  /** `joined`: the session as it is when it leaves (its meta goes with the leave, as Phoenix's leaves carry it). */
+  left(joined: SessionJoined, reason: LeaveReason, sessionId = joined.sessionId) {
+    const { userId } = joined;
+    const payload: SessionLeft = { sessionId, userId, gatewayId: this.config.instanceId, reason, at: nowIso(), meta: metaOfJoin({ ...joined, sessionId }) };
+    return this.nats.emitDurable('session.left', payload, SessionMessageIds.left(sessionId));
   }
 
-  /** `atMs` is strictly increasing per session: it orders the changes and keeps their message ids distinct. */
-  updated(userId: string, sessionId: string, status: SessionStatus, atMs: number) {
-    const at = nowIso(atMs);
-    return this.nats.publishDurable(SessionSubjects.updated(userId), { sessionId, userId, status, at }, SessionMessageIds.updated(sessionId, atMs));
+  /**
+   * `joined`: the session after the change (its status and `statusAt`), `prev` what it replaces.
+   * `statusAt` is strictly increasing per session: it orders the changes and keeps their message ids distinct.
+   */
+  updated(joined: SessionJoined & { statusAt: string }, prev: SessionUpdated['prev']) {
+    const { userId, sessionId, statusAt: at } = joined;
+    const payload: SessionUpdated = { sessionId, userId, status: joined.status ?? 'visible', at, meta: metaOfJoin(joined), prev };
+    return this.nats.emitDurable('session.updated', payload, SessionMessageIds.updated(sessionId, Date.parse(at)));
   }
 }

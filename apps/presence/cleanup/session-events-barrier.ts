@@ -47,9 +47,9 @@ interface Waiter {
  * that does not answer holds it BARRIER_MAX_WAIT_MS at most. Only the user's
  * own join is waited for, so a backlog of other users' events costs a lookup, not the backlog.
  * One consumer-info poll serves every waiting cleanup. When many cleanups come due together (a
- * mass leave), one walk over the joins stored past the ack floor answers all of them: after ten
- * thousand users left there are none, and one read replaces ten thousand lookups, which had made
- * each cleanup wait 0.3 to 0.5 s for its own answer from a busy NATS (bench/, cleanup).
+ * mass leave), one walk over the joins stored past the ack floor answers all of them: after a mass
+ * leave there are none, and one read replaces a lookup per cleanup, each of which would wait for its
+ * own answer from a NATS that is busiest exactly then.
  */
 @Injectable()
 export class SessionEventsBarrier {

@@ -11,6 +11,7 @@ import {
   type SessionMeta,
   type SessionStatus,
   type UserPresence,
+  withRef,
 } from '#libs/contracts/index.js';
 import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scripts.js';
 
@@ -18,7 +19,8 @@ export type JoinOutcome =
   | { kind: 'online'; epoch: number }
   | { kind: 'cancelled'; cancelledEpoch: number }
   | { kind: 'none' | 'duplicate' | 'ignored' | 'capped' | 'blocked' };
-export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number } | { kind: 'none' | 'unknown' };
+/** `reason`: of the leave the grace runs from (the latest of the user's last sessions, not the last applied). */
+export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number; reason?: LeaveReason } | { kind: 'none' | 'unknown' };
 /** `done`: this very cleanup already ran (its other runner got there first). */
 export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
 
@@ -80,9 +82,10 @@ export class PresenceStateRepository {
     return { kind: r[0] as 'none' };
   }
 
-  async leave(userId: string, sessionId: string, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
-    const r = await this.redis.plLeave(...this.userKeys(userId, sessionId), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, this.config.redisPrefix);
-    if (r[0] === 'scheduled') return { kind: 'scheduled', epoch: Number(r[1]), runAt: Number(r[2]) };
+  /** `leftAt`: when the session ended at the gateway (orders leaves applied out of order); `runAt`: its cleanup time. */
+  async leave(userId: string, sessionId: string, leftAt: number, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
+    const r = await this.redis.plLeave(...this.userKeys(userId, sessionId), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, this.config.redisPrefix, leftAt);
+    if (r[0] === 'scheduled') return { kind: 'scheduled', epoch: Number(r[1]), runAt: Number(r[2]), reason: (r[3] as LeaveReason | undefined) ?? reason };
     return { kind: r[0] as 'none' };
   }
 
@@ -245,6 +248,7 @@ export function canonicalIso(at: string): string {
   return new Date(Date.parse(at)).toISOString();
 }
 
+/** Metas as they are read: in join order, each with its Phoenix `phx_ref` (derived, never stored). */
 function sortMetas(metas: SessionMeta[]): SessionMeta[] {
-  return metas.sort((a, b) => a.joinedAt.localeCompare(b.joinedAt) || a.sessionId.localeCompare(b.sessionId));
+  return metas.map(withRef).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt) || a.sessionId.localeCompare(b.sessionId));
 }

@@ -44,31 +44,60 @@ redis.call('HSET', KEYS[2], 'status', 'online')
 redis.call('SADD', KEYS[4], ARGV[4])
 if prev == 'grace' then
   redis.call('ZREM', KEYS[5], ARGV[4])
-  redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason')
+  redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason', 'graceLeftAt')
   return {'cancelled', epoch - 1}
 end
 return {'online', epoch}
 `;
 
 /** KEYS: sessions, state, tombstone, active, grace, online, stats
- *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, keyPrefix
- *  The gateway's session index is named from the stored meta, not from the message. */
+ *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, keyPrefix, leftAtMs
+ *  The gateway's session index is named from the stored meta, not from the message.
+ *  Leaves can be applied in another order than they happened (a replica paused with one, which
+ *  JetStream then redelivers to another): the grace runs from the leave that happened last in the
+ *  user's online spell (kept in lastLeft*), with that leave's own reason and timeout, whatever the
+ *  order of application. A leave of a session never seen (its join lost, or coming later and
+ *  ignored) counts too; one that happened after the leave a pending cleanup runs from moves that
+ *  cleanup (a new epoch, so the old job and timer find theirs stale). */
 export const LEAVE = `
+local seen = redis.call('EXISTS', KEYS[3])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
+local leftAt, runAt, reason = tonumber(ARGV[7]), ARGV[3], ARGV[4]
+local last = redis.call('HMGET', KEYS[2], 'lastLeftAt', 'lastRunAt', 'lastReason')
+if last[1] and tonumber(last[1]) > leftAt then leftAt, runAt, reason = tonumber(last[1]), last[2], last[3] end
+local status = redis.call('HGET', KEYS[2], 'status')
 local meta = redis.call('HGET', KEYS[1], ARGV[1])
-if not meta then return {'unknown'} end
+if not meta then
+  if seen == 1 then return {'unknown'} end
+  if redis.call('HLEN', KEYS[1]) > 0 then
+    if status == 'online' then redis.call('HSET', KEYS[2], 'lastLeftAt', leftAt, 'lastRunAt', runAt, 'lastReason', reason) end
+    return {'unknown'}
+  end
+  if status ~= 'grace' then return {'unknown'} end
+  local grace = redis.call('HMGET', KEYS[2], 'graceLeftAt', 'cleanupAt')
+  -- Never earlier: an adopted orphan's grace (no leave of its own) must still run its whole time.
+  if tonumber(grace[1] or '0') >= tonumber(ARGV[7]) or tonumber(grace[2] or '0') >= tonumber(ARGV[3]) then return {'unknown'} end
+  local moved = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+  redis.call('HSET', KEYS[2], 'cleanupAt', ARGV[3], 'reason', ARGV[4], 'graceLeftAt', ARGV[7])
+  redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+  return {'scheduled', moved, ARGV[3], ARGV[4]}
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 local m = cjson.decode(meta)
 redis.call('SREM', ARGV[6] .. ':gw:' .. m.gatewayId .. ':sessions', ARGV[2] .. ' ' .. ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'sessions', -1)
 redis.call('HINCRBY', KEYS[7], 'status:' .. m.status, -1)
-if redis.call('HLEN', KEYS[1]) > 0 then return {'none'} end
+if redis.call('HLEN', KEYS[1]) > 0 then
+  redis.call('HSET', KEYS[2], 'lastLeftAt', leftAt, 'lastRunAt', runAt, 'lastReason', reason)
+  return {'none'}
+end
+redis.call('HDEL', KEYS[2], 'lastLeftAt', 'lastRunAt', 'lastReason')
 redis.call('SREM', KEYS[6], ARGV[2])
-if redis.call('HGET', KEYS[2], 'status') ~= 'online' then return {'none'} end
+if status ~= 'online' then return {'none'} end
 local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
-redis.call('HSET', KEYS[2], 'status', 'grace', 'cleanupAt', ARGV[3], 'reason', ARGV[4])
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
-return {'scheduled', epoch, ARGV[3]}
+redis.call('HSET', KEYS[2], 'status', 'grace', 'cleanupAt', runAt, 'reason', reason, 'graceLeftAt', leftAt)
+redis.call('ZADD', KEYS[5], runAt, ARGV[2])
+return {'scheduled', epoch, runAt, reason}
 `;
 
 /** KEYS: sessions, stats, tombstone, earlyStatus
@@ -117,7 +146,7 @@ if cur ~= tonumber(ARGV[2]) then return {'stale'} end
 if redis.call('HLEN', KEYS[1]) > 0 then return {'stale'} end
 local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
 redis.call('HSET', KEYS[2], 'status', 'offline', 'offlineAt', ARGV[3])
-redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason')
+redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason', 'graceLeftAt')
 local ttl = tonumber(ARGV[4] or '0')
 if ttl and ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 redis.call('SREM', KEYS[3], ARGV[1])

@@ -1,12 +1,12 @@
 import { jest, describe, it, expect, afterEach } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '#libs/config/index.js';
-import { AUDIT_STREAM_SUBJECTS, ConsoleSubjects, ConsoleTick, parseMessage } from '#libs/contracts/index.js';
+import { AUDIT_STREAM_SUBJECTS, ConsoleSubjects, ConsoleTick, eventSubject, parseMessage } from '#libs/contracts/index.js';
 import { SharedTicker } from '../manager/shared-ticker.js';
 import type { ComponentContext } from '../manager/component.js';
 import { ConsoleLogger } from './console-logger.component.js';
 
-const config = loadConfig({ CONSOLE_LOGGER_INTERVAL_MS: '100' });
+const config = loadConfig({ NODE_ENV: 'development', CONSOLE_LOGGER_INTERVAL_MS: '100' });
 
 /** NATS subject matching: `*` is one token, `>` the rest (at least one token). */
 function matches(pattern: string, subject: string): boolean {
@@ -42,7 +42,7 @@ describe('ConsoleLogger', () => {
       ticker,
       memory: new Map([['count', 4]]),
       log: (m) => logged.push(m),
-      publish: (subject, payload) => published.push({ subject, payload }),
+      emit: (kind, payload) => published.push({ subject: eventSubject(kind, payload), payload }),
       fail: () => undefined,
     };
     const logger = new ConsoleLogger();

@@ -1,4 +1,4 @@
-import { ConsoleSubjects, type ConsoleTick } from '#libs/contracts/index.js';
+import type { ConsoleTick } from '#libs/contracts/index.js';
 import type { Component, ComponentContext, ComponentDefinition } from '../manager/component.js';
 
 /**
@@ -13,13 +13,12 @@ export class ConsoleLogger implements Component {
 
   start(ctx: ComponentContext) {
     this.count = (ctx.memory.get('count') as number | undefined) ?? 0;
-    const subject = ConsoleSubjects.tick(ctx.userId);
     this.unsubscribe = ctx.ticker.every(ctx.config.consoleLoggerIntervalMs, ({ at }) => {
       this.count++;
       ctx.memory.set('count', this.count);
       ctx.log(`Console log #${this.count} - ${at}`);
       const tick: ConsoleTick = { userId: ctx.userId, n: this.count, at, workerId: ctx.workerId, generation: ctx.generation };
-      ctx.publish(subject, tick);
+      ctx.emit('console.tick', tick);
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '#libs/config/index.js';
+import type { Emit, EventKind, EventPayload } from '#libs/contracts/index.js';
 import type { ComponentContext, ComponentTicker } from './component.js';
 import { runInScope, type ComponentScope } from './component-scope.js';
 import type { SharedTicker, Tick } from './shared-ticker.js';
@@ -11,7 +12,7 @@ export interface ManagerEnvironment {
   readonly redis: Redis;
   readonly ticker: SharedTicker;
   log(userId: string): (message: string) => void;
-  publish(subject: string, payload: object): void;
+  emit: Emit;
 }
 
 /**
@@ -69,8 +70,8 @@ export class ChildContext implements ComponentContext {
     return (this.cell.memory ??= new Map());
   }
 
-  publish(subject: string, payload: object): void {
-    this.env.publish(subject, payload);
+  emit<K extends EventKind>(kind: K, payload: EventPayload<K>): void {
+    this.env.emit(kind, payload);
   }
 
   fail(error: unknown): void {

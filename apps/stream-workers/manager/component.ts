@@ -1,4 +1,5 @@
 import type { AppConfig } from '#libs/config/index.js';
+import type { Emit } from '#libs/contracts/index.js';
 import type { Redis } from 'ioredis';
 import type { Tick } from './shared-ticker.js';
 
@@ -29,8 +30,8 @@ export interface ComponentContext {
   readonly memory: Map<string, unknown>;
   /** Writes a line tagged [UserStreamManager:<userId>]; does nothing below LOG_LEVEL=info. */
   log(message: string): void;
-  /** Core NATS publish (JSON, fire and forget): for live data that is fine to lose, never events. */
-  publish(subject: string, payload: object): void;
+  /** Core NATS publish of one event of the contract (fire and forget): for live data that is fine to lose. */
+  emit: Emit;
   /** A one-shot timer; answers its cancel function. */
   setTimeout(fn: () => unknown, ms: number): () => void;
   /** A repeating timer of its own (prefer `ticker` when many managers do the same). */

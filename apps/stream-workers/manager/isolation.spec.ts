@@ -7,7 +7,7 @@ import { crashOwnerOf, runInScope } from './component-scope.js';
 import { SharedTicker } from './shared-ticker.js';
 import { DEFAULT_SUPERVISOR, UserStreamManager, type ManagerHooks } from './user-stream-manager.js';
 
-const config = loadConfig({});
+const config = loadConfig({ NODE_ENV: 'development' });
 const PERIOD = 100;
 
 /** Lets every pending restart (promise chains of stop -> start) run to completion. */
@@ -68,7 +68,7 @@ describe('a component error is that component crash, whatever path it takes', ()
   beforeEach(() => {
     jest.useFakeTimers({ now: Date.parse('2030-01-01T00:00:00.000Z') });
     ticker = new SharedTicker();
-    env = { workerId: 'w1', config, redis: {} as Redis, ticker, log: () => () => undefined, publish: () => undefined };
+    env = { workerId: 'w1', config, redis: {} as Redis, ticker, log: () => () => undefined, emit: () => undefined };
     hooks = { onComponentRestart: jest.fn(), onManagerRestart: jest.fn(), onComponentFailed: jest.fn() };
     leaseValid = true;
     doubts = 0;

@@ -6,7 +6,7 @@ import { SharedTicker } from './shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './user-stream-manager.js';
 import type { ManagerEnvironment } from './child-context.js';
 
-const config = loadConfig({});
+const config = loadConfig({ NODE_ENV: 'development' });
 
 /** Lets every pending restart (promise chains of stop -> start) run to completion. */
 async function settle() {
@@ -91,7 +91,7 @@ describe('UserStreamManager', () => {
       redis: {} as Redis,
       ticker: new SharedTicker(),
       log: () => () => undefined,
-      publish: () => undefined,
+      emit: () => undefined,
     };
     hooks = {
       onComponentRestart: jest.fn(),
