@@ -18,13 +18,21 @@ type Dataset = { dataset: Record<string, string | undefined> };
 describe('dashboard page in headless Chromium', () => {
   const { stack, newContext } = stackWithChromium({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS), CONSOLE_LOGGER_INTERVAL_MS: String(TICK_MS) } });
 
-  /** A new tab signed in through the page's own form (POST /dev/token), connected. */
+  /**
+   * A new tab, connected as `userId`: signed in through the page's own form (POST /dev/token) unless
+   * the browser already is (the sign-in is shared by the browser's tabs).
+   */
   async function openDashboard(context: BrowserContext, userId: string): Promise<Page> {
     const page = await context.newPage();
     await page.goto(`${stack.gateway.url}/dashboard`);
-    await page.locator('#userid-input').fill(userId);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const form = page.locator('#userid-input');
+    await Promise.race([form.waitFor(), page.locator('body[data-connection="connected"]').waitFor()]);
+    if (await form.isVisible()) {
+      await form.fill(userId);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    }
     await page.locator('body[data-connection="connected"]').waitFor();
+    expect(await page.locator('#whoami').textContent()).toBe(userId);
     await eventually('the tab learns its session id', () => attr(page.locator('body'), 'data-session'), (s) => !!s);
     return page;
   }
@@ -124,8 +132,15 @@ describe('dashboard page in headless Chromium', () => {
       expect(await c1.locator('#online-count').innerText()).toBe('1');
       expect(await tabsOf(c1, c)).toBe('1');
       await screenshot(c1, FILE, '5-carol-sees-alice-gone');
+      // C sees where A's manager stands: leaving, with the seconds until it stops; gone once it has.
+      const leaving = c1.locator(`#grace-list li[data-user-id="${a}"] .countdown`);
+      await leaving.waitFor();
+      expect(Number.parseFloat(await leaving.innerText())).toBeLessThanOrEqual(CLEANUP_MS / 1000);
+      await screenshot(c1, FILE, '5b-carol-sees-alice-leaving');
       const [scheduled] = await stack.observer.waitFor(`presence.cleanup.${a}.scheduled`);
       const [stopped] = await stack.observer.waitFor(`stream.manager.${a}.stopped`, CLEANUP_MS + 5000);
+      await c1.locator(`#grace-list li[data-user-id="${a}"]`).waitFor({ state: 'detached' });
+      expect(await c1.locator('#grace').isHidden()).toBe(true);
       expect(stopped.data).toMatchObject({ userId: a, reason: 'offline' });
       // A closed tab says goodbye (pagehide): its leave is 'closed', not a dropped connection.
       expect(stack.observer.on(`presence.session.${a}.left`).map((e) => [e.data.sessionId, e.data.reason])).toEqual([[s2, 'closed'], [s1, 'closed']]);
@@ -139,6 +154,37 @@ describe('dashboard page in headless Chromium', () => {
       await ctxC.close();
     }
   });
+  it('a second tab of the same browser opens signed in as the same user; switching user in one tab switches every tab', async () => {
+    const a = uniqueUser('shared-a');
+    const b = uniqueUser('shared-b');
+    const ctx = await newContext();
+    try {
+      const first = await openDashboard(ctx, a);
+      // The second tab never sees the sign-in form: it connects as A at once.
+      const second = await ctx.newPage();
+      await second.goto(`${stack.gateway.url}/dashboard`);
+      await second.locator('body[data-connection="connected"]').waitFor();
+      expect(await second.locator('#whoami').textContent()).toBe(a);
+      expect(await second.locator('#signin').isVisible()).toBe(false);
+      await eventually('both tabs are A\'s sessions', () => tabsOf(second, a), (n) => n === '2');
+
+      // Switch user in the second tab: both tabs leave as a logout and show the sign-in.
+      await second.getByRole('button', { name: 'Switch user' }).click();
+      await first.locator('#userid-input').waitFor();
+      const [left1, left2] = await stack.observer.waitFor(`presence.session.${a}.left`, 10_000, 2);
+      expect([left1.data.reason, left2.data.reason]).toEqual(['logout', 'logout']);
+      // Signing in as B in one tab brings the other along.
+      await second.locator('#userid-input').fill(b);
+      await second.getByRole('button', { name: 'Sign in' }).click();
+      await first.locator('body[data-connection="connected"]').waitFor();
+      await eventually('the first tab follows to B', () => first.locator('#whoami').textContent(), (t) => t === b);
+      await eventually('B has both tabs', () => tabsOf(first, b), (n) => n === '2');
+      await screenshot(first, FILE, 'shared-sign-in');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it("shows a pending cleanup of this user's manager as 'stopping' with a countdown, and 'running' again when it is cancelled", async () => {
     // The gateway tells a tab 'stopping' whenever presence announces the user's cleanup. With a tab
     // open that only happens in a race (a reload beating its own join), so the test announces one

@@ -142,7 +142,15 @@ describe('HTTP surfaces', () => {
     for (const path of ['/dashboard', '/dashboard/streams/42']) {
       const r = await fetch(`${stack.gateway.url}${path}`);
       expect(r.status).toBe(200);
-      expect(await r.text()).toContain('/socket.io/socket.io.min.js');
+      expect(await r.text()).toContain('/dashboard-assets/dashboard.js');
+    }
+    // The page's assets, with their types; nothing else is served from there.
+    for (const [file, type] of [['dashboard.js', 'text/javascript'], ['dashboard.css', 'text/css']]) {
+      const r = await fetch(`${stack.gateway.url}/dashboard-assets/${file}`);
+      expect([file, r.status, r.headers.get('content-type')]).toEqual([file, 200, expect.stringContaining(type)]);
+    }
+    for (const path of ['/dashboard-assets/index.html', '/dashboard-assets/..%2Fpackage.json', '/dashboard-assets/nope.js']) {
+      expect([path, (await fetch(`${stack.gateway.url}${path}`)).status]).toEqual([path, 404]);
     }
     expect((await fetch(`${stack.gateway.url}/admin`)).status).toBe(404);
     const metrics = await (await fetch(`${stack.presence.url}/metrics`)).text();

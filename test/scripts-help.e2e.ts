@@ -32,7 +32,7 @@ function runFile(path: string, args: string[]): Promise<{ code: number | null; s
 
 describe('--help', () => {
   it('the npm scripts that run our scripts are the ones this test knows', () => {
-    expect(RUNNERS.map((r) => r.name).sort()).toEqual(['bench', 'inspect', 'reset', 'start', 'token']);
+    expect(RUNNERS.map((r) => r.name).sort()).toEqual(['asyncapi', 'bench', 'build', 'inspect', 'nats-conf', 'reset', 'start', 'token']);
   });
 
   it.each(RUNNERS.map((r) => [r.name, r] as const))('npm run %s -- --help prints its usage and exits 0', async (_name, r) => {

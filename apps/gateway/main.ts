@@ -9,7 +9,6 @@ import { skipRepeatedReceiverEnds } from '#libs/runtime/ws-receiver.js';
 import { GatewayModule } from './gateway.module.js';
 import { originGuard } from './security/origin-check.js';
 import { applySecurityHeaders, strictCsp } from '#libs/runtime/security-headers.js';
-import { dashboardPage } from './dashboard/dashboard.page.js';
 
 /** Socket.IO with the configured liveness: a vanished client is noticed within ping interval + timeout. */
 class ConfiguredIoAdapter extends IoAdapter {
@@ -75,8 +74,8 @@ await bootstrap({
   port: (config) => config.gatewayPort,
   configure: (app, config) => {
     app.useWebSocketAdapter(new ConfiguredIoAdapter(app, config));
-    // One policy for every route: the dashboard's own origin only (its inline blocks by hash).
-    const csp = strictCsp([dashboardPage({ devSignIn: config.development })]);
+    // One policy for every route: this origin only (the dashboard is static files, no inline block).
+    const csp = strictCsp();
     applySecurityHeaders(app, () => csp);
   },
   started: (app) => app.get(Readiness).markReady(),

@@ -2,15 +2,16 @@ import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap } fro
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayInit } from '@nestjs/websockets';
 import { randomUUID } from 'node:crypto';
 import type { Msg } from '@nats-io/transport-node';
-import type { Namespace, Socket } from 'socket.io';
-import { z } from 'zod';
+import type { PresenceNamespace, PresenceSocket, SocketData } from './socket-types.js';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import {
+  CLIENT_EVENTS,
+  ConsoleMessage,
   DashboardPage,
   GatewayResync,
   InternalSubjects,
   SessionRefused,
-  SessionStatus,
+  StatusMessage,
   UserSessionsEnded,
   nowIso,
   sessionPages,
@@ -30,22 +31,13 @@ import { PresenceFeedService } from './sessions/presence-feed.service.js';
 import { ConsoleRelayService } from './sessions/console-relay.service.js';
 import { EndedUsers } from './sessions/ended-users.js';
 
-const StatusMessage = z.object({ status: SessionStatus });
-/** `presence:console`, `presence:console {on: true}`: send me my ticks; `{on: false}`: stop. */
-const ConsoleMessage = z.object({ on: z.boolean().optional() }).nullish();
-const CLIENT_EVENTS: ReadonlySet<string> = new Set(['presence:status', 'presence:logout', 'presence:subscribe', 'presence:console']);
+/** `presence:console` with no payload asks for the ticks, as `{on: true}` does. */
+const ConsoleRequest = ConsoleMessage.nullish();
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENTS);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-interface SocketData {
-  userId: string;
-  name?: string;
-  page: string;
-  expiresAt?: number;
-  sessionId: string;
-}
-
 /**
- * Socket.IO 'disconnect' reasons -> the contract's leave reasons. `closed` only when the client said
+ * PresenceSocket.IO 'disconnect' reasons -> the contract's leave reasons. `closed` only when the client said
  * goodbye (its disconnect()), or when this gateway ended the session and told it why; a transport
  * that ended without a goodbye (a killed or crashed browser, a network cut, a ping timeout) is
  * `lost`. The gateway's own shutdown publishes `gateway_down` itself.
@@ -57,7 +49,7 @@ export function leaveReasonOf(reason: string): LeaveReason {
 }
 
 /**
- * The dashboard's Socket.IO endpoint. Thin by design: authenticate, turn each socket into a
+ * The dashboard's PresenceSocket.IO endpoint. Thin by design: authenticate, turn each socket into a
  * session, publish joined/left/updated, relay manager state and the presence feed. No presence
  * decision is taken here.
  */
@@ -66,7 +58,7 @@ export function leaveReasonOf(reason: string): LeaveReason {
 @WebSocketGateway({ namespace: '/presence' })
 export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('PresenceGateway');
-  @WebSocketServer() server!: Namespace;
+  @WebSocketServer() server!: PresenceNamespace;
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
   private handshakes!: KeyedBuckets;
@@ -89,7 +81,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.tokens = new TokenVerifier({ secret: c.authJwtSecret, jwksUrl: c.authJwksUrl, issuer: c.authIssuer, audience: c.authAudience, maxTtlS: c.authMaxTokenTtlS });
   }
 
-  afterInit(server: Namespace) {
+  afterInit(server: PresenceNamespace) {
     this.views.attach(server);
     this.feed.attach(server);
     this.handshakes = new KeyedBuckets(this.config.handshakeRate, this.config.handshakeBurst);
@@ -114,10 +106,10 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
           next(refusal ? new Error(refusal) : undefined);
         });
     });
-    server.on('connection', (socket: Socket) => this.connected(socket));
+    server.on('connection', (socket: PresenceSocket) => this.connected(socket));
   }
 
-  private async authenticate(socket: Socket): Promise<string | null> {
+  private async authenticate(socket: PresenceSocket): Promise<string | null> {
     const hs = socket.handshake;
     const auth = (hs.auth ?? {}) as Record<string, unknown>;
     // A token in the URL ends up in proxies' and browsers' logs: accepted in development mode only.
@@ -134,8 +126,8 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     return null;
   }
 
-  private connected(socket: Socket) {
-    const { userId, page, sessionId, expiresAt } = socket.data as SocketData;
+  private connected(socket: PresenceSocket) {
+    const { userId, page, sessionId, expiresAt } = socket.data;
     const joined: SessionJoined = { sessionId, userId, gatewayId: this.config.instanceId, page, at: nowIso(), status: 'visible' };
     const session: LocalSession = { socket, joined, status: 'visible' };
     // socket.handshake keeps what was read from the upgrade request (headers, query); the request
@@ -157,7 +149,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     limitEvents(socket, {
       ratePerSec: this.config.socketEventRate,
       burst: this.config.socketEventBurst,
-      known: CLIENT_EVENTS,
+      known: KNOWN_EVENTS,
       onUnknown: (event) => this.logger.warn(`session ${sessionId} of ${userId} sent unknown event "${printable(event)}"; ignored (logged once per session)`),
       onThrottled: () => this.metrics.socketEventsThrottled.inc(),
       onFlood: () => this.cutOff(session, 'rate_limited', 'too many events: the session is closed'),
@@ -192,7 +184,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
     this.registry.remove(old);
     const oldJoined = session.joined;
     session.joined = { ...session.joined, sessionId, at: nowIso(), status: session.status, statusAt: undefined };
-    (session.socket.data as SocketData).sessionId = sessionId;
+    session.socket.data.sessionId = sessionId;
     this.registry.add(session);
     this.metrics.sessionsRekeyed.inc();
     this.logger.warn(`session ${old} of ${userId} was ended by presence while its socket is still here (NATS cut off?): it goes on as session ${sessionId}`);
@@ -224,10 +216,10 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   }
 
   @SubscribeMessage('presence:status')
-  status(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
+  status(@ConnectedSocket() socket: PresenceSocket, @MessageBody() body: unknown) {
     const parsed = StatusMessage.safeParse(body);
     if (!parsed.success) return { error: 'bad_request', message: 'expected {status: "visible"|"hidden"|"idle"}' };
-    const session = this.registry.get((socket.data as SocketData).sessionId);
+    const session = this.registry.get(socket.data.sessionId);
     if (!session) return { error: 'no_session' };
     if (session.status === parsed.data.status) return { ok: true };
     const prev = { status: session.status, statusAt: session.joined.statusAt ?? session.joined.at };
@@ -243,22 +235,22 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
   }
 
   @SubscribeMessage('presence:logout')
-  logout(@ConnectedSocket() socket: Socket) {
-    const session = this.registry.get((socket.data as SocketData).sessionId);
+  logout(@ConnectedSocket() socket: PresenceSocket) {
+    const session = this.registry.get(socket.data.sessionId);
     if (session) session.leaveReason = 'logout';
     return { ok: true };
   }
 
   @SubscribeMessage('presence:subscribe')
-  async subscribe(@ConnectedSocket() socket: Socket) {
+  async subscribe(@ConnectedSocket() socket: PresenceSocket) {
     await this.feed.subscribe(socket);
   }
 
   @SubscribeMessage('presence:console')
-  async console(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown) {
-    const parsed = ConsoleMessage.safeParse(body);
+  async console(@ConnectedSocket() socket: PresenceSocket, @MessageBody() body: unknown) {
+    const parsed = ConsoleRequest.safeParse(body);
     if (!parsed.success) return { error: 'bad_request', message: 'expected nothing, or {on: true|false}' };
-    const { userId } = socket.data as SocketData;
+    const { userId } = socket.data;
     if (parsed.data?.on === false) await this.consoleRelay.unwatch(socket, userId);
     else await this.consoleRelay.watch(socket, userId);
     return { ok: true };

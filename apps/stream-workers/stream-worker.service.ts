@@ -9,15 +9,21 @@ import { COMPONENTS } from './components/index.js';
 import { SharedTicker } from './manager/shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './manager/user-stream-manager.js';
 import type { ManagerEnvironment } from './manager/child-context.js';
+import { KeyedMutex } from './worker/keyed-mutex.js';
+import { errorMessage, managerEnvironment } from './worker/manager-environment.js';
+import { LeaseKeeper } from './worker/lease-keeper.js';
+import { PeriodicJobs } from './worker/periodic-jobs.js';
+import { Reconciler } from './worker/reconciler.js';
+import { SettleRetries } from './worker/settle-retries.js';
 import { LeaseRepository, leaseTimings } from './leases/lease.repository.js';
 import { Lease } from './leases/lease-hold.js';
 import { Placement } from './placement/placement.service.js';
 
-/** While the dataset settles, a joined user is retried this often, for at most this long. */
-const SETTLE_RETRY_EVERY_MS = 100;
-const SETTLE_RETRY_FOR_MS = 10_000;
-/** The reconcile leaves a user offline for less than this to their offline event (see reconcile). */
-const OFFLINE_EVENT_GRACE_MS = 2000;
+/**
+ * How often the dataset marker is read: a Redis that came back empty must see this worker's leases
+ * re-asserted before the settle window (RESYNC_SETTLE_MS) ends and others may take them.
+ */
+const MARKER_POLL_MS = 250;
 
 /**
  * Keeps this worker's managers equal to what the presence state asks for, on the users whose
@@ -30,18 +36,20 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   readonly workerId: string;
   private readonly managers = new Map<string, UserStreamManager<Lease>>();
   /** Users being started or stopped right now: one transition at a time per user. */
-  private readonly busy = new Map<string, Promise<void>>();
+  private readonly transitions = new KeyedMutex((userId, err) => this.logger.error(`${userId}: ${errorText(err)}`));
   readonly ticker = new SharedTicker((err) => this.logger.error(`a ticker subscriber threw: ${errorText(err)}`));
-  private timers: NodeJS.Timeout[] = [];
-  private lastMarker: string | null | undefined;
-  private lastOfflineSweep = 0;
-  private lastUnleasedSweep = 0;
+  private readonly jobs = new PeriodicJobs(
+    () => !this.shuttingDown && this.redis.status === 'ready',
+    (name, err) => this.logger.warn(`${name} failed: ${errorMessage(err)}`),
+  );
+  private readonly keeper: LeaseKeeper;
+  private readonly reconciler: Reconciler;
   private readonly timings: ReturnType<typeof leaseTimings>;
   private shuttingDown = false;
   private readonly hooks: ManagerHooks;
   private readonly env: ManagerEnvironment;
-  /** One tagged logger per running manager; dropped when it stops, or every user ever seen stays. */
-  private readonly loggers = new Map<string, Logger>();
+  private readonly forgetLogger: (userId: string) => void;
+  private readonly settle: SettleRetries;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -53,36 +61,30 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   ) {
     this.workerId = config.instanceId;
     this.timings = leaseTimings(config.workerTtlMs);
-    const loggers = this.loggers;
-    const loggerFor = (userId: string) => {
-      let l = loggers.get(userId);
-      if (!l) {
-        l = new Logger(`UserStreamManager:${userId}`);
-        loggers.set(userId, l);
-      }
-      return l;
-    };
-    const quiet = () => undefined;
-    this.env = {
+    ({ env: this.env, hooks: this.hooks, forget: this.forgetLogger } = managerEnvironment({ workerId: this.workerId, config, redis, ticker: this.ticker, nats, metrics }));
+    this.settle = new SettleRetries(
+      (userId) => this.tryStart(userId),
+      (userId) => this.managers.has(userId),
+      () => this.shuttingDown,
+    );
+    this.keeper = new LeaseKeeper({
       workerId: this.workerId,
-      config,
-      redis,
-      ticker: this.ticker,
-      // Asked at each start, after bootstrap has set the level. Ten thousand managers tick ten
-      // thousand times a second: below info, the trip through Nest's logger to drop each line
-      // was a fifth of a tick's cost.
-      log: (userId) => (Logger.isLevelEnabled('log') ? (m: string) => loggerFor(userId).log(m) : quiet),
-      emit: (kind, payload) => this.nats.emit(kind, payload),
-    };
-    this.hooks = {
-      onComponentRestart: (userId, component, err) => {
-        this.metrics.componentRestarts.inc({ component });
-        loggerFor(userId).warn(`${component} crashed, restarting it: ${errorMessage(err)}`);
-      },
-      onManagerRestart: (userId, err) => loggerFor(userId).error(`components crash too often, restarting the manager: ${errorMessage(err)}`),
-      onComponentFailed: (userId, component, err) =>
-        loggerFor(userId).error(`${component} keeps crashing; left stopped until the manager restarts: ${errorMessage(err)}`),
-    };
+      leases,
+      managers: this.managers,
+      stopLost: (userId) => this.stop(userId, 'lease_lost', { release: false }),
+      exclusive: (userId, fn) => this.exclusive(userId, fn),
+    });
+    this.reconciler = new Reconciler({
+      workerId: this.workerId,
+      timings: this.timings,
+      leases,
+      placement,
+      running: () => [...this.managers.keys()],
+      busy: (userId) => this.transitions.busy(userId),
+      tryStart: (userId, since, how) => this.tryStart(userId, since, how),
+      stop: (userId, reason, opts) => this.stop(userId, reason, opts),
+      emit: (kind, payload) => nats.emit(kind, payload),
+    });
   }
 
   get running(): number {
@@ -99,45 +101,24 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
 
   onApplicationBootstrap() {
     const { renewEveryMs, reconcileEveryMs } = this.timings;
-    this.timers.push(setInterval(() => void this.guard('renew', () => this.renew()), renewEveryMs));
-    this.timers.push(setInterval(() => void this.guard('reconcile', () => this.reconcile()), reconcileEveryMs));
-    this.timers.push(setInterval(() => void this.guard('marker', () => this.watchMarker()), 250));
+    this.jobs.every('renew', renewEveryMs, () => this.renew());
+    this.jobs.every('reconcile', reconcileEveryMs, () => this.reconcile());
+    this.jobs.every('marker', MARKER_POLL_MS, () => this.keeper.watchMarker());
     // A worker is dead once silent for WORKER_TTL_MS: soon after, its leftover registry entries go.
-    const forgetEveryMs = Math.max(reconcileEveryMs, Math.floor(this.config.workerTtlMs / 2));
-    this.timers.push(setInterval(() => void this.guard('forget-dead', () => this.forgetDeadWorkersManagers()), forgetEveryMs));
-    void this.guard('heartbeat', () => this.leases.heartbeat(this.workerId));
-    void this.guard('reconcile', () => this.reconcile());
+    this.jobs.every('forget-dead', Math.max(reconcileEveryMs, Math.floor(this.config.workerTtlMs / 2)), () => this.forgetDeadWorkersManagers());
+    void this.jobs.now('heartbeat', () => this.leases.heartbeat(this.workerId));
+    void this.jobs.now('reconcile', () => this.reconcile());
   }
 
-  /** Periodic jobs in flight: a slow one is skipped, not stacked. */
-  private readonly inFlight = new Set<string>();
-  private async guard(name: string, fn: () => Promise<unknown>) {
-    if (this.inFlight.has(name) || this.shuttingDown || this.redis.status !== 'ready') return;
-    this.inFlight.add(name);
-    try {
-      await fn();
-    } catch (err) {
-      this.logger.warn(`${name} failed: ${errorMessage(err)}`);
-    } finally {
-      this.inFlight.delete(name);
-    }
-  }
-
-  /** Serialises transitions per user; different users proceed in parallel. */
+  /** One transition at a time per user; different users proceed in parallel. */
   private exclusive(userId: string, fn: () => Promise<void>): Promise<void> {
-    const prev = this.busy.get(userId) ?? Promise.resolve();
-    const next = prev.then(fn).catch((err: unknown) => this.logger.error(`${userId}: ${errorText(err)}`));
-    this.busy.set(userId, next);
-    void next.then(() => {
-      if (this.busy.get(userId) === next) this.busy.delete(userId);
-    });
-    return next;
+    return this.transitions.run(userId, fn);
   }
 
   /** A new hold on a user's lease: a doubt about it asks for a renewal now. */
   private newLease(): Lease {
     const { leaseMs } = this.timings;
-    return new Lease(leaseMs, Math.max(50, Math.floor(leaseMs / 20)), () => void this.guard('renew', () => this.renew()));
+    return new Lease(leaseMs, Math.max(50, Math.floor(leaseMs / 20)), () => void this.jobs.now('renew', () => this.renew()));
   }
 
   /**
@@ -149,19 +130,16 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     return this.exclusive(userId, async () => {
       if (this.shuttingDown || this.managers.has(userId)) return;
       if (how === 'placed' && !this.placement.isHome(userId, this.workerId)) return this.placement.defer(userId);
-      since ??= this.waitingSince.get(userId);
+      since ??= this.settle.joinedAt(userId);
       const lease = this.newLease();
       const manager = new UserStreamManager(userId, this.env, COMPONENTS, this.hooks, lease);
       const sentAt = performance.now();
       const { result, generation, handoff } = await this.leases.acquire(userId, this.workerId, manager.startedAt);
-      if (result === 'settling' && since !== undefined) return this.retryAfterSettle(userId, since);
+      if (result === 'settling' && since !== undefined) return this.settle.wait(userId, since);
       // 'mine' with no manager here: a lease left by this worker id (a restart under the same
       // INSTANCE_ID, or a renewal that raced a stop). It is ours to run, not a reason to wait out its TTL.
-      if (result !== 'acquired' && result !== 'mine') {
-        this.waitingSince.delete(userId);
-        return;
-      }
-      this.waitingSince.delete(userId);
+      this.settle.done(userId);
+      if (result !== 'acquired' && result !== 'mine') return;
       lease.generation = generation ?? 0;
       lease.confirm(sentAt);
       if (handoff) manager.restore(handoff);
@@ -175,26 +153,6 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     });
   }
 
-  /**
-   * A join while the dataset settles (first start, or Redis lost its data) cannot take a lease
-   * yet: try again shortly rather than wait for the next reconcile, and keep when the user joined
-   * so the join-to-started latency stays honest whichever path starts the manager.
-   */
-  private readonly waitingSince = new Map<string, number>();
-  private retryAfterSettle(userId: string, since: number) {
-    const first = !this.waitingSince.has(userId);
-    this.waitingSince.set(userId, since);
-    if (!first) return;
-    const retry = () => {
-      if (!this.waitingSince.has(userId) || this.shuttingDown) return;
-      if (Date.now() - since > SETTLE_RETRY_FOR_MS) return void this.waitingSince.delete(userId);
-      void this.tryStart(userId).then(() => {
-        if (this.waitingSince.has(userId) && !this.managers.has(userId)) setTimeout(retry, SETTLE_RETRY_EVERY_MS).unref();
-      });
-    };
-    setTimeout(retry, SETTLE_RETRY_EVERY_MS).unref();
-  }
-
   /** Stop the user's manager if it runs here. `ifInactive`: only when presence no longer wants it. */
   stop(userId: string, reason: string, opts: { ifInactive?: boolean; release?: boolean; cause?: string } = {}): Promise<void> {
     return this.exclusive(userId, async () => {
@@ -203,7 +161,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       if (opts.ifInactive && (await this.leases.isActive(userId))) return;
       this.managers.delete(userId);
       await manager.stop();
-      this.loggers.delete(userId);
+      this.forgetLogger(userId);
       this.metrics.managersRunning.set(this.managers.size);
       this.metrics.managerStops.inc({ reason });
       this.logger.log(`manager stopped for ${userId} (${reason}${opts.cause && opts.cause !== reason ? `: ${opts.cause}` : ''})`);
@@ -226,71 +184,13 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   }
 
   /** Renew leases; a lease now held by someone else means another manager runs: stop ours. */
-  async renew() {
-    await this.leases.heartbeat(this.workerId);
-    if (this.managers.size === 0) return;
-    const sentAt = performance.now();
-    // Only the exceptions come back; a lease renewed in place needs nothing more.
-    const exceptions = await this.leases.reassert(this.workerId, this.managers.values());
-    for (const [userId, m] of this.managers) if (exceptions.get(userId) !== 'lost') m.lease.confirm(sentAt);
-    for (const [userId, r] of exceptions) {
-      if (r === 'lost') await this.stop(userId, 'lease_lost', { release: false });
-      else if (!this.managers.has(userId)) {
-        // Stopped while this renewal was in flight: the renewal re-created the lease and the
-        // managers entry that the stop had just released (a ghost manager in every count). Undo it.
-        await this.exclusive(userId, async () => {
-          if (!this.managers.has(userId)) await this.leases.release(userId, this.workerId);
-        });
-      } else this.logger.warn(`lease of ${userId} was gone (Redis lost data?); reclaimed it`);
-    }
+  renew(): Promise<void> {
+    return this.keeper.renew();
   }
 
-  /**
-   * The safety net: stop managers whose user went offline (a lost offline event), start managers
-   * for users who should have one and whose lease nobody holds (a lost online event, a dead worker).
-   * A user with no state at all (Redis lost its data) is left running: presence adopts it.
-   */
-  async reconcile() {
-    const t = this.timings;
-    await this.placement.refresh(this.workerId, this.managers.size);
-    for (const u of await this.placement.dueAndFree()) await this.tryStart(u, undefined, 'now');
-    await this.rebalance();
-    if (Date.now() - this.lastOfflineSweep >= t.sweepEveryMs) {
-      this.lastOfflineSweep = Date.now();
-      // A user who went offline a moment ago has their offline event on its way: stopping for it
-      // here labelled an ordinary cleanup's stop `reconcile` (in `stream.manager.<u>.stopped` and
-      // the stops metric) whenever this pass fell between presence's write and that event.
-      for (const userId of await this.leases.offlineAmong([...this.managers.keys()], Date.now() - OFFLINE_EVENT_GRACE_MS)) {
-        await this.stop(userId, 'reconcile', { ifInactive: true });
-      }
-    }
-    // A dead worker's users must be taken within WORKER_TTL_MS: while a worker is quiet, at every
-    // reconcile; otherwise only a lost online event is left to find (see leaseTimings).
-    if (Date.now() - this.lastUnleasedSweep >= t.sweepEveryMs || (await this.leases.someWorkerQuiet(t.quietAfterMs))) {
-      this.lastUnleasedSweep = Date.now();
-      for await (const users of this.leases.unleasedActiveUsers()) {
-        await Promise.all(users.map((u) => this.tryStart(u)));
-      }
-    }
-  }
-
-  /**
-   * Evens out the managers across workers: a few of ours, within the rate, go to the least loaded
-   * worker, each a graceful move (stopped `handover`, its memory left for the target).
-   */
-  private async rebalance() {
-    const moves = this.placement.plan(this.workerId, [...this.managers.keys()].filter((u) => !this.busy.has(u)));
-    const byTarget = new Map<string, string[]>();
-    for (const m of moves) {
-      await this.stop(m.userId, 'handover');
-      if (this.managers.has(m.userId)) continue;
-      this.placement.moved(m.to);
-      byTarget.set(m.to, [...(byTarget.get(m.to) ?? []), m.userId]);
-    }
-    for (const [to, userIds] of byTarget) {
-      this.logger.log(`moved ${userIds.length} manager(s) to ${to} to even out the load`);
-      this.nats.emit('worker.handover', { workerId: this.workerId, userIds, to, at: nowIso() });
-    }
+  /** The safety net of the events (see Reconciler). */
+  reconcile(): Promise<void> {
+    return this.reconciler.reconcile();
   }
 
   /** A handover from another worker: to this one by name, or (a drained worker) to the users' homes. */
@@ -306,25 +206,15 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     if (n > 0) this.logger.warn(`forgot ${n} registry entr(ies) of manager(s) that died with their worker and were not taken over`);
   }
 
-  /** Redis came back empty: re-assert our leases at once, before any peer starts a duplicate. */
-  private async watchMarker() {
-    const marker = await this.leases.marker();
-    if (this.lastMarker !== undefined && marker !== this.lastMarker && this.managers.size > 0) {
-      this.logger.warn('presence state was reset (Redis lost its data): re-asserting leases');
-      await this.renew();
-    }
-    this.lastMarker = marker;
-  }
-
   /** Graceful stop: hand every manager over at once instead of waiting for leases to lapse. */
   async beforeApplicationShutdown() {
     this.shuttingDown = true;
-    for (const t of this.timers) clearInterval(t);
+    this.jobs.stop();
     // Out of the live workers first, so that nobody places a user here any more; not waited for
     // long: with Redis away the command would wait for it, and the handover must not.
     const forgotten = Promise.all([this.leases.forgetWorker(this.workerId), this.placement.forget(this.workerId)]).catch(() => undefined);
     await Promise.race([forgotten, new Promise((r) => setTimeout(r, 500).unref())]);
-    await Promise.allSettled(this.busy.values());
+    await this.transitions.idle();
     const users = [...this.managers.keys()];
     this.shuttingDown = false;
     await Promise.all(users.map((u) => this.stop(u, 'handover')));
@@ -338,6 +228,3 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   }
 }
 
-function errorMessage(err: unknown) {
-  return err instanceof Error ? err.message : String(err);
-}

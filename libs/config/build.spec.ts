@@ -16,7 +16,9 @@ describe('what is built where', () => {
     const build = json('tsconfig.build.json');
     expect(build.include).toEqual(['apps', 'libs', 'scripts']);
     expect(build.exclude).toEqual(expect.arrayContaining(['bench', 'test']));
-    expect(scripts.build).toBe('tsc -p tsconfig.build.json');
+    // Then the web bundles (client SDK, dashboard page) by esbuild: no TypeScript tree of their own goes to dist/apps.
+    expect(scripts.build).toBe('tsc -p tsconfig.build.json && node dist/scripts/build-web.js');
+    expect(build.exclude).toEqual(expect.arrayContaining(['apps/gateway/dashboard/web']));
   });
 
   it('the image context leaves them out too', () => {

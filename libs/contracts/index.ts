@@ -4,4 +4,6 @@ export * from './jobs.js';
 export * from './presence-diff.js';
 export * from './gateway-sessions.js';
 export * from './message-ids.js';
+export * from './socket-events.js';
+export * from './socket-schemas.js';
 export * from './events.js';

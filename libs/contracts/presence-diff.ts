@@ -1,4 +1,14 @@
-import type { PresenceMap, SessionJoined, SessionMeta, SessionStatus } from './schemas.js';
+import type { PresenceMap, SessionMeta, SessionStatus } from './presence-types.js';
+
+/** What a meta is made of: a session's join (schemas.ts's SessionJoined). */
+interface JoinLike {
+  sessionId: string;
+  page: string;
+  gatewayId: string;
+  at: string;
+  status?: SessionStatus;
+  statusAt?: string;
+}
 
 /*
  * Phoenix's presence protocol, one source for the gateway (which builds diffs) and every client
@@ -27,7 +37,7 @@ export function withRef(m: SessionMeta): SessionMeta {
  * gateway's current status of its own session; presence's canonical form of the time). A join
  * repeated after status changes (a re-announce) carries the time of its latest status.
  */
-export function metaOfJoin(e: SessionJoined, status: SessionStatus = e.status ?? 'visible', statusAt: string = e.statusAt ?? e.at): SessionMeta {
+export function metaOfJoin(e: JoinLike, status: SessionStatus = e.status ?? 'visible', statusAt: string = e.statusAt ?? e.at): SessionMeta {
   return { sessionId: e.sessionId, page: e.page, joinedAt: e.at, gatewayId: e.gatewayId, status, statusAt };
 }
 

@@ -1,5 +1,11 @@
 import { z } from 'zod';
 import { ADMIN_ACTIONS, USER_ID_RE } from './subjects.js';
+import { SESSION_STATUSES, type SessionMeta as SessionMetaShape, type SessionStatus as SessionStatusShape } from './presence-types.js';
+
+export { MANAGER_STATES, SESSION_STATUSES, type ManagerState, type ManagerStateEvent, type PresenceMap } from './presence-types.js';
+
+/** Compiles only when A and B are the same type: a schema that infers something else than its declared shape fails the build. */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 
 /**
  * Payload schemas of every message the apps exchange. Producers build payloads with these types,
@@ -10,9 +16,9 @@ export const UserId = z.string().regex(USER_ID_RE, 'a user id matching ^[A-Za-z0
 export const IsoTime = z.iso.datetime({ offset: true });
 const Id = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'an id of letters, digits and _.:-');
 
-export const SESSION_STATUSES = ['visible', 'hidden', 'idle'] as const;
 export const SessionStatus = z.enum(SESSION_STATUSES);
-export type SessionStatus = z.infer<typeof SessionStatus>;
+export type SessionStatus = SessionStatusShape;
+const _status: Same<z.infer<typeof SessionStatus>, SessionStatus> = true;
 
 export const LEAVE_REASONS = ['closed', 'lost', 'logout', 'gateway_down', 'expired'] as const;
 export const LeaveReason = z.enum(LEAVE_REASONS);
@@ -50,7 +56,8 @@ export const SessionMeta = z.object({
   /** In a diff's join that updates a meta: the ref of the version it replaces. */
   phx_ref_prev: z.string().max(200).optional(),
 });
-export type SessionMeta = z.infer<typeof SessionMeta>;
+export type SessionMeta = SessionMetaShape;
+const _meta: Same<z.infer<typeof SessionMeta>, SessionMeta> = true;
 
 /**
  * `meta` and `prev` (optional additions): the session's whole meta after the change and the status
@@ -225,7 +232,6 @@ export const AdminCrash = z.object({ userId: UserId, component: z.string().min(1
 export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime, to: Id.optional() });
 export type WorkerHandover = z.infer<typeof WorkerHandover>;
 
-export type PresenceMap = Record<string, { metas: SessionMeta[] }>;
 
 export interface UserPresence {
   userId: string;
@@ -257,15 +263,6 @@ export interface ManagerInfo {
   components: ComponentInfo[];
 }
 
-/** The `manager` socket event. */
-export const MANAGER_STATES = ['starting', 'running', 'stopping', 'stopped'] as const;
-export type ManagerState = (typeof MANAGER_STATES)[number];
-export interface ManagerStateEvent {
-  userId: string;
-  state: ManagerState;
-  workerId?: string;
-  cleanupAt?: string;
-}
 
 /** Parses JSON bytes and validates them; returns a readable reason instead of throwing. */
 export function parseMessage<T>(

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { APP_SUBJECT_USES, operatorPermissions, rolePermissions } from './permissions.js';
 import { natsConf } from './nats-conf.js';
 import { EVENTS, type EventKind } from '../contracts/events.js';
+import { subjectMatches } from './events.transport.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -36,17 +37,7 @@ function subjectRefs(app: string): string[] {
   return [...refs].sort();
 }
 
-/** NATS subject match, `*` one token and `>` the rest, for a permission (pattern) and a subject. */
-function covers(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
-}
-const allowed = (list: string[], subject: string) => list.some((p) => covers(p, subject));
+const allowed = (list: string[], subject: string) => list.some((p) => subjectMatches(p, subject));
 
 describe('NATS permissions', () => {
   it('deploy/nats/nats.conf is what `npm run nats-conf` writes from libs/nats/permissions.ts', () => {

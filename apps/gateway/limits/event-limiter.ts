@@ -1,4 +1,5 @@
-import type { Socket } from 'socket.io';
+import type { PresenceSocket } from '../socket-types.js';
+import type { RateLimitedAnswer } from '#libs/contracts/index.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface EventLimiterOptions {
@@ -13,12 +14,12 @@ export interface EventLimiterOptions {
 }
 
 /**
- * Per-socket guard on incoming events, as Socket.IO middleware (it runs before any handler).
+ * Per-socket guard on incoming events, as PresenceSocket.IO middleware (it runs before any handler).
  * Over budget, an event is dropped and answered with `rate_limited` (its ack if it asked for one,
  * else one `rate_limited` event when throttling begins). A socket that keeps sending through the
  * throttle, more than `burst` dropped events in a row, is cut off.
  */
-export function limitEvents(socket: Socket, opts: EventLimiterOptions) {
+export function limitEvents(socket: PresenceSocket, opts: EventLimiterOptions) {
   const bucket = new TokenBucket(opts.ratePerSec, opts.burst);
   let droppedInARow = 0;
   let unknownLogged = false;
@@ -28,7 +29,7 @@ export function limitEvents(socket: Socket, opts: EventLimiterOptions) {
     if (!bucket.take()) {
       droppedInARow++;
       opts.onThrottled();
-      const answer = { error: 'rate_limited', message: `more than ${opts.ratePerSec} events per second`, retryAfterMs: bucket.retryAfterMs };
+      const answer: RateLimitedAnswer = { error: 'rate_limited', message: `more than ${opts.ratePerSec} events per second`, retryAfterMs: bucket.retryAfterMs };
       if (ack) ack(answer);
       else if (droppedInARow === 1) socket.emit('rate_limited', answer);
       if (droppedInARow > opts.burst) opts.onFlood();

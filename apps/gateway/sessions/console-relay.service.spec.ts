@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import type { Namespace, Socket } from 'socket.io';
+import type { PresenceNamespace as Namespace, PresenceSocket as Socket } from '../socket-types.js';
 import type { NatsService } from '#libs/nats/nats.service.js';
 import { ConsoleRelayService } from './console-relay.service.js';
 

@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
-import type { Namespace, Socket } from 'socket.io';
+import type { PresenceNamespace, PresenceSocket } from '../socket-types.js';
 import { ConsoleSubjects, ConsoleTick } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 
@@ -24,16 +24,16 @@ export const consoleRoom = (userId: string) => `console:${userId}`;
 @Injectable()
 export class ConsoleRelayService implements OnApplicationShutdown {
   private readonly subs = new Map<string, Subscription>();
-  private server?: Namespace;
+  private server?: PresenceNamespace;
 
   constructor(private readonly nats: NatsService) {}
 
-  attach(server: Namespace) {
+  attach(server: PresenceNamespace) {
     this.server = server;
   }
 
   /** The socket wants its user's ticks (idempotent). */
-  async watch(socket: Socket, userId: string) {
+  async watch(socket: PresenceSocket, userId: string) {
     // A socket already gone would stay in the room (and keep the subscription) for good.
     if (!socket.connected) return;
     await socket.join(consoleRoom(userId));
@@ -41,12 +41,12 @@ export class ConsoleRelayService implements OnApplicationShutdown {
   }
 
   /** The socket no longer wants them. */
-  async unwatch(socket: Socket, userId: string) {
+  async unwatch(socket: PresenceSocket, userId: string) {
     await socket.leave(consoleRoom(userId));
     this.release(userId);
   }
 
-  /** A socket of the user left (Socket.IO has already taken it out of its rooms): unsubscribe if it was the last console. */
+  /** A socket of the user left (PresenceSocket.IO has already taken it out of its rooms): unsubscribe if it was the last console. */
   release(userId: string) {
     if (!this.server?.adapter.rooms.has(consoleRoom(userId))) this.unfollow(userId);
   }

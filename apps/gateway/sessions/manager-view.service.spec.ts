@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import type { Namespace, Socket } from 'socket.io';
+import type { PresenceNamespace as Namespace, PresenceSocket as Socket } from '../socket-types.js';
 import { CleanupSubjects, ManagerSubjects, type ManagerStateEvent, type UserPresence } from '#libs/contracts/index.js';
 import type { NatsService, SubjectRoute } from '#libs/nats/nats.service.js';
 import { subjectMatches } from '#libs/nats/events.transport.js';

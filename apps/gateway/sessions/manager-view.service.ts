@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
-import type { Namespace, Socket } from 'socket.io';
+import type { PresenceNamespace, PresenceSocket } from '../socket-types.js';
 import {
   CleanupCancelled,
   CleanupScheduled,
@@ -69,7 +69,7 @@ export class ManagerViewService implements OnModuleDestroy {
   private staleCheck?: NodeJS.Timeout;
   private readonly follows = new Map<string, Subscription[]>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
-  private server?: Namespace;
+  private server?: PresenceNamespace;
 
   /** By `<second token>.<last token>` of the subject: manager.started, cleanup.scheduled, ... */
   private readonly routes: Record<string, SubjectRoute> = {
@@ -95,7 +95,7 @@ export class ManagerViewService implements OnModuleDestroy {
     metrics?.gauge('presence_gateway_followed_users', "Users whose lifecycle subjects this gateway follows (its own users)", () => this.follows.size);
   }
 
-  attach(server: Namespace) {
+  attach(server: PresenceNamespace) {
     this.server = server;
     this.staleCheck ??= setInterval(() => this.checkStale(), STALE_CHECK_EVERY_MS);
     this.staleCheck.unref();
@@ -151,7 +151,7 @@ export class ManagerViewService implements OnModuleDestroy {
   }
 
   /** A new socket of the user, already in its room: send what we know, asking presence when we know nothing yet. */
-  async greet(socket: Socket, userId: string) {
+  async greet(socket: PresenceSocket, userId: string) {
     const known = this.views.get(userId);
     if (known) {
       socket.emit('manager', known);

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Namespace, Socket } from 'socket.io';
+import type { PresenceNamespace, PresenceSocket } from '../socket-types.js';
 import type { Subscription } from '@nats-io/transport-node';
-import { QuerySubjects, SessionJoined, SessionLeft, SessionSubjects, SessionUpdated, metaOfJoin, nowIso, withRef, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
+import { CleanupCancelled, CleanupScheduled, CleanupSubjects, QuerySubjects, SessionJoined, UserOffline, UserSubjects, SessionLeft, SessionSubjects, SessionUpdated, metaOfJoin, nowIso, withRef, type PresenceDiff, type PresenceMap } from '#libs/contracts/index.js';
 import { NatsService } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { DiffCoalescer } from './diff-coalescer.js';
@@ -28,7 +28,7 @@ export type { PresenceDiff };
 @Injectable()
 export class PresenceFeedService {
   private readonly logger = new Logger('PresenceFeed');
-  private server?: Namespace;
+  private server?: PresenceNamespace;
   /** The feed's subscriptions while a socket here watches, with their flush to the server. */
   private feed?: { subs: Subscription[]; ready: Promise<void> };
   private readonly window = new DiffCoalescer();
@@ -42,15 +42,15 @@ export class PresenceFeedService {
     metrics?.gauge('presence_gateway_feed_sockets', 'Sockets here watching the presence feed; at 0 this gateway does not follow session events', () => this.server?.adapter.rooms.get(FEED_ROOM)?.size ?? 0);
   }
 
-  attach(server: Namespace) {
+  attach(server: PresenceNamespace) {
     this.server = server;
-    // Socket.IO deletes a room when its last socket leaves it (or disconnects).
+    // PresenceSocket.IO deletes a room when its last socket leaves it (or disconnects).
     server.adapter.on('delete-room', (room: string) => {
       if (room === FEED_ROOM) this.stopFeed();
     });
   }
 
-  async subscribe(socket: Socket) {
+  async subscribe(socket: PresenceSocket) {
     if (!socket.connected) return;
     // Join the room first: diffs that cross the snapshot are applied idempotently by the client.
     await socket.join(FEED_ROOM);
@@ -58,7 +58,7 @@ export class PresenceFeedService {
       // The subscriptions are in place at the server before presence reads its state.
       await this.startFeed();
       const { users } = await this.nats.request<{ users: PresenceMap }>(QuerySubjects.users, undefined, 3000);
-      socket.emit('presence_state', this.withOwnSessions(users, (socket.data as { userId: string }).userId));
+      socket.emit('presence_state', this.withOwnSessions(users, socket.data.userId));
     } catch (err) {
       this.logger.warn(`presence_state unavailable: ${(err as Error).message}`);
       socket.emit('presence_error', { message: 'presence unavailable, try again' });
@@ -68,7 +68,12 @@ export class PresenceFeedService {
   private startFeed(): Promise<void> {
     if (this.feed) return this.feed.ready;
     const opts = { matchSubjectUser: true };
+    const grace = (userId: string, cleanupAt: string | null) => this.server?.to(FEED_ROOM).emit('presence_grace', { userId, cleanupAt });
     const subs = [
+      // Who is in their grace period: rare events, sent as they come (no window).
+      this.nats.subscribe(CleanupSubjects.anyScheduled, CleanupScheduled, (e) => grace(e.userId, e.runAt), opts),
+      this.nats.subscribe(CleanupSubjects.anyCancelled, CleanupCancelled, (e) => grace(e.userId, null), opts),
+      this.nats.subscribe(UserSubjects.anyOffline, UserOffline, (e) => grace(e.userId, null), opts),
       this.nats.subscribe(SessionSubjects.anyJoined, SessionJoined, (e) => this.schedule(() => this.window.joined(e)), opts),
       this.nats.subscribe(SessionSubjects.anyLeft, SessionLeft, (e) => this.schedule(() => this.window.left(e)), opts),
       this.nats.subscribe(SessionSubjects.anyUpdated, SessionUpdated, (e) => this.schedule(() => this.window.updated(e)), opts),

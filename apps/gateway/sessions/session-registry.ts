@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { Socket } from 'socket.io';
+import type { PresenceSocket } from '../socket-types.js';
 import type { LeaveReason, SessionJoined, SessionStatus } from '#libs/contracts/index.js';
 
 export interface LocalSession {
-  socket: Socket;
+  socket: PresenceSocket;
   joined: SessionJoined;
   status: SessionStatus;
   /** Time (ms) of the last status change sent: each next one is strictly later, so presence can order them. */

@@ -5,19 +5,10 @@ import { AUDIT_STREAM_SUBJECTS, ConsoleSubjects, ConsoleTick, eventSubject, pars
 import { SharedTicker } from '../manager/shared-ticker.js';
 import type { ComponentContext } from '../manager/component.js';
 import { ConsoleLogger } from './console-logger.component.js';
+import { subjectMatches } from '#libs/nats/events.transport.js';
 
 const config = loadConfig({ NODE_ENV: 'development', CONSOLE_LOGGER_INTERVAL_MS: '100' });
 
-/** NATS subject matching: `*` is one token, `>` the rest (at least one token). */
-function matches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
-}
 
 describe('ConsoleLogger', () => {
   const ticker = new SharedTicker();
@@ -62,9 +53,9 @@ describe('ConsoleLogger', () => {
 
   it('ticks are live data, not lifecycle events: the audit stream does not keep them', () => {
     const subject = ConsoleSubjects.tick('alice');
-    expect(matches(ConsoleSubjects.anyTick, subject)).toBe(true);
-    expect(AUDIT_STREAM_SUBJECTS.filter((p) => matches(p, subject))).toEqual([]);
+    expect(subjectMatches(ConsoleSubjects.anyTick, subject)).toBe(true);
+    expect(AUDIT_STREAM_SUBJECTS.filter((p) => subjectMatches(p, subject))).toEqual([]);
     // The matcher itself is sound: it does see the lifecycle subjects the stream keeps.
-    expect(AUDIT_STREAM_SUBJECTS.some((p) => matches(p, 'stream.manager.alice.started'))).toBe(true);
+    expect(AUDIT_STREAM_SUBJECTS.some((p) => subjectMatches(p, 'stream.manager.alice.started'))).toBe(true);
   });
 });

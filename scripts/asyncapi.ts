@@ -1,0 +1,43 @@
+/**
+ * npm run asyncapi [-- --check]
+ * Writes docs/asyncapi.json, the AsyncAPI 3 document generated from the zod schemas.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { asyncApiDocument } from '#libs/contracts/asyncapi.js';
+import { helpRequested } from './cli.js';
+
+const USAGE = `usage: npm run asyncapi [-- --check]
+  writes docs/asyncapi.json: the AsyncAPI 3 document of the NATS subjects and socket events, from the zod schemas
+  --check: write nothing; exit 1 if the checked-in document is not current`;
+
+const args = process.argv.slice(2);
+if (helpRequested(args)) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const unknown = args.find((a) => a !== '--check');
+if (unknown) {
+  process.stderr.write(`unknown option "${unknown}"\n${USAGE}\n`);
+  process.exit(2);
+}
+const root = resolve(import.meta.dirname, '..', '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+const path = join(root, 'docs', 'asyncapi.json');
+const text = `${JSON.stringify(asyncApiDocument(pkg.version), null, 2)}\n`;
+if (args.includes('--check')) {
+  let current = '';
+  try {
+    current = readFileSync(path, 'utf8');
+  } catch {
+    // Missing: not current.
+  }
+  if (current !== text) {
+    process.stderr.write('docs/asyncapi.json is not current: run npm run asyncapi\n');
+    process.exit(1);
+  }
+  process.stdout.write('docs/asyncapi.json is current\n');
+} else {
+  writeFileSync(path, text);
+  process.stdout.write(`wrote docs/asyncapi.json (${text.length} bytes)\n`);
+}
