@@ -107,10 +107,9 @@ describe('NATS refuses the harmful moves of a client holding the gateway identit
     expect(stack.observer.on(`stream.manager.${victim}.stopped`)).toHaveLength(0);
   });
 
-  it('cannot listen in on the admin requests nor answer the services', () => {
-    for (const subject of ['presence.admin.>', 'presence.query.users', '$SRV.PING']) {
-      gw.subscribe(subject, { callback: () => undefined });
-    }
-    return until('subscription violations', () => ['presence.admin.>', 'presence.query.users', '$SRV.PING'].every((s) => violations.some((v) => v.includes(`Subscription to "${s}"`))), 5000);
+  it('cannot listen in on the admin requests, other roles\' replies, nor answer the services', () => {
+    const subjects = ['presence.admin.>', 'presence.query.users', '$SRV.PING', '_INBOX.>', '_INBOX_presence.>', '>'];
+    for (const subject of subjects) gw.subscribe(subject, { callback: () => undefined });
+    return until('subscription violations', () => subjects.every((s) => violations.some((v) => v.includes(`Subscription to "${s}"`))), 5000);
   });
 });

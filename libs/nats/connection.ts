@@ -8,7 +8,7 @@ import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnectio
  * first entry that has them. They go in as options, so the password never shows in server lists or logs.
  * `credsFile` (NATS_CREDS): authenticate with a `.creds` file instead.
  */
-export function natsConnectionOptions(natsUrl: string, name: string, credsFile?: string): ConnectionOptions {
+export function natsConnectionOptions(natsUrl: string, name: string, credsFile?: string, inboxPrefix?: string): ConnectionOptions {
   const urls = natsUrl.split(',').map((e) => new URL(e.trim()));
   const url = urls.find((u) => u.username || u.password) ?? urls[0];
   const tls = urls.some((u) => u.protocol === 'tls:');
@@ -35,6 +35,8 @@ export function natsConnectionOptions(natsUrl: string, name: string, credsFile?:
   if (tls) opts.tls = {};
   // A .creds file (a user JWT and its nkey seed, as `nsc` writes them) instead of a password.
   if (credsFile) opts.authenticator = credsAuthenticator(readFileSync(credsFile));
+  // A role's own inbox prefix (libs/nats/permissions.ts): the replies it asked for, nobody else's.
+  if (inboxPrefix) opts.inboxPrefix = inboxPrefix;
   return opts;
 }
 
@@ -53,6 +55,6 @@ export function redactUrl(raw: string): string {
   }
 }
 
-export async function connectNats(natsUrl: string, name: string, timeoutMs = 5000, credsFile?: string): Promise<NatsConnection> {
-  return connect({ ...natsConnectionOptions(natsUrl, name, credsFile), timeout: timeoutMs });
+export async function connectNats(natsUrl: string, name: string, timeoutMs = 5000, credsFile?: string, inboxPrefix?: string): Promise<NatsConnection> {
+  return connect({ ...natsConnectionOptions(natsUrl, name, credsFile, inboxPrefix), timeout: timeoutMs });
 }

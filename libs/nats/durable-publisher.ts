@@ -80,7 +80,8 @@ export class DurablePublisher {
     private readonly nc: NatsConnection,
     private readonly opts: DurablePublisherOptions = {},
   ) {
-    this.inbox = createInbox();
+    // Under the connection's own inbox prefix (a role may subscribe to its own inboxes only).
+    this.inbox = createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.maxWaitMs = Math.max(this.timeoutMs, opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
     this.maxInFlight = opts.maxInFlight ?? 10_000;

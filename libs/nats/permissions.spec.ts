@@ -92,6 +92,12 @@ describe('NATS permissions', () => {
     expect(allowed(op.deny ?? [], '$JS.API.CONSUMER.DELETE.PRESENCE_EVENTS.presence-sessions')).toBe(true);
   });
 
+  it('each app reads only the replies it asked for: its own inbox prefix', () => {
+    const sub = rolePermissions('gateway').subscribe.allow;
+    expect(allowed(sub, '_INBOX_gateway.abc.1')).toBe(true);
+    for (const s of ['_INBOX.abc', '_INBOX_presence.abc', '_INBOX_operator.x']) expect([s, allowed(sub, s)]).toEqual([s, false]);
+  });
+
   it('an operator may run admin actions under its own name only; no app may run them', () => {
     const ann = operatorPermissions('ann').publish.allow;
     expect(allowed(ann, 'presence.admin.stop.ann')).toBe(true);

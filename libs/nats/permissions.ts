@@ -80,8 +80,12 @@ const JS_OPERATOR = [
   `$JS.API.CONSUMER.DELETE.${AUDIT_STREAM}.>`,
 ];
 
-/** Every requester gets its answers on an inbox. */
-const INBOX = '_INBOX.>';
+/**
+ * Every requester gets its answers on an inbox: each app under its own prefix, so that no role can
+ * read the replies another asked for (a stolen gateway credential does not see admin answers).
+ */
+export const roleInbox = (app: string) => `_INBOX_${app.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+const inbox = (app: string) => `${roleInbox(app)}.>`;
 
 /** Subject builders each app's code uses, and what each use needs. Keys are the names in the code. */
 export const APP_SUBJECT_USES: Record<Exclude<Role, 'operator'>, Record<string, SubjectUse>> = {
@@ -199,11 +203,11 @@ export function rolePermissions(role: Exclude<Role, 'operator'>): Permissions {
   switch (role) {
     case 'gateway':
       // Its session list answers presence in pages (sessionPages: 1 MB each) and an empty last one.
-      return fromUses(APP_SUBJECT_USES.gateway, { pub: JS_READ, sub: [INBOX] }, { max: 1000, expires: '1m' });
+      return fromUses(APP_SUBJECT_USES.gateway, { pub: JS_READ, sub: [inbox(role)] }, { max: 1000, expires: '1m' });
     case 'presence':
-      return fromUses(APP_SUBJECT_USES.presence, { pub: JS_PRESENCE, sub: [INBOX, ...serviceDiscovery('presence')] });
+      return fromUses(APP_SUBJECT_USES.presence, { pub: JS_PRESENCE, sub: [inbox(role), ...serviceDiscovery('presence')] });
     case 'stream-workers':
-      return fromUses(APP_SUBJECT_USES['stream-workers'], { pub: JS_READ, sub: [INBOX, ...serviceDiscovery('stream-workers')] });
+      return fromUses(APP_SUBJECT_USES['stream-workers'], { pub: JS_READ, sub: [inbox(role), ...serviceDiscovery('stream-workers')] });
   }
 }
 

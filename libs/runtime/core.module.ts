@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { NATS_CONNECTION, NatsService } from '#libs/nats/nats.service.js';
 import { connectNats, redactUrl } from '#libs/nats/connection.js';
+import { roleInbox } from '#libs/nats/permissions.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { createRedis, REDIS } from '#libs/redis/redis.js';
 import { ensureStreams } from '#libs/nats/streams.js';
@@ -16,7 +17,7 @@ async function connectWithRetry(config: AppConfig, app: string): Promise<NatsCon
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      const nc = await connectNats(config.natsUrl, `${app}:${config.instanceId}`, 3000, config.natsCreds);
+      const nc = await connectNats(config.natsUrl, `${app}:${config.instanceId}`, 3000, config.natsCreds, roleInbox(app));
       logger.log(`connected to ${redactUrl(config.natsUrl)} as ${app}:${config.instanceId}`);
       return nc;
     } catch (err) {
