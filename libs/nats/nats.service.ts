@@ -70,7 +70,7 @@ export class NatsService implements OnApplicationShutdown {
         this.connectedSince = null;
         this.logger.warn('disconnected from NATS; reconnecting');
       } else if (s.type === 'error') {
-        const inbox = /Permissions Violation for Publish to "(_INBOX\.[^"]*)"/i.exec(s.error.message);
+        const inbox = /Permissions Violation for Publish to "(_INBOX[A-Za-z0-9_-]*\.[^"]*)"/i.exec(s.error.message);
         if (inbox && (this.reconnecting || this.connectedSince === null || Date.now() - this.connectedSince < ANSWER_AFTER_RECONNECT_MS)) {
           // A server lets a responder answer only on the connection the request came in on: an
           // answer still buffered when the connection moved to another server of the cluster is
