@@ -9,8 +9,8 @@ describe('HA settings an app cannot use', () => {
   beforeAll(() => backends.start());
   afterAll(() => backends.stop());
 
-  const run = async (env: Record<string, string>) => {
-    const p = new AppProcess('stream-workers', { NATS_URL: backends.natsUrl, REDIS_URL: backends.redisUrl, ...env }, await freePort());
+  const run = async (env: Record<string, string>, app: 'stream-workers' | 'presence' = 'stream-workers') => {
+    const p = new AppProcess(app, { NATS_URL: backends.natsUrl, REDIS_URL: backends.redisUrl, ...env }, await freePort());
     const code = await new Promise<number | null>((res) => {
       void p.start(false).then(() => p.child!.once('exit', (c) => res(c)));
     });
@@ -28,10 +28,10 @@ describe('HA settings an app cannot use', () => {
     expect(r.lines).toEqual([expect.stringMatching(line)]);
   });
 
-  it('EVENTS_REPLICAS=3 against a single NATS server: exit 1, saying it needs a cluster', async () => {
-    const r = await run({ EVENTS_REPLICAS: '3' });
+  it('EVENTS_REPLICAS=3 against a single NATS server: presence (the only maker of the stream) exits 1, saying it needs a cluster', async () => {
+    const r = await run({ EVENTS_REPLICAS: '3' }, 'presence');
     expect(r.code).toBe(1);
     // Nest logs the failed provider, then bootstrap its one line: the last says why.
-    expect(r.lines[r.lines.length - 1]).toMatch(/^\[stream-workers\] failed to start: EVENTS_REPLICAS=3 needs a NATS cluster/);
+    expect(r.lines[r.lines.length - 1]).toMatch(/^\[presence\] failed to start: EVENTS_REPLICAS=3 needs a NATS cluster/);
   });
 });
