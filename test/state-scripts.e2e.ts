@@ -106,6 +106,23 @@ describe('presence state scripts', () => {
     await expectCountersExact('late leave');
   });
 
+  it("epochs never repeat after a user's state is lost: a cleanup scheduled before the loss cannot end the grace begun after it", async () => {
+    const u = 'aba-user';
+    await repo.join(u, meta('before', T0));
+    const old = await repo.leave(u, 'before', T0 + 1000, T0 + 4000, 'closed');
+    if (old.kind !== 'scheduled') throw new Error('expected a scheduled cleanup');
+    // Redis loses this user's state (a restart without persistence; an expired offline user): the
+    // old cleanup's timer still lives in a presence process.
+    await redis.del(repo.keys.state(u), repo.keys.sessions(u));
+    await repo.join(u, meta('after', T0 + 5000));
+    const fresh = await repo.leave(u, 'after', T0 + 6000, T0 + 9000, 'closed');
+    if (fresh.kind !== 'scheduled') throw new Error('expected a scheduled cleanup');
+    expect(fresh.epoch).toBeGreaterThan(old.epoch);
+    expect((await repo.cleanup(u, old.epoch)).kind).toBe('stale');
+    expect((await repo.cleanup(u, fresh.epoch)).kind).toBe('offline');
+    await expectCountersExact('after a lost state');
+  });
+
   it('the leave of a session never seen moves a pending cleanup to its own later time, once; a stale or repeated one does not', async () => {
     const u = 'unseen-leave';
     await repo.join(u, meta('a', T0));

@@ -4,11 +4,28 @@
  * first element of the answer says what happened; the caller turns that into events and jobs.
  */
 
+/**
+ * Every transition bumps the user's epoch; a cleanup (its job, its timer) names the epoch it was
+ * scheduled at and does nothing if it moved. A user's first epoch starts from Redis's clock in
+ * microseconds, not from 1: after Redis lost its data (or an offline user's state expired) the new
+ * epochs are past every old one, so a cleanup scheduled before cannot match a new grace (ABA).
+ */
+const BUMP_EPOCH = `
+local function bumpEpoch(key)
+  if redis.call('HEXISTS', key, 'epoch') == 0 then
+    local t = redis.call('TIME')
+    -- %.0f: Lua's own number formatting keeps 14 digits, and these have 16.
+    redis.call('HSET', key, 'epoch', string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2])))
+  end
+  return redis.call('HINCRBY', key, 'epoch', 1)
+end
+`;
+
 /** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gateways, earlyStatus, block
  *  ARGV: sessionId, metaJson, status, userId, maxSessions, nowMs, gatewayId
  *  A status change that overtook its join (a redelivery after a crash) waits in earlyStatus.
  *  A user an operator ended is kept out while their block lives: the join changes nothing. */
-export const JOIN = `
+export const JOIN = BUMP_EPOCH + `
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'ignored'} end
 if redis.call('EXISTS', KEYS[11]) == 1 then return {'blocked'} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
@@ -39,7 +56,7 @@ redis.call('SADD', KEYS[6], ARGV[4])
 redis.call('PERSIST', KEYS[2])
 local prev = redis.call('HGET', KEYS[2], 'status')
 if prev == 'online' then return {'none'} end
-local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+local epoch = bumpEpoch(KEYS[2])
 redis.call('HSET', KEYS[2], 'status', 'online')
 redis.call('SADD', KEYS[4], ARGV[4])
 if prev == 'grace' then
@@ -59,7 +76,7 @@ return {'online', epoch}
  *  order of application. A leave of a session never seen (its join lost, or coming later and
  *  ignored) counts too; one that happened after the leave a pending cleanup runs from moves that
  *  cleanup (a new epoch, so the old job and timer find theirs stale). */
-export const LEAVE = `
+export const LEAVE = BUMP_EPOCH + `
 local seen = redis.call('EXISTS', KEYS[3])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
 local leftAt, runAt, reason = tonumber(ARGV[7]), ARGV[3], ARGV[4]
@@ -77,7 +94,7 @@ if not meta then
   local grace = redis.call('HMGET', KEYS[2], 'graceLeftAt', 'cleanupAt')
   -- Never earlier: an adopted orphan's grace (no leave of its own) must still run its whole time.
   if tonumber(grace[1] or '0') >= tonumber(ARGV[7]) or tonumber(grace[2] or '0') >= tonumber(ARGV[3]) then return {'unknown'} end
-  local moved = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+  local moved = bumpEpoch(KEYS[2])
   redis.call('HSET', KEYS[2], 'cleanupAt', ARGV[3], 'reason', ARGV[4], 'graceLeftAt', ARGV[7])
   redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
   return {'scheduled', moved, ARGV[3], ARGV[4]}
@@ -94,7 +111,7 @@ end
 redis.call('HDEL', KEYS[2], 'lastLeftAt', 'lastRunAt', 'lastReason')
 redis.call('SREM', KEYS[6], ARGV[2])
 if status ~= 'online' then return {'none'} end
-local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+local epoch = bumpEpoch(KEYS[2])
 redis.call('HSET', KEYS[2], 'status', 'grace', 'cleanupAt', runAt, 'reason', reason, 'graceLeftAt', leftAt)
 redis.call('ZADD', KEYS[5], runAt, ARGV[2])
 return {'scheduled', epoch, runAt, reason}
@@ -136,7 +153,7 @@ return {'updated'}
  * An offline user's state (its epoch, offlineAt) expires stateTtlMs later (0: never), so users
  * who never come back leave nothing behind; long after any cleanup job of theirs could still run.
  */
-export const CLEANUP = `
+export const CLEANUP = BUMP_EPOCH + `
 local status = redis.call('HGET', KEYS[2], 'status')
 local cur = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
 -- This cleanup already ran (the offline transition is the one right after its epoch): say so.
@@ -144,7 +161,7 @@ if status == 'offline' and cur == tonumber(ARGV[2]) + 1 then return {'done', red
 if status ~= 'grace' then return {'stale'} end
 if cur ~= tonumber(ARGV[2]) then return {'stale'} end
 if redis.call('HLEN', KEYS[1]) > 0 then return {'stale'} end
-local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+local epoch = bumpEpoch(KEYS[2])
 redis.call('HSET', KEYS[2], 'status', 'offline', 'offlineAt', ARGV[3])
 redis.call('HDEL', KEYS[2], 'cleanupAt', 'reason', 'graceLeftAt')
 local ttl = tonumber(ARGV[4] or '0')
@@ -159,10 +176,10 @@ return {'offline', epoch}
  * give the user a fresh grace period, so the manager stops one timeout from now, never earlier.
  * KEYS: sessions, state, active, grace   ARGV: userId, runAtMs
  */
-export const ADOPT_ORPHAN = `
+export const ADOPT_ORPHAN = BUMP_EPOCH + `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'none'} end
 if redis.call('HLEN', KEYS[1]) > 0 then return {'none'} end
-local epoch = redis.call('HINCRBY', KEYS[2], 'epoch', 1)
+local epoch = bumpEpoch(KEYS[2])
 redis.call('HSET', KEYS[2], 'status', 'grace', 'cleanupAt', ARGV[2], 'reason', 'closed')
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
