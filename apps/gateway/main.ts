@@ -8,7 +8,7 @@ import { Readiness } from '#libs/runtime/readiness.js';
 import { skipRepeatedReceiverEnds } from '#libs/runtime/ws-receiver.js';
 import { GatewayModule } from './gateway.module.js';
 import { originGuard } from './security/origin-check.js';
-import { applySecurityHeaders, strictCsp } from '#libs/runtime/security-headers.js';
+import { applySecurityHeaders, STRICT_CSP } from '#libs/runtime/security-headers.js';
 
 /** Socket.IO with the configured liveness: a vanished client is noticed within ping interval + timeout. */
 class ConfiguredIoAdapter extends IoAdapter {
@@ -74,9 +74,8 @@ await bootstrap({
   port: (config) => config.gatewayPort,
   configure: (app, config) => {
     app.useWebSocketAdapter(new ConfiguredIoAdapter(app, config));
-    // One policy for every route: this origin only (the dashboard is static files, no inline block).
-    const csp = strictCsp();
-    applySecurityHeaders(app, () => csp);
+    // One policy for every route: this origin only.
+    applySecurityHeaders(app, () => STRICT_CSP);
   },
   started: (app) => app.get(Readiness).markReady(),
 });
