@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { AppProcess, Stack, freePort, uniqueUser, until } from './support/harness.js';
+import { health } from './support/faults.js';
 
 jest.setTimeout(90_000);
 
@@ -164,11 +165,6 @@ describe('logs', () => {
 });
 
 describe('/health', () => {
-  const health = async (app: AppProcess) => {
-    const res = await fetch(`${app.url}/health`);
-    return { status: res.status, body: (await res.json()) as { status: string; ready: boolean; checks: Record<string, string> } };
-  };
-
   it('says what is down: 503 with redis down while Redis is stopped, 200 again once it is back', async () => {
     for (const app of stack.apps) expect([app.app, (await health(app)).status]).toEqual([app.app, 200]);
     expect((await health(stack.presence)).body).toMatchObject({ status: 'ok', ready: true, checks: { nats: 'up', redis: 'up' } });

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { Stack, freePort, sleep, uniqueUser, until, type AppProcess, type Tab } from '../support/harness.js';
-import { converged, fastEnv, type FaultTimings } from '../support/faults.js';
+import { Stack, freePort, sleep, uniqueUser, until, type Tab } from '../support/harness.js';
+import { converged, fastEnv, health, type FaultTimings } from '../support/faults.js';
 import { startRedisServer, waitForPort } from '../../scripts/services.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER } from '../../libs/nats/streams.js';
 
@@ -29,11 +29,6 @@ describe('Redis that takes no writes for a while', () => {
     admin?.disconnect();
     await stack.stop();
   });
-
-  const health = async (app: AppProcess) => {
-    const res = await fetch(`${app.url}/health`);
-    return { status: res.status, body: (await res.json()) as { checks: Record<string, string>; problems?: Record<string, string> } };
-  };
 
   it('writes refused: health says why, events are redelivered without a cap, a stop is still said, all applied afterwards', async () => {
     const stay = uniqueUser('stay');

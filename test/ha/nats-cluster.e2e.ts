@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { Stack, readStream, uniqueUser, until, type AppProcess, type Tab } from '../support/harness.js';
-import { converged, convergenceBound, expectNeverTwoManagers, expectNoDuplicateManagers, fastEnv, heldUsers, type FaultTimings } from '../support/faults.js';
+import { Stack, readStream, uniqueUser, until } from '../support/harness.js';
+import { converged, convergenceBound, expectNeverTwoManagers, expectNoDuplicateManagers, allHealthy, fastEnv, health, heldUsers, TabBook, type FaultTimings } from '../support/faults.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER } from '../../libs/nats/streams.js';
 
 jest.setTimeout(240_000);
@@ -19,24 +19,18 @@ const BOUND = convergenceBound(T) + 10_000;
 describe('a 3-node NATS cluster losing a node at a time', () => {
   const stack = new Stack({ backends: { natsCluster: 3 }, workers: 2, env: fastEnv(T, { EVENTS_REPLICAS: '3' }) });
   const cluster = () => stack.backends.natsCluster!;
-  const tabs: Array<{ user: string; tab: Tab }> = [];
-  const users: string[] = [];
+  const book = new TabBook(stack);
+  const { tabs, users, open, close } = book;
   let jsm: JetStreamManager;
   beforeAll(async () => {
     await stack.start();
     jsm = await jetstreamManager(stack.observer.nc, { timeout: 5000 });
   });
   afterAll(async () => {
-    for (const t of tabs) t.tab.close();
+    book.closeAll();
     await stack.stop();
   });
 
-  const open = async (user: string) => {
-    if (!users.includes(user)) users.push(user);
-    tabs.push({ user, tab: await stack.tab(user) });
-  };
-  const close = (user: string) => tabs.find((t) => t.user === user && t.tab.socket.connected)!.tab.close();
-  const health = (app: AppProcess) => fetch(`${app.url}/health`).then(async (r) => ({ status: r.status, body: (await r.json()) as { checks: Record<string, string> } }));
   const streamInfo = () => until('stream info', () => jsm.streams.info(AUDIT_STREAM).catch(() => null), 20_000, 200);
   /** The stream is back to three current replicas (after a node came back). */
   const caughtUp = () =>
@@ -139,7 +133,7 @@ describe('a 3-node NATS cluster losing a node at a time', () => {
       await cluster().startNode(alive[1]);
       await cluster().ready();
     }
-    await until('every app healthy again', async () => (await Promise.all(stack.apps.map((a) => health(a).catch(() => ({ status: 0 }))))).every((h) => h.status === 200), BOUND, 250);
+    await allHealthy(stack, BOUND);
     await converged(stack, users, heldUsers(tabs), BOUND);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Stack, readStream, sleep, uniqueUser, until, type AppProcess, type Tab } from '../support/harness.js';
-import { converged, convergenceBound, expectNoDuplicateManagers, expectOneManagerAtATime, fastEnv, heldUsers, type FaultTimings } from '../support/faults.js';
+import { Stack, readStream, sleep, uniqueUser, until } from '../support/harness.js';
+import { converged, convergenceBound, expectNoDuplicateManagers, expectOneManagerAtATime, allHealthy, fastEnv, health, heldUsers, TabBook, type FaultTimings } from '../support/faults.js';
 import { AUDIT_STREAM } from '../../libs/nats/streams.js';
 
 jest.setTimeout(240_000);
@@ -18,22 +18,14 @@ const BOUND = convergenceBound(T) + 10_000;
 describe('Redis behind Sentinel failing over', () => {
   const stack = new Stack({ backends: { redisSentinel: true }, workers: 2, env: fastEnv(T) });
   const set = () => stack.backends.redisSentinel!;
-  const tabs: Array<{ user: string; tab: Tab }> = [];
-  const users: string[] = [];
+  const book = new TabBook(stack);
+  const { tabs, users, open, close } = book;
   beforeAll(() => stack.start());
   afterAll(async () => {
-    for (const t of tabs) t.tab.close();
+    book.closeAll();
     await stack.stop();
   });
 
-  const open = async (user: string) => {
-    if (!users.includes(user)) users.push(user);
-    tabs.push({ user, tab: await stack.tab(user) });
-  };
-  const close = (user: string) => tabs.find((t) => t.user === user && t.tab.socket.connected)!.tab.close();
-  const health = (app: AppProcess) =>
-    fetch(`${app.url}/health`).then(async (r) => ({ status: r.status, body: (await r.json()) as { checks: Record<string, string>; problems?: Record<string, string> } }));
-  const allHealthy = () => until('every app healthy', async () => (await Promise.all(stack.apps.map((a) => health(a).catch(() => ({ status: 0 }))))).every((h) => h.status === 200), BOUND, 250);
   const newPrimary = (old: number) => until('the Sentinels name a new primary', async () => {
     const p = await set().primaryPort().catch(() => 0);
     return p && p !== old ? p : null;
@@ -56,7 +48,7 @@ describe('Redis behind Sentinel failing over', () => {
     const promoted = await newPrimary(old);
     expect(promoted).toBe(set().data[1].port);
     await converged(stack, users, heldUsers(tabs), BOUND);
-    await allHealthy();
+    await allHealthy(stack, BOUND);
     // After the failover: writes land on the new primary.
     const late = uniqueUser('rs-after-failover');
     await open(late);
@@ -88,7 +80,7 @@ describe('Redis behind Sentinel failing over', () => {
     await open(uniqueUser('rs-during-kill'));
     await newPrimary(old);
     await converged(stack, users, heldUsers(tabs), BOUND);
-    await allHealthy();
+    await allHealthy(stack, BOUND);
     // The killed node comes back; the Sentinels make it a replica of the new primary.
     await set().startData(victim);
     await until('the old primary is a replica again', async () => /role:slave/.test(await set().ask(old, (r) => r.info('replication')).catch(() => '')), BOUND, 250);

@@ -60,6 +60,43 @@ export function heldUsers(tabs: Array<{ user: string; tab: Tab }>): string[] {
   return [...new Set(tabs.filter((t) => t.tab.socket.connected).map((t) => t.user))].sort();
 }
 
+/** The tabs a test opens and closes by user: every user it ever opened (in order), and every tab. */
+export class TabBook {
+  readonly tabs: Array<{ user: string; tab: Tab }> = [];
+  readonly users: string[] = [];
+
+  constructor(private readonly stack: Stack) {}
+
+  /** Another tab of `user`. */
+  open = async (user: string) => {
+    if (!this.users.includes(user)) this.users.push(user);
+    this.tabs.push({ user, tab: await this.stack.tab(user) });
+  };
+
+  /** Closes one of `user`'s open tabs. */
+  close = (user: string) => this.tabs.find((t) => t.user === user && t.tab.socket.connected)!.tab.close();
+
+  closeAll() {
+    for (const t of this.tabs) t.tab.close();
+  }
+}
+
+export interface HealthAnswer {
+  status: number;
+  body: { status: string; ready: boolean; checks: Record<string, string>; problems?: Record<string, string> };
+}
+
+/** Until every app of the stack answers `GET /health` with 200. */
+export function allHealthy(stack: Stack, timeoutMs: number) {
+  return until('every app healthy', async () => (await Promise.all(stack.apps.map((a) => health(a).catch(() => ({ status: 0 }))))).every((h) => h.status === 200), timeoutMs, 250);
+}
+
+/** An app's `GET /health`: its HTTP status and what it says. */
+export async function health(app: AppProcess): Promise<HealthAnswer> {
+  const res = await fetch(`${app.url}/health`);
+  return { status: res.status, body: (await res.json()) as HealthAnswer['body'] };
+}
+
 /**
  * Waits until, among `users`, the managers running are exactly `expected`, presence lists exactly
  * them, presence's stats agree with its user list, and no user has two managers. Answers the time
