@@ -2,10 +2,10 @@
  * npm run asyncapi [-- --check]
  * Writes docs/asyncapi.json, the AsyncAPI 3 document generated from the zod schemas.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { asyncApiDocument } from '#libs/contracts/asyncapi.js';
-import { helpRequested } from './cli.js';
+import { helpRequested, writeOrCheck } from './cli.js';
 
 const USAGE = `usage: npm run asyncapi [-- --check]
   writes docs/asyncapi.json: the AsyncAPI 3 document of the NATS subjects and socket events, from the zod schemas
@@ -25,19 +25,4 @@ const root = resolve(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 const path = join(root, 'docs', 'asyncapi.json');
 const text = `${JSON.stringify(asyncApiDocument(pkg.version), null, 2)}\n`;
-if (args.includes('--check')) {
-  let current = '';
-  try {
-    current = readFileSync(path, 'utf8');
-  } catch {
-    // Missing: not current.
-  }
-  if (current !== text) {
-    process.stderr.write('docs/asyncapi.json is not current: run npm run asyncapi\n');
-    process.exit(1);
-  }
-  process.stdout.write('docs/asyncapi.json is current\n');
-} else {
-  writeFileSync(path, text);
-  process.stdout.write(`wrote docs/asyncapi.json (${text.length} bytes)\n`);
-}
+writeOrCheck(path, text, args.includes('--check'), 'docs/asyncapi.json', 'npm run asyncapi');

@@ -1,7 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { natsConf } from '#libs/nats/nats-conf.js';
-import { helpRequested } from './cli.js';
+import { helpRequested, writeOrCheck } from './cli.js';
 
 /**
  * Writes deploy/nats/nats.conf from libs/nats/permissions.ts (`npm run nats-conf`); with `--check`,
@@ -13,14 +12,4 @@ if (helpRequested(process.argv.slice(2))) {
 }
 const file = join(import.meta.dirname, '..', '..', 'deploy', 'nats', 'nats.conf');
 const text = natsConf();
-if (process.argv.includes('--check')) {
-  const current = readFileSync(file, 'utf8');
-  if (current !== text) {
-    process.stderr.write('deploy/nats/nats.conf is out of date: run npm run nats-conf\n');
-    process.exit(1);
-  }
-  process.stdout.write('deploy/nats/nats.conf is current\n');
-} else {
-  writeFileSync(file, text);
-  process.stdout.write(`wrote ${file}\n`);
-}
+writeOrCheck(file, text, process.argv.includes('--check'), 'deploy/nats/nats.conf', 'npm run nats-conf');
