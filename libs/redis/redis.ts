@@ -76,7 +76,11 @@ export function createRedis(redisUrl: string, connectionName: string, extra: Red
       retryDelayOnClusterDown: 200,
       retryDelayOnTryAgain: 100,
       maxRedirections: 32,
-      ...extra,
+      // No auto-pipelining on a Cluster: ioredis follows a MOVED inside a pipeline only when every
+      // command of it failed alike, and an automatic pipeline mixes a node's slots and writes, so
+      // after a node came back (its slots briefly unmapped) the redirections came back as errors
+      // to the callers, for as long as the slot map stayed stale.
+      enableAutoPipelining: false,
     });
   }
   return client;
