@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Redis } from 'ioredis';
-import { redisKeys } from '#libs/redis/index.js';
+import { createRedis, redisKeys, type RedisClient } from '#libs/redis/index.js';
 import { Stack, uniqueUser, until } from '../support/harness.js';
 import { FAST, converged, convergenceBound, expectNeverTwoManagers, expectNoDuplicateManagers, expectOneManagerAtATime, fastEnv, presentUsers } from '../support/faults.js';
 
@@ -76,11 +75,11 @@ describe('Redis restarts empty', () => {
 
 describe('the resync after a lost dataset', () => {
   const stack = new Stack();
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(async () => {
     await stack.start();
     await stack.firstResync();
-    redis = new Redis(stack.backends.redisUrl, { maxRetriesPerRequest: null });
+    redis = createRedis(stack.backends.redisUrl, 'e2e');
   });
   afterAll(async () => {
     redis?.disconnect();

@@ -83,7 +83,7 @@ export interface BackendsOptions {
   /**
    * Redis as a Cluster of three primaries (REDIS_URL is redis-cluster://). TEST_REDIS=cluster
    * makes it the default of every suite that asks for no particular Redis, so the same suites run
-   * against a Cluster (see docs/TESTING.md).
+   * against a Cluster (`npm run test:cluster`).
    */
   redisCluster?: boolean;
   nats?: {

@@ -102,6 +102,12 @@ export async function keysMatching(redis: RedisClient, pattern: string): Promise
   return redis.keys(pattern);
 }
 
+/** FLUSHDB of the one server, or of every primary of a Cluster. */
+export async function flushAll(redis: RedisClient): Promise<void> {
+  if (redis instanceof Cluster) await Promise.all(redis.nodes('master').map((n) => n.flushdb()));
+  else await redis.flushdb();
+}
+
 async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
