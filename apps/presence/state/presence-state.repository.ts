@@ -2,18 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { BUCKETS, REDIS, bucketOf, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
-import {
-  SESSION_STATUSES,
-  type LeaveReason,
-  type PresenceDebug,
-  type PresenceMap,
-  type PresenceStats,
-  type SessionMeta,
-  type SessionStatus,
-  type UserPresence,
-  withRef,
-} from '#libs/contracts/index.js';
+import type { LeaveReason, PresenceDebug, PresenceMap, PresenceStats, SessionMeta, SessionStatus, UserPresence } from '#libs/contracts/index.js';
 import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scripts.js';
+import { dueInBucket, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
+
+export type { DueCleanup } from './bucket-readers.js';
 
 export type JoinOutcome =
   | { kind: 'online'; epoch: number }
@@ -23,13 +16,6 @@ export type JoinOutcome =
 export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number; reason?: LeaveReason } | { kind: 'none' | 'unknown' };
 /** `done`: this very cleanup already ran (its other runner got there first). */
 export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
-
-export interface DueCleanup {
-  userId: string;
-  epoch: number;
-  runAt: number;
-  reason: LeaveReason;
-}
 
 /** How long a departed session id is remembered, so its late or repeated join is ignored. */
 const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
@@ -153,23 +139,9 @@ export class PresenceStateRepository {
 
   /** Users whose cleanup time is at or before `beforeMs`, with their epoch: the soonest `limit` of them. */
   async dueCleanups(beforeMs: number, limit = 500): Promise<DueCleanup[]> {
-    const perBucket = await Promise.all(BUCKETS.map((b) => this.dueInBucket(b, beforeMs, limit)));
+    const perBucket = await Promise.all(BUCKETS.map((b) => dueInBucket(this.redis, this.keys, b, beforeMs, limit)));
     const all = perBucket.flat();
     return all.length <= limit ? all : all.sort((a, b) => a.runAt - b.runAt).slice(0, limit);
-  }
-
-  private async dueInBucket(bucket: number, beforeMs: number, limit: number): Promise<DueCleanup[]> {
-    const users = await this.redis.zrangebyscore(this.keys.grace(bucket), '-inf', beforeMs, 'LIMIT', 0, limit);
-    if (users.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const u of users) pipe.hmget(this.keys.state(u), 'epoch', 'cleanupAt', 'reason');
-    const rows = (await pipe.exec()) ?? [];
-    return users.flatMap((userId, i) => {
-      const [err, v] = rows[i] ?? [];
-      const [epoch, cleanupAt, reason] = (v as (string | null)[]) ?? [];
-      if (err || !epoch || !cleanupAt) return [];
-      return [{ userId, epoch: Number(epoch), runAt: Number(cleanupAt), reason: (reason ?? 'closed') as LeaveReason }];
-    });
   }
 
   async user(userId: string): Promise<UserPresence> {
@@ -188,45 +160,13 @@ export class PresenceStateRepository {
 
   async all(): Promise<PresenceMap> {
     const map: PresenceMap = {};
-    for (const b of BUCKETS) await this.allInBucket(b, map);
+    for (const b of BUCKETS) await presentInBucket(this.redis, this.keys, b, map);
     return map;
   }
 
-  private async allInBucket(bucket: number, map: PresenceMap): Promise<void> {
-    const users: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.sscan(this.keys.online(bucket), cursor, 'COUNT', 1000);
-      users.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-    for (let i = 0; i < users.length; i += 500) {
-      const chunk = users.slice(i, i + 500);
-      const pipe = this.redis.pipeline();
-      for (const u of chunk) pipe.hvals(this.keys.sessions(u));
-      const rows = (await pipe.exec()) ?? [];
-      chunk.forEach((u, j) => {
-        const metas = ((rows[j]?.[1] as string[]) ?? []).map((s) => JSON.parse(s) as SessionMeta);
-        if (metas.length > 0) map[u] = { metas: sortMetas(metas) };
-      });
-    }
-  }
-
   /** The buckets' counters, each read in one MULTI (a consistent bucket), summed. */
-  async stats(): Promise<PresenceStats> {
-    const byStatus = Object.fromEntries(SESSION_STATUSES.map((st) => [st, 0])) as PresenceStats['byStatus'];
-    const total: PresenceStats = { users: 0, sessions: 0, byStatus, pendingCleanups: 0, managers: 0 };
-    const buckets = await Promise.all(BUCKETS.map((b) => this.redis.multi().scard(this.keys.online(b)).hgetall(this.keys.stats(b)).zcard(this.keys.grace(b)).hlen(this.keys.managers(b)).exec()));
-    for (const rows of buckets) {
-      const [[, users], [, stats], [, pending], [, managers]] = (rows ?? []) as [unknown, unknown][];
-      const s = (stats ?? {}) as Record<string, string>;
-      total.users += Number(users ?? 0);
-      total.sessions += Number(s.sessions ?? 0);
-      for (const st of SESSION_STATUSES) byStatus[st] += Number(s[`status:${st}`] ?? 0);
-      total.pendingCleanups += Number(pending ?? 0);
-      total.managers += Number(managers ?? 0);
-    }
-    return total;
+  stats(): Promise<PresenceStats> {
+    return sumBucketStats(this.redis, this.keys);
   }
 
   /** The user's presence status ('online', 'grace', 'offline'; null: never seen) and epoch. */
@@ -259,9 +199,4 @@ export class PresenceStateRepository {
 /** One fixed ISO format (UTC, milliseconds), so that Lua can order times as strings. */
 export function canonicalIso(at: string): string {
   return new Date(Date.parse(at)).toISOString();
-}
-
-/** Metas as they are read: in join order, each with its Phoenix `phx_ref` (derived, never stored). */
-function sortMetas(metas: SessionMeta[]): SessionMeta[] {
-  return metas.map(withRef).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt) || a.sessionId.localeCompare(b.sessionId));
 }
