@@ -8,6 +8,8 @@ import { findBinary, waitForPort } from '../../scripts/services.js';
 
 interface Node {
   port: number;
+  /** The cluster bus port, chosen too: by default it is port + 10000, which may be taken (or ephemeral). */
+  busPort: number;
   dir: string;
   child?: ChildProcess;
 }
@@ -34,9 +36,9 @@ export class RedisClusterSet {
   /** The first start creates the cluster; a later one restarts the stopped nodes (empty). */
   async start() {
     if (this.nodes.length === 0) {
-      for (let i = 0; i < this.size; i++) this.nodes.push({ port: await this.freePort(), dir: mkdtempSync(join(tmpdir(), 'e2e-redis-cluster-')) });
+      for (let i = 0; i < this.size; i++) this.nodes.push({ port: await this.freePort(), busPort: await this.freePort(), dir: mkdtempSync(join(tmpdir(), 'e2e-redis-cluster-')) });
     }
-    await Promise.all(this.nodes.map((_, i) => this.startNode(i)));
+    await Promise.all(this.nodes.map((_, i) => this.startNode(i, !this.created)));
     if (!this.created) {
       const cli = spawnSync(
         findBinary('redis-cli') ?? 'redis-cli',
@@ -57,14 +59,27 @@ export class RedisClusterSet {
     }, 'cluster_state:ok on every node', timeoutMs);
   }
 
-  async startNode(i: number) {
+  /**
+   * Started on its ports and verified alive: another test may have taken a port between
+   * freePort() and the bind, and then the server exits. Before the cluster exists new ports are
+   * tried; a restart (the ports are in the cluster's config) throws.
+   */
+  async startNode(i: number, mayMove = false) {
     const n = this.nodes[i];
     if (n.child && n.child.exitCode === null && n.child.signalCode === null) return;
-    const args = ['--port', String(n.port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(n.dir, 'nodes.conf')];
-    // hz 100: BullMQ's delayed jobs on time (see scripts/services.ts).
-    args.push('--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--hz', '100', '--dir', n.dir);
-    n.child = spawn(findBinary('redis-server') ?? 'redis-server', args, { stdio: 'ignore' });
-    if (!(await waitForPort('127.0.0.1', n.port, 10_000))) throw new Error(`redis-server (cluster) did not start on port ${n.port}`);
+    for (let attempt = 0; ; attempt++) {
+      const args = ['--port', String(n.port), '--cluster-port', String(n.busPort), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(n.dir, 'nodes.conf')];
+      // hz 100: BullMQ's delayed jobs on time (see scripts/services.ts).
+      args.push('--cluster-node-timeout', '2000', '--save', '', '--appendonly', 'no', '--hz', '100', '--dir', n.dir);
+      const child = spawn(findBinary('redis-server') ?? 'redis-server', args, { stdio: 'ignore' });
+      n.child = child;
+      const up = await waitForPort('127.0.0.1', n.port, 10_000);
+      await new Promise((r) => setTimeout(r, 150));
+      if (up && child.exitCode === null && child.signalCode === null) return;
+      await stop(child, 'SIGKILL');
+      if (!mayMove || attempt >= 4) throw new Error(`redis-server (cluster) did not start on ports ${n.port}/${n.busPort}`);
+      [n.port, n.busPort] = [await this.freePort(), await this.freePort()];
+    }
   }
 
   async killNode(i: number, signal: NodeJS.Signals = 'SIGKILL') {
