@@ -60,7 +60,10 @@ CPU per join, not milliseconds. The full run's hold (20,000 sessions) needs a ma
 otherwise quiet; the short run above is the one to compare a change by, before and after, with the
 same knobs. \`--profile\` writes the apps' CPU profiles to \`bench-profiles/\`; the apps' warnings of the
 last run are kept in \`bench-logs/\`; \`BENCH_APP_FLAGS\` adds Node flags to the apps
-([CONFIGURATION.md](CONFIGURATION.md#tests-and-the-bench)).
+([CONFIGURATION.md](CONFIGURATION.md#tests-and-the-bench)). Two costs are measured alone, after
+\`npm run build:bench\`: \`node dist/bench/follow-cost.js\` (what following and forgetting a user's
+lifecycle subjects costs the NATS server) and \`node --expose-gc dist/bench/io-bindings.js\` (heap per
+socket of NestJS's message bindings against the gateway's plain listeners).
 
 Every knob (\`npm run bench -- --help\`):
 
