@@ -63,7 +63,8 @@ last run are kept in \`bench-logs/\`; \`BENCH_APP_FLAGS\` adds Node flags to the
 ([CONFIGURATION.md](CONFIGURATION.md#tests-and-the-bench)). Two costs are measured alone, after
 \`npm run build:bench\`: \`node dist/bench/follow-cost.js\` (what following and forgetting a user's
 lifecycle subjects costs the NATS server) and \`node --expose-gc dist/bench/io-bindings.js\` (heap per
-socket of NestJS's message bindings against the gateway's plain listeners).
+socket of NestJS's message bindings against the gateway's plain listeners), and \`node --expose-gc
+dist/bench/upgrade-request.js\` (what dropping Engine.IO's kept upgrade request frees per session).
 
 Every knob (\`npm run bench -- --help\`):
 
