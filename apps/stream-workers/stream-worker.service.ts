@@ -201,7 +201,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     return Promise.all(userIds.map((u) => this.tryStart(u)));
   }
 
-  /** Registry entries (`pl:managers`) of workers killed mid-run, for users nobody took over. */
+  /** Registry entries (the buckets' managers hashes) of workers killed mid-run, for users nobody took over. */
   async forgetDeadWorkersManagers() {
     const n = await this.leases.forgetDeadWorkersManagers();
     if (n > 0) this.logger.warn(`forgot ${n} registry entr(ies) of manager(s) that died with their worker and were not taken over`);
