@@ -24,7 +24,9 @@ export class RedisWriteProbe extends PeriodicProbe {
   }
 
   protected async check(): Promise<void> {
+    // One at a time: on a primary a failover just demoted, each READONLY answer makes the client
+    // reconnect, and a burst of them (one per bucket at once) made ioredis end the connection for good.
     const now = String(Date.now());
-    await Promise.all(this.keys.map((key) => this.redis.set(key, now, 'PX', 10 * PROBE_EVERY_MS)));
+    for (const key of this.keys) await this.redis.set(key, now, 'PX', 10 * PROBE_EVERY_MS);
   }
 }
