@@ -98,8 +98,10 @@ export class GatewayRegistry {
    * when one was missing (Redis, or on a Cluster one of its shards, lost its data).
    */
   async ensureMarker(nowIso: string, settleMs: number): Promise<boolean> {
-    const set = await Promise.all(BUCKETS.map((b) => this.redis.plEnsureMarker(this.keys.marker(b), this.keys.settling(b), nowIso, settleMs)));
-    return set.some((x) => x === 1);
+    // One at a time, as the write probe (libs/redis/write-probe.ts): a burst of writes on a demoted primary.
+    let missing = false;
+    for (const b of BUCKETS) if ((await this.redis.plEnsureMarker(this.keys.marker(b), this.keys.settling(b), nowIso, settleMs)) === 1) missing = true;
+    return missing;
   }
 
   /** When the dataset was last (re)created: the youngest bucket's marker (null while one is missing). */
