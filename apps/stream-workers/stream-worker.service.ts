@@ -1,7 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS } from '#libs/redis/index.js';
+import { REDIS, type RedisClient } from '#libs/redis/index.js';
 import { nowIso, type ManagerInfo, type ManagerStopped } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
@@ -54,7 +53,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     private readonly leases: LeaseRepository,
     private readonly nats: NatsService,
     private readonly metrics: Metrics,
