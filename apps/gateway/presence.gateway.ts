@@ -261,6 +261,7 @@ export class PresenceGateway implements OnGatewayInit, OnApplicationBootstrap, B
       this.nats.emit('gateway.heartbeat', {
         gatewayId: this.config.instanceId,
         sessions: this.registry.size,
+        digest: this.registry.digest,
         at: nowIso(),
         bootId: this.bootId,
       });

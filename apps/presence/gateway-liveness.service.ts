@@ -15,7 +15,7 @@ import {
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { auditLastSeq, presenceProgress } from '#libs/nats/streams.js';
 import { PresenceStateRepository } from './state/presence-state.repository.js';
-import { GatewayRegistry } from './state/gateway-registry.repository.js';
+import { GatewayRegistry, heldMatches } from './state/gateway-registry.repository.js';
 
 /**
  * After the marker is recreated (Redis lost its data), workers get this long to re-assert the
@@ -24,7 +24,7 @@ import { GatewayRegistry } from './state/gateway-registry.repository.js';
  */
 export const RESYNC_SETTLE_MS = 1000;
 
-/** Heartbeats in a row (each GATEWAY_TTL_MS / 3) whose session count disagrees with the state, after which the gateway is reconciled even while events are still waiting. */
+/** Heartbeats in a row (each GATEWAY_TTL_MS / 3) that disagree with the state, after which the gateway is reconciled even while events are still waiting. */
 export const MAX_MISMATCH_STREAK = 6;
 
 /**
@@ -34,7 +34,8 @@ export const MAX_MISMATCH_STREAK = 6;
  *   (published as ordinary leaves, so they take the same durable path);
  * - a gateway that heartbeats under a new boot id was restarted: the sessions of its previous
  *   incarnation end the same way;
- * - a gateway whose heartbeat counts other sessions than the state holds for it, two heartbeats in
+ * - a gateway whose heartbeat names other sessions than the state holds for it (another count, or
+ *   another digest of their ids: a lost join plus a lost leave keep the count), two heartbeats in
  *   a row once presence's consumer has no backlog (else up to MAX_MISMATCH_STREAK in a row: the
  *   difference is usually events still on their way), is asked for its list and the differences
  *   are published as joins and leaves;
@@ -43,7 +44,7 @@ export const MAX_MISMATCH_STREAK = 6;
 @Injectable()
 export class GatewayLivenessService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('GatewayLiveness');
-  /** Consecutive heartbeats whose session count disagreed with the state, per gateway. */
+  /** Consecutive heartbeats that disagreed with the state (count or digest), per gateway. */
   private readonly mismatches = new Map<string, number>();
   private resyncTimer?: NodeJS.Timeout;
   /**
@@ -89,15 +90,15 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       await this.reconcileGateway(hb.gatewayId, 'gateway_down');
       return;
     }
-    const held = await this.gateways.sessionCount(hb.gatewayId);
-    const streak = held === hb.sessions ? 0 : (this.mismatches.get(hb.gatewayId) ?? 0) + 1;
+    const held = await this.gateways.held(hb.gatewayId);
+    const streak = heldMatches(held, hb) ? 0 : (this.mismatches.get(hb.gatewayId) ?? 0) + 1;
     this.mismatches.set(hb.gatewayId, streak);
     // One disagreement is normal (events in flight); two in a row means something was lost, unless
     // session events still wait for us in JetStream: in a mass leave the state trails the gateways
     // by seconds, and reconciling then re-published thousands of leaves (and looked each one up)
     // at the worst moment. A disagreement that outlasts MAX_MISMATCH_STREAK heartbeats is acted on.
     if (streak >= 2 && (streak >= MAX_MISMATCH_STREAK || !(await this.eventsWaiting()))) {
-      this.logger.warn(`gateway ${hb.gatewayId} holds ${hb.sessions} session(s), the state ${held}: reconciling`);
+      this.logger.warn(`gateway ${hb.gatewayId} holds ${hb.sessions} session(s) (digest ${hb.digest ?? 'unsent'}), the state ${held.sessions} (${held.digest}): reconciling`);
       this.mismatches.set(hb.gatewayId, 0);
       await this.reconcileGateway(hb.gatewayId, 'lost');
     }
@@ -138,6 +139,8 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       work.push(this.nats.emitDurable('session.joined', s, SessionMessageIds.joined(s.sessionId, `-reconcile-${asOf}`)));
     }
     await Promise.all(work);
+    // Rebuilt from the index: a digest an earlier version did not keep would disagree for ever.
+    await this.gateways.redigest(gatewayId);
     if (work.length > 0) this.logger.warn(`gateway ${gatewayId} reconciled: ${work.length} session event(s) published`);
   }
 

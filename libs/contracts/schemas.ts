@@ -121,13 +121,16 @@ export type ConsoleTick = z.infer<typeof ConsoleTick>;
 
 /**
  * A gateway's liveness. `bootId` names this incarnation of the process: a gateway restarted under
- * the same INSTANCE_ID holds none of its earlier incarnation's sessions.
+ * the same INSTANCE_ID holds none of its earlier incarnation's sessions. `sessions`: how many it
+ * holds; `digest`: of their ids (session-digest.ts), so that a lost join plus a lost leave, which
+ * keep the count, still disagree with the state. Optional: an earlier gateway sends none.
  */
 export const GatewayHeartbeat = z.object({
   gatewayId: Id,
   sessions: z.number().int().nonnegative(),
   at: IsoTime,
   bootId: Id.optional(),
+  digest: z.number().int().min(0).max(0xffffffff).optional(),
 });
 export type GatewayHeartbeat = z.infer<typeof GatewayHeartbeat>;
 

@@ -16,7 +16,7 @@ describe('redisKeys: one slot per script on a Cluster', () => {
       const b = bucketOf(u);
       const keys = [
         k.sessions(u), k.state(u), k.tombstone(u, 's1'), k.earlyStatus(u, 's1'), k.block(u), k.lease(u), k.leaseGeneration(u), k.handoff(u),
-        k.active(b), k.grace(b), k.online(b), k.stats(b), k.managers(b), k.gatewaySessions(b, 'gw-1'), k.marker(b), k.settling(b),
+        k.active(b), k.grace(b), k.online(b), k.stats(b), k.managers(b), k.gatewaySessions(b, 'gw-1'), k.gatewayDigest(b, 'gw-1'), k.marker(b), k.settling(b),
       ];
       expect(new Set(keys.map(hashTag))).toEqual(new Set([`pl:b${b}`]));
     }

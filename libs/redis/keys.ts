@@ -3,7 +3,7 @@
  * Sentinel, Cluster). On a Cluster a script or MULTI may touch only keys of one hash slot, so:
  * - users are spread over REDIS_BUCKETS buckets by a stable hash of their id; a user's keys and the
  *   indexes and counters of the user's bucket (active, grace, online, stats, managers, a gateway's
- *   sessions, the dataset marker) share the bucket's hash tag `{<prefix>:b<n>}`, so every
+ *   sessions and their digest, the dataset marker) share the bucket's hash tag `{<prefix>:b<n>}`, so every
  *   transition of a user is one script on one slot;
  * - readers that need "all" (stats, sweeps, reconcile, queries) visit every bucket and sum;
  * - the few global keys (gateway and worker heartbeats) share the tag `{<prefix>}`, and nothing
@@ -73,6 +73,8 @@ export function redisKeys(prefix: string) {
     managers: (bucket: number) => `${tag(bucket)}:managers`,
     /** The sessions of the bucket's users that a gateway holds ("userId sessionId"). */
     gatewaySessions: (bucket: number, gatewayId: string) => `${tag(bucket)}:gw:${gatewayId}:sessions`,
+    /** The digest of the session ids in gatewaySessions (libs/contracts/session-digest.ts), kept by the scripts that change it; missing: 0. */
+    gatewayDigest: (bucket: number, gatewayId: string) => `${tag(bucket)}:gw:${gatewayId}:digest`,
     /**
      * Set once per bucket's dataset: when it is missing, the bucket's data was lost (one server
      * restarted empty, or on a Cluster the shard holding the bucket).

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { PresenceSocket } from '../socket-types.js';
-import type { LeaveReason, SessionJoined, SessionStatus } from '#libs/contracts/index.js';
+import { sessionIdHash, xorDigest, type LeaveReason, type SessionJoined, type SessionStatus } from '#libs/contracts/index.js';
 
 export interface LocalSession {
   socket: PresenceSocket;
@@ -22,8 +22,10 @@ export interface LocalSession {
 export class SessionRegistry {
   private readonly sessions = new Map<string, LocalSession>();
   private readonly byUser = new Map<string, Set<string>>();
+  private idDigest = 0;
 
   add(s: LocalSession) {
+    if (!this.sessions.has(s.joined.sessionId)) this.idDigest = xorDigest(this.idDigest, sessionIdHash(s.joined.sessionId));
     this.sessions.set(s.joined.sessionId, s);
     let set = this.byUser.get(s.joined.userId);
     if (!set) this.byUser.set(s.joined.userId, (set = new Set()));
@@ -34,6 +36,7 @@ export class SessionRegistry {
     const s = this.sessions.get(sessionId);
     if (!s) return undefined;
     this.sessions.delete(sessionId);
+    this.idDigest = xorDigest(this.idDigest, sessionIdHash(sessionId));
     const set = this.byUser.get(s.joined.userId);
     set?.delete(sessionId);
     if (set && set.size === 0) this.byUser.delete(s.joined.userId);
@@ -59,6 +62,11 @@ export class SessionRegistry {
 
   get size() {
     return this.sessions.size;
+  }
+
+  /** The digest of the ids of the sessions held here (for the heartbeat), kept as they come and go. */
+  get digest(): number {
+    return this.idDigest;
   }
 
   sessionsOf(userId: string): LocalSession[] {

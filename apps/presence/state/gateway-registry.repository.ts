@@ -2,7 +2,19 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { BUCKETS, REDIS, byBucket, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
-import type { PresenceDebug, SessionMeta } from '#libs/contracts/index.js';
+import { storedDigest, xorDigest, type GatewayHeartbeat, type PresenceDebug, type SessionMeta } from '#libs/contracts/index.js';
+import { REDIGEST } from './scripts.js';
+
+/** What the state holds for a gateway: its session count and their digest. */
+export interface HeldSessions {
+  sessions: number;
+  digest: number;
+}
+
+/** True when the state holds what the heartbeat says; a gateway of an earlier version sends no digest: its count alone is compared. */
+export function heldMatches(held: HeldSessions, hb: Pick<GatewayHeartbeat, 'sessions' | 'digest'>): boolean {
+  return held.sessions === hb.sessions && (hb.digest === undefined || held.digest === hb.digest);
+}
 
 /** KEYS: gateways, gatewayBoots  ARGV: gatewayId, nowMs, bootId ('' when the gateway sent none)
  *  Records the heartbeat; answers the boot id previously recorded when this one differs. */
@@ -29,6 +41,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     plHeartbeat(...args: (string | number)[]): Result<string | null, Context>;
     plEnsureMarker(...args: (string | number)[]): Result<number, Context>;
+    plRedigest(...args: (string | number)[]): Result<number, Context>;
   }
 }
 
@@ -48,6 +61,7 @@ export class GatewayRegistry {
     this.keys = redisKeys(config.redisPrefix);
     redis.defineCommand('plHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT });
     redis.defineCommand('plEnsureMarker', { numberOfKeys: 2, lua: ENSURE_MARKER });
+    redis.defineCommand('plRedigest', { numberOfKeys: 2, lua: REDIGEST });
   }
 
   /** Records a heartbeat; answers the boot id previously recorded when this one differs (a restart). */
@@ -55,10 +69,25 @@ export class GatewayRegistry {
     return this.redis.plHeartbeat(this.keys.gateways, this.keys.gatewayBoots, gatewayId, nowMs, bootId);
   }
 
-  /** How many sessions the state holds for the gateway. */
-  async sessionCount(gatewayId: string): Promise<number> {
-    const counts = await Promise.all(BUCKETS.map((b) => this.redis.scard(this.keys.gatewaySessions(b, gatewayId))));
-    return counts.reduce((a, b) => a + b, 0);
+  /**
+   * How many sessions the state holds for the gateway, and the digest of their ids (see
+   * libs/contracts/session-digest.ts): each bucket's pair read in one MULTI, so they agree.
+   */
+  async held(gatewayId: string): Promise<HeldSessions> {
+    const parts = await Promise.all(
+      BUCKETS.map(async (b) => {
+        const r = await this.redis.multi().scard(this.keys.gatewaySessions(b, gatewayId)).get(this.keys.gatewayDigest(b, gatewayId)).exec();
+        if (!r) throw new Error(`reading gateway ${gatewayId}'s sessions: transaction aborted`);
+        for (const [err] of r) if (err) throw err;
+        return { sessions: Number(r[0][1]), digest: storedDigest(r[1][1] as string | null) };
+      }),
+    );
+    return parts.reduce((a, p) => ({ sessions: a.sessions + p.sessions, digest: xorDigest(a.digest, p.digest) }), { sessions: 0, digest: 0 });
+  }
+
+  /** Recomputes the gateway's digest from its index, one bucket at a time (a reconcile's: see REDIGEST). */
+  async redigest(gatewayId: string): Promise<void> {
+    for (const b of BUCKETS) await this.redis.plRedigest(this.keys.gatewaySessions(b, gatewayId), this.keys.gatewayDigest(b, gatewayId));
   }
 
   /** Gateways whose last heartbeat is at or before `deadline` (ms). */
@@ -120,7 +149,7 @@ export class GatewayRegistry {
     const now = Date.now();
     const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], Number(flat[2 * i + 1])] as const);
     const gatewayPairs = pairs(gw);
-    const counts = await Promise.all(gatewayPairs.map(([id]) => this.sessionCount(id)));
+    const counts = await Promise.all(gatewayPairs.map(async ([id]) => (await this.held(id)).sessions));
     return {
       gateways: gatewayPairs.map(([gatewayId, seen], i) => ({
         gatewayId,

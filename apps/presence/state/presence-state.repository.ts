@@ -46,8 +46,8 @@ export class PresenceStateRepository {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
-    redis.defineCommand('plJoin', { numberOfKeys: 10, lua: JOIN });
-    redis.defineCommand('plLeave', { numberOfKeys: 8, lua: LEAVE });
+    redis.defineCommand('plJoin', { numberOfKeys: 11, lua: JOIN });
+    redis.defineCommand('plLeave', { numberOfKeys: 9, lua: LEAVE });
     redis.defineCommand('plUpdate', { numberOfKeys: 4, lua: UPDATE });
     redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
     redis.defineCommand('plAdopt', { numberOfKeys: 4, lua: ADOPT_ORPHAN });
@@ -57,7 +57,7 @@ export class PresenceStateRepository {
   private userKeys(userId: string, sessionId: string, gatewayId: string) {
     const k = this.keys;
     const b = bucketOf(userId);
-    return [k.sessions(userId), k.state(userId), k.tombstone(userId, sessionId), k.active(b), k.grace(b), k.online(b), k.stats(b), k.gatewaySessions(b, gatewayId)];
+    return [k.sessions(userId), k.state(userId), k.tombstone(userId, sessionId), k.active(b), k.grace(b), k.online(b), k.stats(b), k.gatewaySessions(b, gatewayId), k.gatewayDigest(b, gatewayId)];
   }
 
   async join(userId: string, meta: SessionMeta): Promise<JoinOutcome> {

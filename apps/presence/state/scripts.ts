@@ -1,3 +1,5 @@
+import { SESSION_DIGEST_LUA } from '#libs/contracts/index.js';
+
 /**
  * The presence transitions, each one atomic Lua script: the session set, the user's state and
  * epoch, the active/grace/online indexes and the counters of the user's bucket change together or
@@ -22,18 +24,33 @@ local function bumpEpoch(key)
 end
 `;
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, earlyStatus, block
+/**
+ * The gateway's session index of the bucket and its digest change together, here and only here
+ * (JOIN and LEAVE are its only writers), so the digest is always the one of the index: presence
+ * compares it with the gateway's heartbeat (see libs/contracts/session-digest.ts).
+ * `gatewayIndex(op, index, digest, userId, sessionId)`: op is SADD or SREM; the digest moves only
+ * when the index did. A digest of 0 is not stored (missing reads as 0), so nothing outlives the index.
+ */
+const GATEWAY_INDEX = SESSION_DIGEST_LUA + `
+local function gatewayIndex(op, index, digest, userId, sessionId)
+  if redis.call(op, index, userId .. ' ' .. sessionId) == 0 then return end
+  local d = sessionDigestStep(redis.call('GET', digest), sessionId)
+  if d == 0 then redis.call('DEL', digest) else redis.call('SET', digest, d) end
+end
+`;
+
+/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gatewayDigest, earlyStatus, block
  *  ARGV: sessionId, metaJson, status, userId, maxSessions
  *  A status change that overtook its join (a redelivery after a crash) waits in earlyStatus.
  *  A user an operator ended is kept out while their block lives: the join changes nothing. */
-export const JOIN = BUMP_EPOCH + `
+export const JOIN = BUMP_EPOCH + GATEWAY_INDEX + `
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'ignored'} end
-if redis.call('EXISTS', KEYS[10]) == 1 then return {'blocked'} end
+if redis.call('EXISTS', KEYS[11]) == 1 then return {'blocked'} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {'capped'} end
 local meta = ARGV[2]
 local status = ARGV[3]
-local early = redis.call('GET', KEYS[9])
+local early = redis.call('GET', KEYS[10])
 if early then
   local e = cjson.decode(early)
   local m = cjson.decode(meta)
@@ -43,10 +60,10 @@ if early then
     meta = cjson.encode(m)
     status = e.status
   end
-  redis.call('DEL', KEYS[9])
+  redis.call('DEL', KEYS[10])
 end
 redis.call('HSET', KEYS[1], ARGV[1], meta)
-redis.call('SADD', KEYS[8], ARGV[4] .. ' ' .. ARGV[1])
+gatewayIndex('SADD', KEYS[8], KEYS[9], ARGV[4], ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'sessions', 1)
 redis.call('HINCRBY', KEYS[7], 'status:' .. status, 1)
 if redis.call('HLEN', KEYS[1]) > 1 then return {'none'} end
@@ -66,7 +83,7 @@ end
 return {'online', epoch}
 `;
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions
+/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gatewayDigest
  *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, gatewayId, leftAtMs
  *  The gateway's session index is the one of the stored meta's gateway, not the message's: when
  *  they differ, nothing changes and the answer names the stored gateway, for the caller to call
@@ -77,7 +94,7 @@ return {'online', epoch}
  *  order of application. A leave of a session never seen (its join lost, or coming later and
  *  ignored) counts too; one that happened after the leave a pending cleanup runs from moves that
  *  cleanup (a new epoch, so the old job and timer find theirs stale). */
-export const LEAVE = BUMP_EPOCH + `
+export const LEAVE = BUMP_EPOCH + GATEWAY_INDEX + `
 local meta = redis.call('HGET', KEYS[1], ARGV[1])
 local m = meta and cjson.decode(meta)
 if m and m.gatewayId ~= ARGV[6] then return {'gateway', m.gatewayId} end
@@ -103,7 +120,7 @@ if not meta then
   return {'scheduled', moved, ARGV[3], ARGV[4]}
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('SREM', KEYS[8], ARGV[2] .. ' ' .. ARGV[1])
+gatewayIndex('SREM', KEYS[8], KEYS[9], ARGV[2], ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'sessions', -1)
 redis.call('HINCRBY', KEYS[7], 'status:' .. m.status, -1)
 if redis.call('HLEN', KEYS[1]) > 0 then
@@ -199,4 +216,18 @@ for i = 1, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 0 then out[#out + 1] = i end
 end
 return out
+`;
+
+/**
+ * A gateway's digest of one bucket recomputed from its index: KEYS: gatewaySessions, gatewayDigest.
+ * O(sessions of the gateway in the bucket), so only a reconcile runs it (it reads the whole index
+ * anyway): it heals a digest an earlier version never kept (the index alone was kept then).
+ */
+export const REDIGEST = SESSION_DIGEST_LUA + `
+local d = 0
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  d = sessionDigestStep(d, string.sub(m, string.find(m, ' ', 1, true) + 1))
+end
+if d == 0 then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], d) end
+return d
 `;
