@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { loadConfig } from '#libs/config/index.js';
 import { BUCKETS, bucketOf, createRedis, type RedisClient } from '#libs/redis/index.js';
 import type { LeaveReason, SessionMeta, SessionStatus } from '#libs/contracts/index.js';
+import { sessionDigest } from '#libs/contracts/index.js';
 import { PresenceStateRepository } from '../apps/presence/state/presence-state.repository.js';
+import { GatewayRegistry } from '../apps/presence/state/gateway-registry.repository.js';
 import { Backends, freePort } from './support/harness.js';
 import { keysMatching } from './support/redis-cluster.js';
 
@@ -16,6 +18,7 @@ jest.setTimeout(60_000);
 const backends = new Backends();
 let redis: RedisClient;
 let repo: PresenceStateRepository;
+let gateways: GatewayRegistry;
 let prefix: string;
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -27,17 +30,18 @@ beforeAll(async () => {
   const config = loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl, USER_STATE_TTL_MS: '60000' });
   prefix = config.redisPrefix;
   repo = new PresenceStateRepository(redis, config);
+  gateways = new GatewayRegistry(redis, config);
 });
 afterAll(async () => {
   redis?.disconnect();
   await backends.stop();
 });
 
-const meta = (sessionId: string, atMs: number): SessionMeta => ({
+const meta = (sessionId: string, atMs: number, gatewayId = 'gw-1'): SessionMeta => ({
   sessionId,
   page: '/dashboard',
   joinedAt: iso(atMs),
-  gatewayId: 'gw-1',
+  gatewayId,
   status: 'visible',
   statusAt: iso(atMs),
 });
@@ -48,20 +52,30 @@ async function scan() {
   const byStatus: Record<SessionStatus, number> = { visible: 0, hidden: 0, idle: 0 };
   let sessions = 0;
   let grace = 0;
+  const byGateway = new Map<string, string[]>();
   for (const key of await keysMatching(redis, `{${prefix}:b*}:u:*:sessions`)) {
     const metas = Object.values(await redis.hgetall(key)).map((m) => JSON.parse(m) as SessionMeta);
     if (metas.length === 0) continue;
     users.add(/:u:([^:]+):sessions$/.exec(key)![1]);
     sessions += metas.length;
-    for (const m of metas) byStatus[m.status]++;
+    for (const m of metas) {
+      byStatus[m.status]++;
+      byGateway.set(m.gatewayId, [...(byGateway.get(m.gatewayId) ?? []), m.sessionId]);
+    }
   }
   for (const key of await keysMatching(redis, `{${prefix}:b*}:u:*:state`)) if ((await redis.hget(key, 'status')) === 'grace') grace++;
-  return { users: users.size, sessions, byStatus, pendingCleanups: grace, managers: 0 };
+  return { stats: { users: users.size, sessions, byStatus, pendingCleanups: grace, managers: 0 }, byGateway };
 }
 
-async function expectCountersExact(step: string) {
-  const [stats, full] = [await repo.stats(), await scan()];
+async function expectCountersExact(step: string, gatewayIds = ['gw-1']) {
+  const [stats, { stats: full, byGateway }] = [await repo.stats(), await scan()];
   expect([step, stats]).toEqual([step, full]);
+  // Each gateway's count and digest, kept by the scripts, are those of the sessions stored for it,
+  // digested by the library the gateways use.
+  for (const gw of gatewayIds) {
+    const ids = byGateway.get(gw) ?? [];
+    expect([step, gw, await gateways.held(gw)]).toEqual([step, gw, { sessions: ids.length, digest: sessionDigest(ids) }]);
+  }
   // The indexes agree with the states they index.
   const online = await Promise.all(BUCKETS.map((b) => redis.smembers(repo.keys.online(b))));
   expect(new Set(online.flat()).size).toBe(full.users);
@@ -155,6 +169,9 @@ describe('presence state scripts', () => {
     };
     const statuses: SessionStatus[] = ['visible', 'hidden', 'idle'];
     const reasons: LeaveReason[] = ['closed', 'lost', 'logout', 'expired', 'gateway_down'];
+    // Sessions on two gateways; leaves name none, so each finds its session's gateway index itself.
+    const GATEWAYS = ['gw-1', 'gw-2'];
+    const gatewayOf = (sid: string) => GATEWAYS[Number(sid.slice(3)) % 2];
     type Ev = { kind: 'join' | 'update' | 'leave'; user: string; sid: string; at: number; status?: SessionStatus };
     const truth = new Map<string, { user: string; status: SessionStatus; statusAt: number; open: boolean }>();
     const events: Ev[] = [];
@@ -190,7 +207,7 @@ describe('presence state scripts', () => {
     delivered.push(...late);
     let step = 0;
     for (const e of delivered) {
-      if (e.kind === 'join') await repo.join(e.user, meta(e.sid, e.at));
+      if (e.kind === 'join') await repo.join(e.user, meta(e.sid, e.at, gatewayOf(e.sid)));
       else if (e.kind === 'update') await repo.update(e.user, e.sid, e.status!, iso(e.at));
       else await repo.leave(e.user, e.sid, e.at, e.at + 1000, reasons[rnd(reasons.length)]);
       const r = rnd(10);
@@ -201,14 +218,35 @@ describe('presence state scripts', () => {
       } else if (r === 1) {
         await repo.adoptOrphan(`orphan-${rnd(3)}`, T0 + 10_000);
       }
-      if (++step % 25 === 0) await expectCountersExact(`after ${step} events`);
+      if (++step % 25 === 0) await expectCountersExact(`after ${step} events`, GATEWAYS);
     }
-    await expectCountersExact('at the end');
+    await expectCountersExact('at the end', GATEWAYS);
     // Whatever the order, each session ends where the gateway left it.
     for (const [sid, t] of truth) {
       const m = (await repo.user(t.user)).metas.find((x) => x.sessionId === sid);
       expect([sid, m ? [m.status, Date.parse(m.statusAt!)] : 'gone']).toEqual([sid, t.open ? [t.status, t.statusAt] : 'gone']);
     }
+  });
+
+  it("a gateway's digest in every bucket: kept by joins and leaves, dropped with its last session, rebuilt by a reconcile when missing", async () => {
+    const gw = 'gw-digest';
+    const users = Array.from({ length: 64 }, (_, i) => `dg-${i}`);
+    expect(new Set(users.map(bucketOf)).size).toBe(BUCKETS.length);
+    const sids = users.map((u) => `${u}-s`);
+    for (const [i, u] of users.entries()) await repo.join(u, meta(sids[i], T0, gw));
+    expect(await gateways.held(gw)).toEqual({ sessions: 64, digest: sessionDigest(sids) });
+    // A repeated join changes nothing; a leave that names another gateway finds the stored one.
+    await repo.join(users[0], meta(sids[0], T0, gw));
+    await repo.leave(users[1], sids[1], T0 + 1, T0 + 1000, 'closed', 'gw-elsewhere');
+    expect(await gateways.held(gw)).toEqual({ sessions: 63, digest: sessionDigest(sids.slice(2).concat(sids[0])) });
+    // A digest an earlier version never kept: a reconcile rebuilds it from the index.
+    for (const b of BUCKETS) await redis.del(repo.keys.gatewayDigest(b, gw));
+    expect((await gateways.held(gw)).digest).not.toBe(sessionDigest(sids.slice(2).concat(sids[0])));
+    await gateways.redigest(gw);
+    expect(await gateways.held(gw)).toEqual({ sessions: 63, digest: sessionDigest(sids.slice(2).concat(sids[0])) });
+    for (const [i, u] of users.entries()) await repo.leave(u, sids[i], T0 + 2, T0 + 1000, 'closed', gw);
+    expect(await gateways.held(gw)).toEqual({ sessions: 0, digest: 0 });
+    expect(await keysMatching(redis, `{${prefix}:b*}:gw:${gw}:*`)).toEqual([]);
   });
 });
 
