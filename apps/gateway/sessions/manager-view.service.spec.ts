@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { CleanupSubjects, ManagerSubjects } from '#libs/contracts/index.js';
-import { GET_RETRY_MS, STOPPING_RECHECK_MS } from './manager-view.service.js';
+import { GET_AGAIN_MS } from './manager-view.service.js';
 import { at, presence, quietLogs, setup } from './manager-view.service.fake.js';
 
 quietLogs();
@@ -65,12 +65,12 @@ describe('ManagerViewService: what a get that fails, or a lost event, leaves beh
     nats.refusals[0](new Error('503'));
     await jest.advanceTimersByTimeAsync(0);
     expect(a.got.map((v) => v.state)).toEqual(['starting']);
-    await jest.advanceTimersByTimeAsync(GET_RETRY_MS);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
     nats.refusals[1](new Error('TIMEOUT'));
-    await jest.advanceTimersByTimeAsync(GET_RETRY_MS);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
     expect(nats.answers).toHaveLength(3);
     nats.answers[2](presence());
-    await jest.advanceTimersByTimeAsync(GET_RETRY_MS * 10);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
     expect(a.got.map((v) => v.state)).toEqual(['starting', 'running']);
     expect(nats.answers).toHaveLength(3);
   });
@@ -81,30 +81,33 @@ describe('ManagerViewService: what a get that fails, or a lost event, leaves beh
     await jest.advanceTimersByTimeAsync(0);
     here.delete('u');
     views.forget('u');
-    await jest.advanceTimersByTimeAsync(GET_RETRY_MS * 10);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
     expect(nats.answers).toHaveLength(1);
   });
 
-  it('a tab shown stopping is got again after the cleanup\'s time: a lost cancelled does not leave it there', async () => {
+  it('a tab shown stopping is got again until presence has its join: a lost cancelled does not leave it there', async () => {
     const { nats, tab } = setup();
     const a = tab();
-    const cleanupAt = new Date(Date.now() + 5000).toISOString();
-    nats.answers[0](presence({ status: 'grace', epoch: 11, cleanupAt }));
-    await jest.advanceTimersByTimeAsync(5000 + STOPPING_RECHECK_MS - 1);
+    nats.answers[0](presence({ status: 'grace', epoch: 11, cleanupAt: '2030-01-01T00:00:05.000Z' }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS - 1);
     expect(nats.answers).toHaveLength(1);
     await jest.advanceTimersByTimeAsync(1);
-    nats.answers[1](presence({ epoch: 12 }));
-    await jest.advanceTimersByTimeAsync(0);
+    // Presence is still behind: the same answer, and another get later.
+    nats.answers[1](presence({ status: 'grace', epoch: 11, cleanupAt: '2030-01-01T00:00:05.000Z' }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.answers[2](presence({ epoch: 12 }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
+    expect(nats.answers).toHaveLength(3);
     expect(a.got.map((v) => v.state)).toEqual(['stopping', 'running']);
   });
 
   it('a cleanup cancelled in time needs no second get', async () => {
     const { nats, tab } = setup();
     const a = tab();
-    nats.answers[0](presence({ status: 'grace', epoch: 11, cleanupAt: new Date(Date.now() + 5000).toISOString() }));
+    nats.answers[0](presence({ status: 'grace', epoch: 11, cleanupAt: '2030-01-01T00:00:05.000Z' }));
     await jest.advanceTimersByTimeAsync(0);
     nats.deliver(CleanupSubjects.cancelled('u'), { userId: 'u', at, epoch: 12 });
-    await jest.advanceTimersByTimeAsync(60_000);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
     expect(nats.answers).toHaveLength(1);
     expect(a.got.map((v) => v.state)).toEqual(['stopping', 'running']);
   });

@@ -21,20 +21,14 @@ import { RECORD_OF_EVENT, managerView, mergeRecord, recordOfAnswer, sameView, ty
 export const userRoom = (userId: string) => `user:${userId}`;
 
 /**
- * A get presence did not answer (it is restarting, or no replica is up) is asked again this much
- * later, until it is answered or the user's last tab leaves: a user whose manager already runs
- * sends no event, and without an answer their new tab would show `starting` for good.
+ * A user's record is got again this much later while the last get failed (presence restarting, no
+ * replica up) or while it says the user has no tab (`stopping`, `stopped`) though this gateway holds
+ * one: presence has not applied that tab's join yet, or its word on it (`cancelled`, `online`) was
+ * lost with a presence killed between its state change and the publish. A user whose manager runs
+ * sends no further event, so without this the tab would keep the wrong state for good.
  */
-export const GET_RETRY_MS = 2000;
+export const GET_AGAIN_MS = 2000;
 const GET_TIMEOUT_MS = 2000;
-/**
- * A `stopping` view shown to a tab this gateway holds is got again this long after its cleanup's
- * time: by then presence has either cancelled the cleanup (the tab's own join) or, rarely, ended
- * the session. Answers a lost `cancelled`: presence killed between its state change and the
- * publish, when nothing else would move the view.
- */
-export const STOPPING_RECHECK_MS = 1000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One user this gateway holds tabs of: the subscriptions of their lifecycle subjects and their record. */
 interface Followed {
@@ -42,8 +36,8 @@ interface Followed {
   record: ManagerRecord;
   /** What the user's tabs were last told; none before the first event or answer. */
   told?: ManagerStateEvent;
-  retry?: NodeJS.Timeout;
-  recheck?: { at: string; timer: NodeJS.Timeout };
+  /** The next get, while one is due (see GET_AGAIN_MS). */
+  again?: NodeJS.Timeout;
 }
 
 /**
@@ -127,7 +121,7 @@ export class ManagerViewService {
 
   private tell(userId: string, f: Followed) {
     const view = managerView(userId, f.record);
-    this.recheckStopping(userId, f, view);
+    this.getAgain(userId, f, view.state === 'stopping' || view.state === 'stopped');
     if (f.told && sameView(f.told, view)) return;
     f.told = view;
     this.server?.to(userRoom(userId)).emit('manager', view);
@@ -136,39 +130,36 @@ export class ManagerViewService {
   private async get(userId: string) {
     const f = this.users.get(userId);
     if (!f) return;
-    clearTimeout(f.retry);
-    f.retry = undefined;
     try {
       this.apply(userId, recordOfAnswer(await this.nats.request<UserPresence>(QuerySubjects.user, { userId }, GET_TIMEOUT_MS)), f);
     } catch (err) {
       if (this.users.get(userId) !== f) return;
-      this.logger.debug(`presence query for ${userId} failed (${(err as Error).message}); asking again in ${GET_RETRY_MS} ms`);
+      this.logger.debug(`presence query for ${userId} failed (${(err as Error).message}); asking again in ${GET_AGAIN_MS} ms`);
       // The tab is told what we know (usually `starting`) rather than nothing.
       if (!f.told) this.tell(userId, f);
-      f.retry ??= setTimeout(() => void this.get(userId), GET_RETRY_MS);
-      f.retry.unref();
+      this.getAgain(userId, f, true);
     }
   }
 
-  /** See STOPPING_RECHECK_MS: one timer per user shown `stopping`, for that cleanup's time. */
-  private recheckStopping(userId: string, f: Followed, view: ManagerStateEvent) {
-    const at = view.state === 'stopping' ? view.cleanupAt : undefined;
-    if (f.recheck?.at === at) return;
-    clearTimeout(f.recheck?.timer);
-    f.recheck = undefined;
-    if (!at) return;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Date.parse(at) - Date.now()) + STOPPING_RECHECK_MS);
-    const timer = setTimeout(() => void this.get(userId), delay);
-    timer.unref();
-    f.recheck = { at, timer };
+  /** One pending get per user while one is due (see GET_AGAIN_MS); none once the view is settled. */
+  private getAgain(userId: string, f: Followed, due: boolean) {
+    if (!due) {
+      clearTimeout(f.again);
+      f.again = undefined;
+      return;
+    }
+    f.again ??= setTimeout(() => {
+      f.again = undefined;
+      void this.get(userId);
+    }, GET_AGAIN_MS);
+    f.again.unref();
   }
 
   /** The user's last local socket left: forget the record and stop following. */
   forget(userId: string) {
     const f = this.users.get(userId);
     if (!f) return;
-    clearTimeout(f.retry);
-    clearTimeout(f.recheck?.timer);
+    clearTimeout(f.again);
     for (const sub of f.subs) this.nats.unsubscribe(sub);
     this.users.delete(userId);
   }
