@@ -21,14 +21,18 @@ import { RECORD_OF_EVENT, managerView, mergeRecord, recordOfAnswer, sameView, ty
 export const userRoom = (userId: string) => `user:${userId}`;
 
 /**
- * A user's record is got again this much later while the last get failed (presence restarting, no
- * replica up) or while it says the user has no tab (`stopping`, `stopped`) though this gateway holds
- * one: presence has not applied that tab's join yet, or its word on it (`cancelled`, `online`) was
- * lost with a presence killed between its state change and the publish. A user whose manager runs
- * sends no further event, so without this the tab would keep the wrong state for good.
+ * A user's record is got again this long after the last get failed (presence restarting, no
+ * replica up), or after it said the user has no tab though this gateway holds one: `stopped`, or
+ * `stopping` once its cleanup's time has passed (by then presence has applied the tab's join, which
+ * cancels the cleanup, or the cleanup waited for it: before, the tab's join may simply be on its
+ * way, and a gateway whose users all reconnect must not ask presence about each of them again and
+ * again while it catches up). Answers a get that failed, and a `cancelled` or `online` lost with a
+ * presence killed between its state change and the publish: a user whose manager runs sends no
+ * further event, so the tab would keep the wrong state for good.
  */
 export const GET_AGAIN_MS = 2000;
 const GET_TIMEOUT_MS = 2000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One user this gateway holds tabs of: the subscriptions of their lifecycle subjects and their record. */
 interface Followed {
@@ -121,7 +125,7 @@ export class ManagerViewService {
 
   private tell(userId: string, f: Followed) {
     const view = managerView(userId, f.record);
-    this.getAgain(userId, f, view.state === 'stopping' || view.state === 'stopped');
+    this.getAgain(userId, f, view.state === 'stopped' || view.state === 'stopping', view.cleanupAt);
     if (f.told && sameView(f.told, view)) return;
     f.told = view;
     this.server?.to(userRoom(userId)).emit('manager', view);
@@ -142,16 +146,17 @@ export class ManagerViewService {
   }
 
   /** One pending get per user while one is due (see GET_AGAIN_MS); none once the view is settled. */
-  private getAgain(userId: string, f: Followed, due: boolean) {
+  private getAgain(userId: string, f: Followed, due: boolean, notBefore?: string) {
     if (!due) {
       clearTimeout(f.again);
       f.again = undefined;
       return;
     }
+    const wait = notBefore ? Math.min(MAX_TIMER_MS, Math.max(0, Date.parse(notBefore) - Date.now())) : 0;
     f.again ??= setTimeout(() => {
       f.again = undefined;
       void this.get(userId);
-    }, GET_AGAIN_MS);
+    }, wait + GET_AGAIN_MS);
     f.again.unref();
   }
 
