@@ -20,4 +20,8 @@ export default {
   // Every suite closes what it opened (Stack.stop closes its tabs, apps and servers), but a suite
   // whose setup failed halfway can leave a client retrying forever; the run must still end.
   forceExit: true,
+  // The e2e suites mostly wait (cleanup timeouts, TTLs, servers starting): two at a time keep a
+  // 2-core machine busy without starving the processes whose timings the suites assert. Jest's
+  // default there is one (cores - 1).
+  maxWorkers: 2,
 };

@@ -7,79 +7,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ROOT, TEST_SECRET } from '../test/support/harness.js';
 import { measureFloor } from './floor.js';
 import { GeneratorPool } from './generator.js';
 import { machineLoad } from './proc.js';
 import { calibrate, describeCalibration } from './calibrate.js';
-import { chart, markdown, targets, writeBenchmarks, type RunReport } from './report.js';
+import { HELP, parse } from './options.js';
+import { writeBenchmarks } from './page.js';
+import { chart, markdown, targets, type RunReport } from './report.js';
 import * as sc from './scenarios.js';
 import { BenchStack, NaiveProcess } from './stack.js';
-
-const HELP = `npm run bench -- [options]
-  --quick                   small and short: a smoke run of every scenario (~1 min)
-  --scenarios LIST          comma list of floor,ramp,hold,storm,cleanup,churn,naive (default: all)
-  --ramp-rates LIST         session joins per second per ramp step (default 100,250,500,1000)
-  --ramp-seconds N          length of each ramp step (default 6)
-  --hold-users N            users held connected (default 10000); --hold-tabs N tabs each (default 2)
-  --hold-rate N             connects per second while building the hold (default 500)
-  --storm-users N           users (x --hold-tabs tabs) of the reconnect storm (default 1000)
-  --churn-users N           users of the churn pool (default 2000)
-  --churn-rate N            joins and leaves per second, together (default 2000)
-  --churn-seconds N         (default 60)
-  --cleanup-timeout MS      CLEANUP_TIMEOUT_MS of the stack (default 5000, the contract's default)
-  --log-level L             LOG_LEVEL of gateway and presence (default warn)
-  --worker-log-level L      LOG_LEVEL of stream-workers (default warn: 10k managers log 10k lines/s)
-  --addresses N             127.0.0.x source addresses of the clients (default 4)
-  --profile                 run the apps with --cpu-prof; profiles land in bench-profiles/
-  --no-write                print only; do not write docs/BENCHMARKS.md and docs/bench-latency.svg
-                            (--quick never writes them unless --write is given)
-  --processes N             gateways and generator processes (default: enough for the descriptor limit)
-  --seed N                  seed of the tab counts (default 1)
-Environment: BENCH_APP_FLAGS="--trace-gc ..." adds Node flags to the apps (their output lands in bench-logs/).`;
-
-function parse(argv: string[]) {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) continue;
-    const [k, v] = a.slice(2).split('=', 2);
-    if (v !== undefined) flags.set(k, v);
-    else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) flags.set(k, argv[++i]);
-    else flags.set(k, 'true');
-  }
-  const quick = flags.has('quick');
-  const num = (k: string, full: number, q: number) => {
-    const raw = flags.get(k);
-    const v = raw === undefined ? (quick ? q : full) : Number(raw);
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${k} must be a positive number, got ${raw}`);
-    return v;
-  };
-  const list = (k: string, full: string, q: string) => (flags.get(k) ?? (quick ? q : full)).split(',').map((s) => s.trim()).filter(Boolean);
-  const o: sc.Options = {
-    quick,
-    scenarios: new Set(list('scenarios', 'floor,ramp,hold,storm,cleanup,churn,naive', 'floor,ramp,hold,storm,cleanup,churn,naive')),
-    rampRates: list('ramp-rates', '100,250,500,1000', '50,200').map(Number),
-    rampSeconds: num('ramp-seconds', 6, 2),
-    holdUsers: num('hold-users', 10_000, 300),
-    holdTabs: num('hold-tabs', 2, 2),
-    holdRate: num('hold-rate', 500, 300),
-    stormUsers: num('storm-users', 1000, 200),
-    churnUsers: num('churn-users', 2000, 200),
-    churnRate: num('churn-rate', 2000, 200),
-    churnSeconds: num('churn-seconds', 60, 5),
-    cleanupTimeoutMs: num('cleanup-timeout', 5000, 2000),
-    logLevel: flags.get('log-level') ?? 'warn',
-    workerLogLevel: flags.get('worker-log-level') ?? 'warn',
-    consoleLoggerIntervalMs: num('console-interval', 1000, 1000),
-    addresses: num('addresses', 4, 2),
-    floorN: num('floor-n', 2000, 300),
-    seed: num('seed', 1, 1),
-    processes: flags.has('processes') ? num('processes', 1, 1) : undefined,
-  };
-  return { o, help: flags.has('help'), write: quick ? flags.has('write') : !flags.has('no-write'), profile: flags.has('profile') };
-}
 
 /** 20k sockets on each side of the connection need more descriptors than the usual 1024 (or 20000). */
 function raiseFileLimit(want: number): string {
@@ -100,8 +38,9 @@ function version(cmd: string, args: string[]): string {
 const log = (s: string) => process.stdout.write(`[bench] ${s}\n`);
 
 async function main() {
-  const { o, help, write, profile } = parse(process.argv.slice(2));
+  const { o, help, write, profile, render } = parse(process.argv.slice(2));
   if (help) return void process.stdout.write(`${HELP}\n`);
+  if (render) return writePage(JSON.parse(readFileSync(render, 'utf8')) as RunReport, false);
   const fdNote = raiseFileLimit(200_000);
   log(fdNote);
   // Before anything else runs: a quiet machine's own speed, so runs on different machines compare.
@@ -233,16 +172,18 @@ async function main() {
     await stopAll();
   }
   report.loadAfter = machineLoad();
-  const md = markdown(report, 'bench-latency.svg');
-  process.stdout.write(`\n${md}\n`);
   const rows = targets(report);
+  process.stdout.write(`\n${markdown(report, 'bench-latency.svg')}\n`);
   process.stdout.write(`\n${rows.map((r) => `${r[2].replace(/\*/g, '').padEnd(8)} ${r[0]}: ${r[1]}`).join('\n')}\n`);
-  if (write) {
-    writeBenchmarks(join(ROOT, 'docs', 'BENCHMARKS.md'), md);
-    writeFileSync(join(ROOT, 'docs', 'bench-latency.svg'), chart(report));
-    writeFileSync(join(ROOT, 'docs', 'bench-latest.json'), `${JSON.stringify(report, null, 1)}\n`);
-    log('wrote docs/BENCHMARKS.md, docs/bench-latency.svg and docs/bench-latest.json');
-  }
+  if (write) writePage(report, true);
+}
+
+/** docs/BENCHMARKS.md and its chart from a report; with `json`, the report itself beside them. */
+function writePage(report: RunReport, json: boolean) {
+  writeBenchmarks(join(ROOT, 'docs', 'BENCHMARKS.md'), markdown(report, 'bench-latency.svg'));
+  writeFileSync(join(ROOT, 'docs', 'bench-latency.svg'), chart(report));
+  if (json) writeFileSync(join(ROOT, 'docs', 'bench-latest.json'), `${JSON.stringify(report, null, 1)}\n`);
+  log(`wrote docs/BENCHMARKS.md and docs/bench-latency.svg${json ? ' and docs/bench-latest.json' : ''}`);
 }
 
 // stdout is asynchronous when it is a pipe: exit only once everything written has been flushed.

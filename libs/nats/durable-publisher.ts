@@ -1,4 +1,5 @@
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { Fifo } from './fifo.js';
 import { readAck, RetryReport } from './jetstream-ack.js';
 
 export interface DurablePublisherOptions {
@@ -61,9 +62,8 @@ export class DurablePublisher {
   private readonly inbox: string;
   private sub?: Subscription;
   private readonly inFlight = new Map<string, Pending>();
-  /** In order; `head` is the next to send. `shift()` moves the whole array, and this holds thousands in a burst. */
-  private waiting: Pending[] = [];
-  private head = 0;
+  /** Not sent yet, in order. */
+  private readonly waiting = new Fifo<Pending>();
   private readonly backingOff = new Set<Pending>();
   private nextToken = 0;
   private sweeper?: NodeJS.Timeout;
@@ -105,7 +105,7 @@ export class DurablePublisher {
     return new Promise((resolve) => {
       this.waiting.push({ subject, body, msgId, attempt: 0, sentAt: 0, overdue: false, retryAt: 0, resolve });
       // A full batch, or one that has waited long enough, leaves now (see pumpSoon).
-      if (this.waiting.length - this.head >= BATCH || (this.pumpScheduled && Date.now() - this.pumpScheduledAt >= BATCH_WAIT_MS)) {
+      if (this.waiting.size >= BATCH || (this.pumpScheduled && Date.now() - this.pumpScheduledAt >= BATCH_WAIT_MS)) {
         this.pump();
         // The next batch waits its own BATCH_WAIT_MS, not one write per publish from now on.
         this.pumpScheduledAt = Date.now();
@@ -134,7 +134,7 @@ export class DurablePublisher {
 
   /** Publishes waiting for a slot or an ack. */
   get pending(): number {
-    return this.inFlight.size + (this.waiting.length - this.head) + this.backingOff.size;
+    return this.inFlight.size + this.waiting.size + this.backingOff.size;
   }
 
   private subscribe() {
@@ -146,8 +146,9 @@ export class DurablePublisher {
   }
 
   private pump() {
-    while (this.inFlight.size < this.maxInFlight && this.head < this.waiting.length) {
-      const p = this.waiting[this.head++];
+    while (this.inFlight.size < this.maxInFlight) {
+      const p = this.waiting.take();
+      if (!p) break;
       if (this.nc.isClosed()) {
         p.resolve(null);
         continue;
@@ -165,13 +166,6 @@ export class DurablePublisher {
         this.failed(p, (err as Error).message);
       }
     }
-    if (this.head === this.waiting.length) {
-      this.waiting = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-      this.waiting = this.waiting.slice(this.head);
-      this.head = 0;
-    }
   }
 
   private acked(msg: Msg) {
@@ -183,7 +177,7 @@ export class DurablePublisher {
     const ack = readAck(msg);
     if ('error' in ack) this.failed(p, ack.error);
     else p.resolve(ack.seq);
-    if (this.head < this.waiting.length) this.pumpSoon();
+    if (this.waiting.size > 0) this.pumpSoon();
   }
 
   private failed(p: Pending, why: string) {
@@ -198,8 +192,7 @@ export class DurablePublisher {
   resend() {
     if (this.nc.isClosed() || this.inFlight.size === 0) return;
     // Ahead of what waits, in the order they were first sent (the map's order).
-    this.waiting = [...this.inFlight.values(), ...this.waiting.slice(this.head)];
-    this.head = 0;
+    this.waiting.pushFront(this.inFlight.values());
     this.inFlight.clear();
     this.pumpSoon();
   }
@@ -236,10 +229,8 @@ export class DurablePublisher {
   }
 
   private closeAll() {
-    for (const p of [...this.inFlight.values(), ...this.waiting.slice(this.head), ...this.backingOff]) p.resolve(null);
+    for (const p of [...this.inFlight.values(), ...this.waiting.drain(), ...this.backingOff]) p.resolve(null);
     this.inFlight.clear();
-    this.waiting = [];
-    this.head = 0;
     this.backingOff.clear();
     this.stopSweeper();
   }

@@ -10,7 +10,7 @@ type ReceiverPrototype = Writable & { [GUARDED]?: true };
  * on the socket's `end` and on its `close` (ws 8, lib/websocket.js and lib/receiver.js). Every call
  * after the first makes Node build an ERR_STREAM_ALREADY_FINISHED error, with a stack trace taken
  * at unlimited depth, only to drop it: ws passes no callback to hear it. In a mass close that error
- * nobody reads is a visible share of the gateway's CPU (docs/BENCHMARKS.md, the `ws` finding).
+ * nobody reads is a visible share of the gateway's CPU (docs/BENCHMARKS.md, the changelog's `ws` entry).
  *
  * After this, a bare `end()` of a receiver that has finished or been destroyed returns at once,
  * which is all Node did with it, less the error nobody reads. Any other call is Node's own.

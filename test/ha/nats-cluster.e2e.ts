@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Stack, readStream, uniqueUser, until } from '../support/harness.js';
-import { converged, convergenceBound, expectNeverTwoManagers, expectNoDuplicateManagers, allHealthy, fastEnv, health, heldUsers, TabBook, type FaultTimings } from '../support/faults.js';
+import { converged, convergenceBound, expectNoDuplicateManagers, expectOneManagerAtATime, allHealthy, fastEnv, health, heldUsers, TabBook, type FaultTimings } from '../support/faults.js';
 import { AUDIT_STREAM, PRESENCE_CONSUMER } from '../../libs/nats/streams.js';
 
 jest.setTimeout(240_000);
@@ -103,16 +103,18 @@ describe('a 3-node NATS cluster losing a node at a time', () => {
     await cluster().ready();
     await caughtUp();
 
-    // Nothing lost: every join and leave the tabs made is in the stream, every user who left went
-    // offline once, and the stored manager events never show two at once.
+    // Nothing lost: every join the tabs made is in the stream (session events are durable). Never two managers: from the managers' own ConsoleLogger lines, since lifecycle
+    // events are core NATS and the stream may miss one published while its leader is being elected.
     const stored = await readStream(stack.observer.nc, AUDIT_STREAM);
     for (const u of users) {
       const count = (s: string) => stored.filter((e) => e.subject === s).length;
       const opened = tabs.filter((t) => t.user === u).length;
       expect({ u, joined: count(`presence.session.${u}.joined`) >= opened }).toEqual({ u, joined: true });
-      expectNeverTwoManagers(stack, u, new Map(), stored);
+      expectOneManagerAtATime(stack.workers, u);
     }
-    for (const u of [users[1]]) expect(stored.filter((e) => e.subject === `presence.user.${u}.offline`)).toHaveLength(1);
+    // The user who left for good had their manager stopped once, for the cleanup (the workers' log).
+    const stops = stack.workers.flatMap((w) => w.lines.filter((l) => l.includes(`manager stopped for ${users[1]} (`)));
+    expect(stops).toEqual([expect.stringMatching(/\((offline|reconcile)/)]);
     await expectNoDuplicateManagers(stack);
     for (const app of stack.apps) expect([app.app, app.alive]).toEqual([app.app, true]);
   });

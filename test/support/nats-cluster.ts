@@ -65,8 +65,8 @@ export class NatsCluster {
     }
   }
 
-  /** Waits until JetStream's meta group has a leader (/healthz answers ok only then). */
-  async ready(timeoutMs = 20_000) {
+  /** Waits until JetStream's meta group has a leader and a restarted node caught up (/healthz answers ok only then; slow on a loaded machine). */
+  async ready(timeoutMs = 45_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ok = await Promise.all(
