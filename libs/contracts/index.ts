@@ -8,3 +8,4 @@ export * from './message-ids.js';
 export * from './socket-events.js';
 export * from './socket-schemas.js';
 export * from './events.js';
+export * from './user-query.js';

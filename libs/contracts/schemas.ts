@@ -89,7 +89,7 @@ export type SessionLeft = z.infer<typeof SessionLeft>;
  * presence.user and presence.cleanup event): it grows with every transition of the user, so a
  * reader keeps the newest word whatever order events and query answers reach it in.
  */
-const Epoch = z.number().int().nonnegative();
+export const Epoch = z.number().int().nonnegative();
 
 /** `sessionId`/`joinedAt` (optional additions): the first session, and when it joined at its gateway. */
 export const UserOnline = z.object({ userId: UserId, at: IsoTime, sessionId: Id.optional(), joinedAt: IsoTime.optional(), epoch: Epoch.optional() });
@@ -106,7 +106,7 @@ export const CleanupCancelled = z.object({ userId: UserId, at: IsoTime, epoch: E
 export type CleanupCancelled = z.infer<typeof CleanupCancelled>;
 
 /** The lease's generation (fencing token): a newer holder's is larger, so a stale holder's word can be told apart. */
-const Generation = z.number().int().nonnegative();
+export const Generation = z.number().int().nonnegative();
 export const ManagerStarted = z.object({ userId: UserId, workerId: Id, at: IsoTime, generation: Generation.optional() });
 export type ManagerStarted = z.infer<typeof ManagerStarted>;
 export const STOP_REASONS = ['offline', 'reconcile', 'handover', 'lease_lost', 'admin'] as const;
@@ -182,21 +182,6 @@ export interface PresenceDebug {
 export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime, to: Id.optional() });
 export type WorkerHandover = z.infer<typeof WorkerHandover>;
 
-
-export interface UserPresence {
-  userId: string;
-  metas: SessionMeta[];
-  cleanupAt: string | null;
-  /** The project's addition: where the user's manager runs, if it does. */
-  manager: { workerId: string; startedAt: string; generation?: number } | null;
-  /** The project's additions, read together: the user's presence status and its epoch (absent: no state). */
-  status?: UserStatus;
-  epoch?: number;
-}
-
-/** A user's presence status: with sessions, in the grace period of a pending cleanup, or offline. */
-export const USER_STATUSES = ['online', 'grace', 'offline'] as const;
-export type UserStatus = (typeof USER_STATUSES)[number];
 
 export interface PresenceStats {
   users: number;

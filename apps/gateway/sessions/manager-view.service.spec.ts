@@ -75,6 +75,18 @@ describe('ManagerViewService: what a get that fails, or a lost event, leaves beh
     expect(nats.answers).toHaveLength(3);
   });
 
+  it('an error answer or a malformed one is a failed get: nothing changes, and the user is asked about again', async () => {
+    const { nats, tab } = setup();
+    const a = tab();
+    nats.answers[0]({ error: 'Redis is away' } as never);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.answers[1](presence({ epoch: -1 }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.answers[2](presence());
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got.map((v) => v.state)).toEqual(['starting', 'running']);
+  });
+
   it('no more gets once the user\'s last tab left', async () => {
     const { nats, views, here } = setup();
     nats.refusals[0](new Error('503'));

@@ -10,8 +10,8 @@ import {
   UserOffline,
   UserOnline,
   lifecycleSubjectsOf,
+  UserPresence,
   type ManagerStateEvent,
-  type UserPresence,
 } from '#libs/contracts/index.js';
 import { NatsService, route, type SubjectRoute } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
@@ -135,10 +135,16 @@ export class ManagerViewService {
     const f = this.users.get(userId);
     if (!f) return;
     try {
-      this.apply(userId, recordOfAnswer(await this.nats.request<UserPresence>(QuerySubjects.user, { userId }, GET_TIMEOUT_MS)), f);
+      const raw = await this.nats.request<unknown>(QuerySubjects.user, { userId }, GET_TIMEOUT_MS);
+      // A service error (presence could not read its state: Redis away) is a failed get, not a malformed answer.
+      if (raw && typeof raw === 'object' && 'error' in raw) throw new Error(String(raw.error));
+      const answer = UserPresence.safeParse(raw);
+      if (answer.success) return this.apply(userId, recordOfAnswer(answer.data), f);
+      this.logger.warn(`presence answered a malformed record for ${userId} (${answer.error.issues[0]?.message ?? 'invalid'}); ignored`);
     } catch (err) {
-      if (this.users.get(userId) !== f) return;
       this.logger.debug(`presence query for ${userId} failed (${(err as Error).message}); asking again in ${GET_AGAIN_MS} ms`);
+    }
+    if (this.users.get(userId) === f) {
       // The tab is told what we know (usually `starting`) rather than nothing.
       if (!f.told) this.tell(userId, f);
       this.getAgain(userId, f, true);
