@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Redis } from 'ioredis';
 import { loadConfig } from '#libs/config/index.js';
+import { BUCKETS, bucketOf, createRedis, type RedisClient } from '#libs/redis/index.js';
 import { leaseTimings } from '../libs/config/timings.js';
 import { LeaseRepository } from '../apps/stream-workers/leases/lease.repository.js';
 import { Backends, freePort } from './support/harness.js';
@@ -13,14 +13,14 @@ jest.setTimeout(60_000);
  * across batch boundaries, and leave the same keys behind.
  */
 const backends = new Backends();
-let redis: Redis;
+let redis: RedisClient;
 let repo: LeaseRepository;
 const config = () => loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl, WORKER_TTL_MS: '15000' });
 
 beforeAll(async () => {
   backends.redisPort = await freePort();
   await backends.startRedis();
-  redis = new Redis(backends.redisUrl, { maxRetriesPerRequest: null });
+  redis = createRedis(backends.redisUrl, 'e2e');
   repo = new LeaseRepository(redis, config());
 });
 afterAll(async () => {
@@ -46,7 +46,7 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
     for (const [i, u] of users.entries()) {
       const expected = ['renewed', 'reclaimed', 'lost'][i % 3];
       expect([u, results.get(u) ?? 'renewed']).toEqual([u, expected]);
-      const [holder, ttl, entry] = await Promise.all([redis.get(k.lease(u)), redis.pttl(k.lease(u)), redis.hget(k.managers, u)]);
+      const [holder, ttl, entry] = await Promise.all([redis.get(k.lease(u)), redis.pttl(k.lease(u)), redis.hget(k.managers(bucketOf(u)), u)]);
       if (expected === 'lost') {
         expect(holder).toBe('w-other');
         expect(entry).toBeNull();
@@ -63,8 +63,8 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
   it("acquire: every new holder gets a larger generation, at least Redis's clock in µs, and a graceful move hands the memory over once", async () => {
     const k = repo.keys;
     const u = 'gen-u1';
-    await redis.sadd(k.active, u);
-    await redis.set(k.marker, '1');
+    await redis.sadd(k.active(bucketOf(u)), u);
+    await redis.set(k.marker(bucketOf(u)), '1');
     const first = await repo.acquire(u, 'w-a', Date.now());
     expect(first.result).toBe('acquired');
     expect(first.generation).toBeGreaterThanOrEqual((Date.now() - 60_000) * 1000);
@@ -129,7 +129,7 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
   it('unleasedActiveUsers: every active user whose lease nobody holds, across pages, and no other', async () => {
     const k = repo.keys;
     const users = Array.from({ length: 2500 }, (_, i) => `active-u${i}`);
-    await redis.sadd(k.active, ...users);
+    for (const u of users) await redis.sadd(k.active(bucketOf(u)), u);
     // Every fifth user's lease is free; the others are held, by us or by another worker.
     for (const [i, u] of users.entries()) if (i % 5 !== 0) await redis.set(k.lease(u), i % 2 ? 'w-me' : 'w-other', 'PX', 60_000);
     // A lease of a user who is not active is no business of this question.
@@ -143,7 +143,7 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
 
   it('forgetDeadWorkersManagers: drops the entries of dead workers whose lease lapsed, across pages, and nothing else', async () => {
     const k = repo.keys;
-    await redis.del(k.managers);
+    for (const b of BUCKETS) await redis.del(k.managers(b));
     await repo.heartbeat('w-live');
     const entry = (workerId: string) => JSON.stringify({ workerId, startedAt: '2030-01-01T00:00:00.000Z' });
     const users = Array.from({ length: 2400 }, (_, i) => `reg-u${i}`);
@@ -153,13 +153,13 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
     for (const [i, u] of users.entries()) {
       await redis.del(k.lease(u));
       if (kind(i) === 1) await redis.set(k.lease(u), 'w-dead', 'PX', 60_000);
-      await redis.hset(k.managers, u, kind(i) === 3 ? 'not json' : entry(kind(i) === 2 ? 'w-live' : 'w-dead'));
+      await redis.hset(k.managers(bucketOf(u)), u, kind(i) === 3 ? 'not json' : entry(kind(i) === 2 ? 'w-live' : 'w-dead'));
     }
 
     const dropped = await repo.forgetDeadWorkersManagers();
 
     expect(dropped).toBe(users.filter((_, i) => kind(i) === 0).length);
-    const left = await redis.hkeys(k.managers);
+    const left = (await Promise.all(BUCKETS.map((b) => redis.hkeys(k.managers(b))))).flat();
     expect(left.sort()).toEqual(users.filter((_, i) => kind(i) !== 0).sort());
     expect(await repo.forgetDeadWorkersManagers()).toBe(0);
   });

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Redis } from 'ioredis';
 import { loadConfig } from '#libs/config/index.js';
+import { BUCKETS, bucketOf, createRedis, type RedisClient } from '#libs/redis/index.js';
 import type { LeaveReason, SessionMeta, SessionStatus } from '#libs/contracts/index.js';
 import { PresenceStateRepository } from '../apps/presence/state/presence-state.repository.js';
 import { Backends, freePort } from './support/harness.js';
+import { keysMatching } from './support/redis-cluster.js';
 
 jest.setTimeout(60_000);
 
@@ -13,16 +14,19 @@ jest.setTimeout(60_000);
  * crash can deliver them. The O(1) counters must always equal a full scan of the state.
  */
 const backends = new Backends();
-let redis: Redis;
+let redis: RedisClient;
 let repo: PresenceStateRepository;
+let prefix: string;
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
 beforeAll(async () => {
   backends.redisPort = await freePort();
   await backends.startRedis();
-  redis = new Redis(backends.redisUrl, { maxRetriesPerRequest: null });
-  repo = new PresenceStateRepository(redis, loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl, USER_STATE_TTL_MS: '60000' }));
+  redis = createRedis(backends.redisUrl, 'e2e');
+  const config = loadConfig({ NODE_ENV: 'development', REDIS_URL: backends.redisUrl, USER_STATE_TTL_MS: '60000' });
+  prefix = config.redisPrefix;
+  repo = new PresenceStateRepository(redis, config);
 });
 afterAll(async () => {
   redis?.disconnect();
@@ -40,19 +44,18 @@ const meta = (sessionId: string, atMs: number): SessionMeta => ({
 
 /** The same numbers as repo.stats(), counted from every key. */
 async function scan() {
-  const k = repo.keys;
   const users = new Set<string>();
   const byStatus: Record<SessionStatus, number> = { visible: 0, hidden: 0, idle: 0 };
   let sessions = 0;
   let grace = 0;
-  for (const key of await redis.keys(k.sessions('*'))) {
+  for (const key of await keysMatching(redis, `{${prefix}:b*}:u:*:sessions`)) {
     const metas = Object.values(await redis.hgetall(key)).map((m) => JSON.parse(m) as SessionMeta);
     if (metas.length === 0) continue;
-    users.add(key.slice(key.indexOf('{') + 1, key.indexOf('}')));
+    users.add(/:u:([^:]+):sessions$/.exec(key)![1]);
     sessions += metas.length;
     for (const m of metas) byStatus[m.status]++;
   }
-  for (const key of await redis.keys(k.state('*'))) if ((await redis.hget(key, 'status')) === 'grace') grace++;
+  for (const key of await keysMatching(redis, `{${prefix}:b*}:u:*:state`)) if ((await redis.hget(key, 'status')) === 'grace') grace++;
   return { users: users.size, sessions, byStatus, pendingCleanups: grace, managers: 0 };
 }
 
@@ -60,7 +63,8 @@ async function expectCountersExact(step: string) {
   const [stats, full] = [await repo.stats(), await scan()];
   expect([step, stats]).toEqual([step, full]);
   // The indexes agree with the states they index.
-  expect(new Set(await redis.smembers(repo.keys.online)).size).toBe(full.users);
+  const online = await Promise.all(BUCKETS.map((b) => redis.smembers(repo.keys.online(b))));
+  expect(new Set(online.flat()).size).toBe(full.users);
 }
 
 describe('presence state scripts', () => {
@@ -251,7 +255,7 @@ describe('orphanManagers (one script per batch of registered managers)', () => {
     const k = repo.keys;
     const users = Array.from({ length: 1300 }, (_, i) => `orphan-u${i}`);
     for (const [i, u] of users.entries()) {
-      await redis.hset(k.managers, u, JSON.stringify({ workerId: 'w1', startedAt: iso(T0) }));
+      await redis.hset(k.managers(bucketOf(u)), u, JSON.stringify({ workerId: 'w1', startedAt: iso(T0) }));
       if (i % 5 !== 0) await redis.hset(k.state(u), 'status', i % 2 ? 'online' : 'grace');
     }
     const orphans = await repo.orphanManagers();

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS } from '#libs/redis/index.js';
+import { REDIS, type RedisClient } from '#libs/redis/index.js';
 import {
   assembleSessionPages,
   GatewayHeartbeat,
@@ -55,7 +54,7 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     private readonly nats: NatsService,
     private readonly state: PresenceStateRepository,
     private readonly gateways: GatewayRegistry,

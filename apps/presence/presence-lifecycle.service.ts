@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { presenceCheckEveryMs } from '#libs/config/timings.js';
-import { REDIS } from '#libs/redis/index.js';
+import { REDIS, type RedisClient } from '#libs/redis/index.js';
 import { Metrics } from '#libs/observability/metrics.js';
 import { Readiness } from '#libs/runtime/readiness.js';
 import { errorText } from '#libs/nats/nats.service.js';
@@ -31,7 +30,7 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     private readonly presence: PresenceService,
     private readonly cleanups: Cleanups,
     private readonly state: PresenceStateRepository,

@@ -101,7 +101,7 @@ export class PresenceService {
     // not push the cleanup past one timeout from now.
     const leftAt = Date.parse(e.at);
     const runAt = Math.min(leftAt + timeout, Date.now() + timeout);
-    const out = await this.ports.state.leave(e.userId, e.sessionId, leftAt, runAt, e.reason);
+    const out = await this.ports.state.leave(e.userId, e.sessionId, leftAt, runAt, e.reason, e.gatewayId);
     this.metrics.sessionEvents.inc({ kind: 'left', outcome: out.kind });
     if (out.kind !== 'scheduled') {
       this.logger.debug(`leave: ${e.userId} session ${e.sessionId} (${e.reason}, ${out.kind})`);

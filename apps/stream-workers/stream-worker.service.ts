@@ -1,7 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS } from '#libs/redis/index.js';
+import { REDIS, type RedisClient } from '#libs/redis/index.js';
 import { nowIso, type ManagerInfo, type ManagerStopped } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
@@ -54,7 +53,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     private readonly leases: LeaseRepository,
     private readonly nats: NatsService,
     private readonly metrics: Metrics,
@@ -201,7 +200,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
     return Promise.all(userIds.map((u) => this.tryStart(u)));
   }
 
-  /** Registry entries (`pl:managers`) of workers killed mid-run, for users nobody took over. */
+  /** Registry entries (the buckets' managers hashes) of workers killed mid-run, for users nobody took over. */
   async forgetDeadWorkersManagers() {
     const n = await this.leases.forgetDeadWorkersManagers();
     if (n > 0) this.logger.warn(`forgot ${n} registry entr(ies) of manager(s) that died with their worker and were not taken over`);

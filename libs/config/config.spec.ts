@@ -163,10 +163,12 @@ describe('loadConfig', () => {
     for (const bad of ['0', '6', 'three', '-1']) expect(configError({ EVENTS_REPLICAS: bad }).message).toContain('EVENTS_REPLICAS');
   });
 
-  it('accepts a Sentinel-managed REDIS_URL; refuses a cluster one, which this build does not support, in one line', () => {
+  it('accepts a Sentinel-managed REDIS_URL and a Cluster one; a malformed one stops the app in one line', () => {
     expect(loadConfig({ REDIS_URL: 'redis-sentinel://s1:26379,s2:26380/mymaster' }).redisUrl).toBe('redis-sentinel://s1:26379,s2:26380/mymaster');
     expect(configError({ REDIS_URL: 'redis-sentinel://s1:26379' }).message).toMatch(/^REDIS_URL .*masterName/);
-    expect(configError({ REDIS_URL: 'redis-cluster://r1:7000' }).message).toMatch(/^REDIS_URL redis-cluster:\/\/ is not supported/);
+    expect(loadConfig({ REDIS_URL: 'redis-cluster://app:pw@r1:7000,r2:7001' }).redisUrl).toBe('redis-cluster://app:pw@r1:7000,r2:7001');
+    expect(configError({ REDIS_URL: 'redis-cluster://r1:7000/0' }).message).toMatch(/^REDIS_URL redis-cluster:\/\/ takes no path/);
+    expect(configError({ REDIS_URL: 'redis-cluster://r1:7000,,r2' }).message).toMatch(/^REDIS_URL lists "", which is not host:port/);
   });
 
   it('accepts a Redis database number in the URL', () => {

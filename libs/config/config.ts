@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { parseRedisUrl, type RedisTarget } from '#libs/redis/redis-url.js';
+import { parseRedisUrl } from '#libs/redis/redis-url.js';
 import { loadSecurityConfig, type SecurityConfig } from './security.js';
 
 export { DEV_JWT_SECRET } from './security.js';
@@ -129,14 +129,10 @@ function natsUrls(env: Env): string {
 /** REDIS_URL in any of its forms, read by the one parser the apps connect with (libs/redis). */
 function redisUrlOf(env: Env): string {
   const raw = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  let target: RedisTarget;
   try {
-    target = parseRedisUrl(raw);
+    parseRedisUrl(raw);
   } catch (err) {
     throw new ConfigError((err as Error).message);
-  }
-  if (target.kind === 'cluster') {
-    throw new ConfigError('REDIS_URL redis-cluster:// is not supported by this build yet: use redis://, rediss:// or redis-sentinel://');
   }
   return raw;
 }

@@ -1,58 +1,99 @@
 /**
- * Every Redis key of the system. A user's keys share the `{userId}` hash tag, but the scripts also
- * touch the global indexes and counters below (`active`, `grace`, `online`, `stats`, `managers`...),
- * which hash to other slots: the scripts are not Redis Cluster-safe, and the app refuses a
- * `redis-cluster://` REDIS_URL. Running on a Cluster would need those indexes kept per bucket of
- * users, each bucket's keys under one hash tag (see docs/SCALING.md).
+ * Every Redis key of the system, in one layout for the three forms of REDIS_URL (one server,
+ * Sentinel, Cluster). On a Cluster a script or MULTI may touch only keys of one hash slot, so:
+ * - users are spread over REDIS_BUCKETS buckets by a stable hash of their id; a user's keys and the
+ *   indexes and counters of the user's bucket (active, grace, online, stats, managers, a gateway's
+ *   sessions, the dataset marker) share the bucket's hash tag `{<prefix>:b<n>}`, so every
+ *   transition of a user is one script on one slot;
+ * - readers that need "all" (stats, sweeps, reconcile, queries) visit every bucket and sum;
+ * - the few global keys (gateway and worker heartbeats) share the tag `{<prefix>}`, and nothing
+ *   that touches them touches a bucket's keys;
+ * - BullMQ's prefix is hash-tagged `{<prefix>:bull}`, so each of its scripts stays on one slot.
+ * Lua scripts are given every key they touch (KEYS), never build one.
  */
+
+/**
+ * How many buckets users are spread over. Fixed: a user's bucket is part of every key of theirs,
+ * so changing it would orphan every key. Sixteen spreads the load over up to sixteen primaries
+ * (a bucket is one slot) while keeping "visit every bucket" readers at sixteen small commands.
+ */
+export const REDIS_BUCKETS = 16;
+
+/** Every bucket number, 0..REDIS_BUCKETS-1. */
+export const BUCKETS: readonly number[] = Array.from({ length: REDIS_BUCKETS }, (_, i) => i);
+
+/** The user's bucket: FNV-1a (32 bits) of the id, which is ASCII (see the contract's userId pattern). */
+export function bucketOf(userId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    h ^= userId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % REDIS_BUCKETS;
+}
+
+/** These ids grouped by bucket (for one script or pipeline per bucket), in their given order. */
+export function byBucket<T>(items: Iterable<T>, userIdOf: (item: T) => string): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const item of items) {
+    const b = bucketOf(userIdOf(item));
+    const list = out.get(b);
+    if (list) list.push(item);
+    else out.set(b, [item]);
+  }
+  return out;
+}
+
 export function redisKeys(prefix: string) {
+  const tag = (bucket: number) => `{${prefix}:b${bucket}}`;
+  const user = (userId: string) => `${tag(bucketOf(userId))}:u:${userId}`;
+  const global = `{${prefix}}`;
   return {
-    sessions: (userId: string) => `${prefix}:{${userId}}:sessions`,
-    state: (userId: string) => `${prefix}:{${userId}}:state`,
-    tombstone: (userId: string, sessionId: string) => `${prefix}:{${userId}}:gone:${sessionId}`,
+    sessions: (userId: string) => `${user(userId)}:sessions`,
+    state: (userId: string) => `${user(userId)}:state`,
+    tombstone: (userId: string, sessionId: string) => `${user(userId)}:gone:${sessionId}`,
     /** A status change that arrived before its session's join (redelivery order after a crash). */
-    earlyStatus: (userId: string, sessionId: string) => `${prefix}:{${userId}}:early:${sessionId}`,
-    /** Users whose manager should run: online or in their grace period. */
-    active: `${prefix}:active`,
-    /** Users in their grace period, scored by cleanup time (ms). */
-    grace: `${prefix}:grace`,
-    /** Users with at least one session. */
-    online: `${prefix}:online`,
-    /** Counters kept with the state, for O(1) stats. */
-    stats: `${prefix}:stats`,
-    /** Gateways' last heartbeat (ms), and the sessions each holds. */
-    gateways: `${prefix}:gateways`,
-    gatewaySessions: (gatewayId: string) => `${prefix}:gw:${gatewayId}:sessions`,
-    /** Set once per Redis dataset: when it is missing, Redis lost its data. */
-    marker: `${prefix}:marker`,
-    /** Present for a moment after the marker was recreated: workers re-assert, nobody acquires. */
-    settling: `${prefix}:settling`,
-    /** gatewayId -> boot id of the incarnation last heard from. */
-    gatewayBoots: `${prefix}:gwboot`,
-    /** Held while one presence replica reconciles a gateway's sessions. */
-    gatewayReconcile: (gatewayId: string) => `${prefix}:gw:${gatewayId}:reconcile`,
+    earlyStatus: (userId: string, sessionId: string) => `${user(userId)}:early:${sessionId}`,
     /** Set by an operator's end_sessions: while it lives, the user's joins are refused. */
-    block: (userId: string) => `${prefix}:{${userId}}:block`,
-    lease: (userId: string) => `${prefix}:{${userId}}:lease`,
+    block: (userId: string) => `${user(userId)}:block`,
+    lease: (userId: string) => `${user(userId)}:lease`,
     /** The last generation (fencing token) given to a holder of the user's lease. */
-    leaseGeneration: (userId: string) => `${prefix}:{${userId}}:leasegen`,
+    leaseGeneration: (userId: string) => `${user(userId)}:leasegen`,
     /** A gracefully moved manager's memory, waiting for its next holder. */
-    handoff: (userId: string) => `${prefix}:{${userId}}:handoff`,
-    /** userId -> JSON {workerId, startedAt, generation} of every running manager. */
-    managers: `${prefix}:managers`,
-    workers: `${prefix}:workers`,
+    handoff: (userId: string) => `${user(userId)}:handoff`,
+    /** Users of the bucket whose manager should run: online or in their grace period. */
+    active: (bucket: number) => `${tag(bucket)}:active`,
+    /** Users of the bucket in their grace period, scored by cleanup time (ms). */
+    grace: (bucket: number) => `${tag(bucket)}:grace`,
+    /** Users of the bucket with at least one session. */
+    online: (bucket: number) => `${tag(bucket)}:online`,
+    /** The bucket's counters, kept with the state, for stats summed over the buckets. */
+    stats: (bucket: number) => `${tag(bucket)}:stats`,
+    /** userId -> JSON {workerId, startedAt, generation} of every running manager of the bucket's users. */
+    managers: (bucket: number) => `${tag(bucket)}:managers`,
+    /** The sessions of the bucket's users that a gateway holds ("userId sessionId"). */
+    gatewaySessions: (bucket: number, gatewayId: string) => `${tag(bucket)}:gw:${gatewayId}:sessions`,
+    /**
+     * Set once per bucket's dataset: when it is missing, the bucket's data was lost (one server
+     * restarted empty, or on a Cluster the shard holding the bucket).
+     */
+    marker: (bucket: number) => `${tag(bucket)}:marker`,
+    /** Present for a moment after the bucket's marker was recreated: workers re-assert, nobody acquires there. */
+    settling: (bucket: number) => `${tag(bucket)}:settling`,
+    /** Gateways' last heartbeat (ms). */
+    gateways: `${global}:gateways`,
+    /** gatewayId -> boot id of the incarnation last heard from. */
+    gatewayBoots: `${global}:gwboot`,
+    /** Held while one presence replica reconciles a gateway's sessions. */
+    gatewayReconcile: (gatewayId: string) => `${global}:gw:${gatewayId}:reconcile`,
+    /** Stream workers' last heartbeat (ms). */
+    workers: `${global}:workers`,
     /** workerId -> how many managers it runs, written with its heartbeat (placement reads it). */
-    workerLoads: `${prefix}:workerload`,
-    bullPrefix: `${prefix}:bull`,
+    workerLoads: `${global}:workerload`,
+    /** An app's health probe writes here, in every bucket (so on a Cluster, to every primary that holds one). */
+    probe: (bucket: number, app: string, instanceId: string) => `${tag(bucket)}:probe:${app}:${instanceId}`,
+    /** BullMQ's prefix: its keys are `<bullPrefix>:<queue>:…`, each of its scripts on this one slot. */
+    bullPrefix: `{${prefix}:bull}`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
-
-/**
- * A user's key as a Lua expression, for batched scripts that are given user ids rather than keys:
- * building ten thousand key strings a second in the workers' reconcile was most of the garbage
- * their heap promoted. `prefix` and `userId` are Lua expressions; the result equals redisKeys'.
- */
-export function luaUserKey(prefix: string, userId: string, part: 'state' | 'lease'): string {
-  return `${prefix} .. ':{' .. ${userId} .. '}:${part}'`;
-}

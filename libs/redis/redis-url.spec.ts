@@ -24,6 +24,7 @@ describe('parseRedisUrl', () => {
 
   it('a cluster s seed nodes', () => {
     expect(parseRedisUrl('redis-cluster://r1:7000,r2:7001')).toEqual({ kind: 'cluster', nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }] });
+    expect(parseRedisUrl('redis-cluster://app:p%40ss@r1,r2:7001')).toEqual({ kind: 'cluster', nodes: [{ host: 'r1', port: 6379 }, { host: 'r2', port: 7001 }], username: 'app', password: 'p@ss' });
   });
 
   it.each([
@@ -33,6 +34,8 @@ describe('parseRedisUrl', () => {
     'redis-sentinel://s1:26379,,s2/m',
     'redis-sentinel://u:pw@/m',
     'redis-cluster://r1:7000/0',
+    'redis-cluster://',
+    'redis-cluster://r1:7000,r2:0',
     'http://h:6379',
     'redis://h:6379/x',
     'not a url',

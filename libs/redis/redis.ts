@@ -1,44 +1,58 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { parseRedisUrl } from './redis-url.js';
 
+/**
+ * The apps' Redis connection, whichever form REDIS_URL takes: one server or a Sentinel-managed
+ * primary (an ioredis Redis), or a Redis Cluster (an ioredis Cluster, which routes each command to
+ * the primary of its slot). Code that uses it touches one slot per script, MULTI or pipeline (see
+ * keys.ts), which both forms run alike.
+ */
+export type RedisClient = Redis | Cluster;
+
 /** When each client last met a READONLY answer (see readOnlyAt). */
-const readOnlySeen = new WeakMap<Redis, number>();
+const readOnlySeen = new WeakMap<RedisClient, number>();
 
 /**
  * When this client last found itself connected to a read-only replica, or 0: a failover demoted
  * the server it writes to. Each such answer makes it reconnect and send the command again, so the
  * command waits for a writable primary instead of failing.
  */
-export function readOnlyAt(redis: Redis): number {
+export function readOnlyAt(redis: RedisClient): number {
   return readOnlySeen.get(redis) ?? 0;
+}
+
+/** What a caller may add to the connection: both forms take these. */
+export interface RedisExtraOptions {
+  enableAutoPipelining?: boolean;
 }
 
 /**
  * One ioredis client from REDIS_URL (see redis-url.ts: one server, db number, password and
- * rediss:// honoured; or a Sentinel-managed primary). Commands wait through a Redis restart or a
- * failover instead of failing (BullMQ requires maxRetriesPerRequest: null), so a blip delays work
- * rather than dropping it. BullMQ is given clients made here too, so its connections follow the
- * same primary as the apps' own.
+ * rediss:// honoured; a Sentinel-managed primary; or a Cluster from its seed nodes). Commands wait
+ * through a Redis restart, a failover or a Cluster's resharding instead of failing (BullMQ requires
+ * maxRetriesPerRequest: null), so a blip delays work rather than dropping it. BullMQ is given
+ * clients made here too, so its connections follow the same primaries as the apps' own.
  */
-export function createRedis(redisUrl: string, connectionName: string, extra: RedisOptions = {}): Redis {
+export function createRedis(redisUrl: string, connectionName: string, extra: RedisExtraOptions = {}): RedisClient {
   const target = parseRedisUrl(redisUrl);
+  let client: RedisClient;
   const base: RedisOptions = {
     connectionName,
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
-    retryStrategy: (times) => Math.min(50 * times, 1000),
     reconnectOnError: (err) => {
       if (!err.message.startsWith('READONLY')) return false;
       readOnlySeen.set(client, Date.now());
       return 2;
     },
   };
-  let client: Redis;
+  const retryStrategy = (times: number) => Math.min(50 * times, 1000);
   if (target.kind === 'server') {
-    client = new Redis(redisUrl, { ...base, ...(target.tls ? { tls: {} } : {}), ...extra });
+    client = new Redis(redisUrl, { ...base, retryStrategy, ...(target.tls ? { tls: {} } : {}), ...extra });
   } else if (target.kind === 'sentinel') {
     client = new Redis({
       ...base,
+      retryStrategy,
       sentinels: target.sentinels,
       name: target.masterName,
       username: target.username,
@@ -51,7 +65,23 @@ export function createRedis(redisUrl: string, connectionName: string, extra: Red
       ...extra,
     });
   } else {
-    throw new Error('REDIS_URL redis-cluster:// is not supported by this build: use redis:// or redis-sentinel://');
+    client = new Cluster(target.nodes, {
+      redisOptions: { ...base, username: target.username, password: target.password },
+      // Kept retrying while no seed node answers; each retry asks the seeds for the slots again.
+      clusterRetryStrategy: retryStrategy,
+      enableReadyCheck: true,
+      // A failover or resharding moves slots: commands wait and follow (MOVED, ASK, CLUSTERDOWN)
+      // rather than fail.
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+      retryDelayOnTryAgain: 100,
+      maxRedirections: 32,
+      // No auto-pipelining on a Cluster: ioredis follows a MOVED inside a pipeline only when every
+      // command of it failed alike, and an automatic pipeline mixes a node's slots and writes, so
+      // after a node came back (its slots briefly unmapped) the redirections came back as errors
+      // to the callers, for as long as the slot map stayed stale.
+      enableAutoPipelining: false,
+    });
   }
   return client;
 }

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { PeriodicProbe, PROBE_EVERY_MS, PROBE_FRESH_MS } from '#libs/observability/periodic-probe.js';
-import { readOnlyAt } from './redis.js';
+import { readOnlyAt, type RedisClient } from './redis.js';
 
 /**
  * Whether this app can write to Redis now: a connection can be up while every write fails (a
@@ -10,8 +9,9 @@ import { readOnlyAt } from './redis.js';
  */
 export class RedisWriteProbe extends PeriodicProbe {
   constructor(
-    private readonly redis: Redis,
-    private readonly key: string,
+    private readonly redis: RedisClient,
+    /** One key per bucket: on a Cluster, a primary that refuses writes fails the probe. */
+    private readonly keys: string[],
   ) {
     super();
   }
@@ -24,6 +24,9 @@ export class RedisWriteProbe extends PeriodicProbe {
   }
 
   protected async check(): Promise<void> {
-    await this.redis.set(this.key, String(Date.now()), 'PX', 10 * PROBE_EVERY_MS);
+    // One at a time: on a primary a failover just demoted, each READONLY answer makes the client
+    // reconnect, and a burst of them (one per bucket at once) made ioredis end the connection for good.
+    const now = String(Date.now());
+    for (const key of this.keys) await this.redis.set(key, now, 'PX', 10 * PROBE_EVERY_MS);
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { REDIS } from '#libs/redis/redis.js';
+import { REDIS, type RedisClient } from '#libs/redis/redis.js';
+import { BUCKETS, redisKeys } from '#libs/redis/keys.js';
 import { RedisWriteProbe } from '#libs/redis/write-probe.js';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { healthReport, type CheckResult } from '#libs/observability/health.js';
@@ -24,14 +24,14 @@ export class Readiness implements OnApplicationShutdown {
     @Inject(APP_NAME) private readonly app: string,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     nats: NatsService,
-    @Optional() @Inject(REDIS) redis?: Redis,
+    @Optional() @Inject(REDIS) redis?: RedisClient,
   ) {
     this.checks.set('nats', () => nats.connected);
     const streamProbe = new StreamWriteProbe(nats.nc, app !== 'stream-workers').start();
     this.streamProbe = streamProbe;
     this.checks.set('events', () => streamProbe.problem() ?? true);
     if (redis) {
-      const probe = new RedisWriteProbe(redis, `${config.redisPrefix}:probe:${app}:${config.instanceId}`).start();
+      const probe = new RedisWriteProbe(redis, BUCKETS.map((b) => redisKeys(config.redisPrefix).probe(b, app, config.instanceId))).start();
       this.probe = probe;
       this.checks.set('redis', () => probe.problem() ?? true);
     }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Redis } from 'ioredis';
+import { createRedis, redisKeys, type RedisClient } from '#libs/redis/index.js';
 import { Stack, uniqueUser, until } from '../support/harness.js';
 import { FAST, converged, convergenceBound, expectNeverTwoManagers, expectNoDuplicateManagers, expectOneManagerAtATime, fastEnv, presentUsers } from '../support/faults.js';
 
@@ -75,11 +75,11 @@ describe('Redis restarts empty', () => {
 
 describe('the resync after a lost dataset', () => {
   const stack = new Stack();
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(async () => {
     await stack.start();
     await stack.firstResync();
-    redis = new Redis(stack.backends.redisUrl, { maxRetriesPerRequest: null });
+    redis = createRedis(stack.backends.redisUrl, 'e2e');
   });
   afterAll(async () => {
     redis?.disconnect();
@@ -95,7 +95,8 @@ describe('the resync after a lost dataset', () => {
     // The marker gone is a lost dataset to presence: it starts a new state and asks for a resync
     // RESYNC_SETTLE_MS later. A tab opened in between has its join stored after that state began.
     const from = stack.presence.lines.length;
-    await redis.del('pl:marker');
+    // One bucket's marker: on a Cluster, the shard holding it lost its data.
+    await redis.del(redisKeys('pl').marker(3));
     const line = await stack.presence.waitForLine(/presence state is empty.*stream sequence (\d+) or before/, 5000, from);
     const afterSeq = Number(/stream sequence (\d+)/.exec(line)![1]);
     const resyncs = stack.observer.on('presence.gateway.resync').length;

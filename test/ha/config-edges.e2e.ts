@@ -20,7 +20,7 @@ describe('HA settings an app cannot use', () => {
   it.each([
     ['a list with a bad server', { NATS_URL: 'nats://127.0.0.1:4222,http://127.0.0.1:4223' }, /^\[stream-workers\] configuration error: NATS_URL /],
     ['Sentinels without a master name', { REDIS_URL: 'redis-sentinel://127.0.0.1:26379' }, /^\[stream-workers\] configuration error: REDIS_URL .*masterName/],
-    ['a Redis Cluster, which this build does not support', { REDIS_URL: 'redis-cluster://127.0.0.1:7000' }, /^\[stream-workers\] configuration error: REDIS_URL redis-cluster:/],
+    ['a Redis Cluster URL with a database path', { REDIS_URL: 'redis-cluster://127.0.0.1:7000/1' }, /^\[stream-workers\] configuration error: REDIS_URL redis-cluster:\/\/ takes no path/],
     ['EVENTS_REPLICAS past JetStream s limit', { EVENTS_REPLICAS: '7' }, /^\[stream-workers\] configuration error: EVENTS_REPLICAS /],
   ])('%s: exit 1, one line naming the variable', async (_name, env, line) => {
     const r = await run(env);

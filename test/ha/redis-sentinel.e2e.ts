@@ -53,7 +53,7 @@ describe('Redis behind Sentinel failing over', () => {
     const late = uniqueUser('rs-after-failover');
     await open(late);
     await converged(stack, users, heldUsers(tabs), BOUND);
-    const keys = await set().ask(promoted, (r) => r.keys(`pl:{${late}}:*`));
+    const keys = await set().ask(promoted, (r) => r.keys(`{pl:b*}:u:${late}:*`));
     expect(keys.length).toBeGreaterThan(0);
   });
 

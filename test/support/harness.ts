@@ -13,6 +13,7 @@ import { InternalSubjects } from '../../libs/contracts/subjects.js';
 import { APP_NODE_FLAGS } from '../../libs/config/node-flags.js';
 import { NatsCluster } from './nats-cluster.js';
 import { RedisSentinelSet } from './redis-sentinel.js';
+import { RedisClusterSet } from './redis-cluster.js';
 import { natsServerEnv, testNatsConf, withIdentity, type NatsIdentity } from './nats-auth.js';
 
 /**
@@ -79,6 +80,12 @@ export interface BackendsOptions {
   natsCluster?: number;
   /** Redis as a primary, a replica and three Sentinels (REDIS_URL is redis-sentinel://). */
   redisSentinel?: boolean;
+  /**
+   * Redis as a Cluster of three primaries (REDIS_URL is redis-cluster://). TEST_REDIS=cluster
+   * makes it the default of every suite that asks for no particular Redis, so the same suites run
+   * against a Cluster (`npm run test:cluster`).
+   */
+  redisCluster?: boolean;
   nats?: {
     /** nats-server config file text for this port and JetStream store directory. */
     config: (port: number, storeDir: string) => string;
@@ -107,10 +114,14 @@ export class Backends {
   readonly natsCluster?: NatsCluster;
   /** Set when the options ask for Sentinel: then `redis` and `redisPort` stay unused. */
   readonly redisSentinel?: RedisSentinelSet;
+  /** Set when the options (or TEST_REDIS=cluster) ask for a Cluster: then `redis` and `redisPort` stay unused. */
+  readonly redisCluster?: RedisClusterSet;
 
   constructor(readonly opts: BackendsOptions = {}) {
     if (opts.natsCluster) this.natsCluster = new NatsCluster(opts.natsCluster, freePort);
     if (opts.redisSentinel) this.redisSentinel = new RedisSentinelSet(freePort);
+    const clusterByDefault = process.env.TEST_REDIS === 'cluster' && !opts.redis && !opts.redisSentinel;
+    if (opts.redisCluster || clusterByDefault) this.redisCluster = new RedisClusterSet(freePort);
   }
 
   /** The test's own all-seeing identity (`e2e`): for the observer and clients that play any part. */
@@ -130,6 +141,7 @@ export class Backends {
   }
   get redisUrl() {
     if (this.redisSentinel) return this.redisSentinel.url;
+    if (this.redisCluster) return this.redisCluster.url;
     return this.opts.redis ? this.opts.redis.url(this.redisPort) : `redis://127.0.0.1:${this.redisPort}`;
   }
 
@@ -183,6 +195,7 @@ export class Backends {
 
   async startRedis() {
     if (this.redisSentinel) return this.redisSentinel.start();
+    if (this.redisCluster) return this.redisCluster.start();
     for (let attempt = 0; ; attempt++) {
       this.redis = this.opts.redis ? spawn(findBinary('redis-server') ?? 'redis-server', this.opts.redis.args(this.redisPort), { stdio: 'ignore' }) : startRedisServer(this.redisPort);
       const up = await waitForPort('127.0.0.1', this.redisPort, 10_000);
@@ -201,12 +214,13 @@ export class Backends {
     await killAndWait(this.nats, signal);
   }
 
+  /** On a Cluster: every node (each comes back empty, keeping its slots). */
   async stopRedis(signal: NodeJS.Signals = 'SIGKILL') {
-    await killAndWait(this.redis, signal);
+    await Promise.all([killAndWait(this.redis, signal), this.redisCluster?.stop(signal)]);
   }
 
   async stop() {
-    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL'), this.natsCluster?.stop(), this.redisSentinel?.stop()]);
+    await Promise.all([this.stopNats('SIGKILL'), this.stopRedis('SIGKILL'), this.natsCluster?.stop(), this.redisSentinel?.stop(), this.redisCluster?.stop()]);
   }
 }
 

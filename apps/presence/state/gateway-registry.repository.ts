@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
+import { BUCKETS, REDIS, byBucket, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import type { PresenceDebug, SessionMeta } from '#libs/contracts/index.js';
 
 /** KEYS: gateways, gatewayBoots  ARGV: gatewayId, nowMs, bootId ('' when the gateway sent none)
@@ -16,7 +16,7 @@ if not prev then return false end
 return prev
 `;
 
-/** KEYS: marker, settling  ARGV: nowIso, settleMs. 1 when the marker was missing (and is now set). */
+/** KEYS: marker, settling (of one bucket)  ARGV: nowIso, settleMs. 1 when the marker was missing (and is now set). */
 const ENSURE_MARKER = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
@@ -42,7 +42,7 @@ export class GatewayRegistry {
   private readonly keys: RedisKeys;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
@@ -56,8 +56,9 @@ export class GatewayRegistry {
   }
 
   /** How many sessions the state holds for the gateway. */
-  sessionCount(gatewayId: string): Promise<number> {
-    return this.redis.scard(this.keys.gatewaySessions(gatewayId));
+  async sessionCount(gatewayId: string): Promise<number> {
+    const counts = await Promise.all(BUCKETS.map((b) => this.redis.scard(this.keys.gatewaySessions(b, gatewayId))));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Gateways whose last heartbeat is at or before `deadline` (ms). */
@@ -75,23 +76,39 @@ export class GatewayRegistry {
     return (await this.redis.set(this.keys.gatewayReconcile(gatewayId), holder, 'PX', ttlMs, 'NX')) === 'OK';
   }
 
-  /** In one round trip: a gateway's whole list can be thousands of sessions. */
+  /** One round trip per bucket: a gateway's whole list can be thousands of sessions. In the given order. */
   async sessionMetas(sessions: Array<{ userId: string; sessionId: string }>): Promise<Array<SessionMeta | null>> {
-    if (sessions.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const { userId, sessionId } of sessions) pipe.hget(this.keys.sessions(userId), sessionId);
-    const results = (await pipe.exec()) ?? [];
-    return results.map(([err, raw]) => (err || typeof raw !== 'string' ? null : (JSON.parse(raw) as SessionMeta)));
+    const out = new Array<SessionMeta | null>(sessions.length).fill(null);
+    const groups = byBucket(sessions.map((s, i) => ({ ...s, i })), (s) => s.userId);
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const pipe = this.redis.pipeline();
+        for (const { userId, sessionId } of group) pipe.hget(this.keys.sessions(userId), sessionId);
+        const results = (await pipe.exec()) ?? [];
+        results.forEach(([err, raw], j) => {
+          if (!err && typeof raw === 'string') out[group[j].i] = JSON.parse(raw) as SessionMeta;
+        });
+      }),
+    );
+    return out;
   }
 
-  /** Sets the dataset marker if it is missing, opening the settle window; true when it was missing (Redis lost its data). */
+  /**
+   * Sets every bucket's dataset marker that is missing, opening that bucket's settle window; true
+   * when one was missing (Redis, or on a Cluster one of its shards, lost its data).
+   */
   async ensureMarker(nowIso: string, settleMs: number): Promise<boolean> {
-    return (await this.redis.plEnsureMarker(this.keys.marker, this.keys.settling, nowIso, settleMs)) === 1;
+    // One at a time, as the write probe (libs/redis/write-probe.ts): a burst of writes on a demoted primary.
+    let missing = false;
+    for (const b of BUCKETS) if ((await this.redis.plEnsureMarker(this.keys.marker(b), this.keys.settling(b), nowIso, settleMs)) === 1) missing = true;
+    return missing;
   }
 
-  /** When the dataset was (re)created, as the marker says. */
-  marker(): Promise<string | null> {
-    return this.redis.get(this.keys.marker);
+  /** When the dataset was last (re)created: the youngest bucket's marker (null while one is missing). */
+  async marker(): Promise<string | null> {
+    const markers = await Promise.all(BUCKETS.map((b) => this.redis.get(this.keys.marker(b))));
+    if (markers.some((m) => m === null)) return null;
+    return (markers as string[]).reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a));
   }
 
   /** Gateways and stream workers by last heartbeat; alive when heard within their TTL. */
@@ -103,15 +120,13 @@ export class GatewayRegistry {
     const now = Date.now();
     const pairs = (flat: string[]) => Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], Number(flat[2 * i + 1])] as const);
     const gatewayPairs = pairs(gw);
-    const pipe = this.redis.pipeline();
-    for (const [id] of gatewayPairs) pipe.scard(this.keys.gatewaySessions(id));
-    const counts = gatewayPairs.length ? ((await pipe.exec()) ?? []) : [];
+    const counts = await Promise.all(gatewayPairs.map(([id]) => this.sessionCount(id)));
     return {
       gateways: gatewayPairs.map(([gatewayId, seen], i) => ({
         gatewayId,
         lastSeenAt: new Date(seen).toISOString(),
         alive: now - seen < this.config.gatewayTtlMs,
-        sessions: Number(counts[i]?.[1] ?? 0),
+        sessions: counts[i],
       })),
       workers: pairs(wk).map(([workerId, seen]) => ({ workerId, lastSeenAt: new Date(seen).toISOString(), alive: now - seen < this.config.workerTtlMs })),
     };

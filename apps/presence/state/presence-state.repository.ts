@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
+import { BUCKETS, REDIS, bucketOf, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import {
-  SESSION_STATUSES,
+  USER_STATUSES,
   type LeaveReason,
   type PresenceDebug,
   type PresenceMap,
@@ -12,10 +12,11 @@ import {
   type SessionStatus,
   type UserPresence,
   type UserStatus,
-  USER_STATUSES,
-  withRef,
 } from '#libs/contracts/index.js';
 import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scripts.js';
+import { dueInBucket, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
+
+export type { DueCleanup } from './bucket-readers.js';
 
 export type JoinOutcome =
   | { kind: 'online'; epoch: number }
@@ -42,42 +43,45 @@ declare module 'ioredis' {
   }
 }
 
-/** Presence state in Redis. Presence is its only writer; every transition is one script. */
+/**
+ * Presence state in Redis. Presence is its only writer; every transition is one script on the
+ * user's bucket (see libs/redis/keys.ts); readers of "all" visit every bucket.
+ */
 @Injectable()
 export class PresenceStateRepository {
   readonly keys: RedisKeys;
 
   constructor(
-    @Inject(REDIS) readonly redis: Redis,
+    @Inject(REDIS) readonly redis: RedisClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
-    redis.defineCommand('plJoin', { numberOfKeys: 11, lua: JOIN });
-    redis.defineCommand('plLeave', { numberOfKeys: 7, lua: LEAVE });
+    redis.defineCommand('plJoin', { numberOfKeys: 10, lua: JOIN });
+    redis.defineCommand('plLeave', { numberOfKeys: 8, lua: LEAVE });
     redis.defineCommand('plUpdate', { numberOfKeys: 4, lua: UPDATE });
     redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
     redis.defineCommand('plAdopt', { numberOfKeys: 4, lua: ADOPT_ORPHAN });
     redis.defineCommand('plMissingAmong', { lua: MISSING_AMONG });
   }
 
-  private userKeys(userId: string, sessionId: string) {
+  private userKeys(userId: string, sessionId: string, gatewayId: string) {
     const k = this.keys;
-    return [k.sessions(userId), k.state(userId), k.tombstone(userId, sessionId), k.active, k.grace, k.online, k.stats];
+    const b = bucketOf(userId);
+    return [k.sessions(userId), k.state(userId), k.tombstone(userId, sessionId), k.active(b), k.grace(b), k.online(b), k.stats(b), k.gatewaySessions(b, gatewayId)];
   }
 
   async join(userId: string, meta: SessionMeta): Promise<JoinOutcome> {
+    // A gateway that dies before its first heartbeat must still be noticed as dead. Its own key
+    // (global, not the user's bucket): recorded before the join, so a redelivered join repeats it.
+    await this.redis.zadd(this.keys.gateways, 'NX', Date.now(), meta.gatewayId);
     const r = await this.redis.plJoin(
-      ...this.userKeys(userId, meta.sessionId),
-      this.keys.gatewaySessions(meta.gatewayId),
-      this.keys.gateways,
+      ...this.userKeys(userId, meta.sessionId, meta.gatewayId),
       ...[this.keys.earlyStatus(userId, meta.sessionId), this.keys.block(userId)],
       meta.sessionId,
       JSON.stringify(meta),
       meta.status,
       userId,
       this.config.maxSessionsPerUser,
-      Date.now(),
-      meta.gatewayId,
     );
     if (r[0] === 'online') return { kind: 'online', epoch: Number(r[1]) };
     // The return is the transition right after the grace it cancels: one epoch on.
@@ -85,9 +89,17 @@ export class PresenceStateRepository {
     return { kind: r[0] as 'none' };
   }
 
-  /** `leftAt`: when the session ended at the gateway (orders leaves applied out of order); `runAt`: its cleanup time. */
-  async leave(userId: string, sessionId: string, leftAt: number, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
-    const r = await this.redis.plLeave(...this.userKeys(userId, sessionId), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, this.config.redisPrefix, leftAt);
+  /**
+   * `leftAt`: when the session ended at the gateway (orders leaves applied out of order); `runAt`:
+   * its cleanup time; `gatewayId`: the session's gateway as the leave says (the stored one wins).
+   */
+  async leave(userId: string, sessionId: string, leftAt: number, runAt: number, reason: LeaveReason, gatewayId = ''): Promise<LeaveOutcome> {
+    let r = await this.redis.plLeave(...this.userKeys(userId, sessionId, gatewayId), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, gatewayId, leftAt);
+    // The session was stored under another gateway than the leave names: again, with its index.
+    if (r[0] === 'gateway') {
+      const stored = String(r[1]);
+      r = await this.redis.plLeave(...this.userKeys(userId, sessionId, stored), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, stored, leftAt);
+    }
     if (r[0] === 'scheduled') return { kind: 'scheduled', epoch: Number(r[1]), runAt: Number(r[2]), reason: (r[3] as LeaveReason | undefined) ?? reason };
     return { kind: r[0] as 'none' };
   }
@@ -95,20 +107,22 @@ export class PresenceStateRepository {
   /** `at`: when the status changed at the gateway; an older change than the stored one is stale. */
   async update(userId: string, sessionId: string, status: SessionStatus, at: string): Promise<'updated' | 'none' | 'unknown' | 'stale' | 'early'> {
     const k = this.keys;
-    const r = await this.redis.plUpdate(k.sessions(userId), k.stats, k.tombstone(userId, sessionId), k.earlyStatus(userId, sessionId), sessionId, status, canonicalIso(at), EARLY_STATUS_TTL_MS);
+    const r = await this.redis.plUpdate(k.sessions(userId), k.stats(bucketOf(userId)), k.tombstone(userId, sessionId), k.earlyStatus(userId, sessionId), sessionId, status, canonicalIso(at), EARLY_STATUS_TTL_MS);
     return r[0] as 'updated';
   }
 
   async cleanup(userId: string, epoch: number): Promise<CleanupOutcome> {
     const k = this.keys;
-    const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active, k.grace, userId, epoch, Date.now(), this.config.userStateTtlMs);
+    const b = bucketOf(userId);
+    const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active(b), k.grace(b), userId, epoch, Date.now(), this.config.userStateTtlMs);
     if (r[0] === 'done') return { kind: 'done', offlineAt: Number(r[1]) || undefined };
     return r[0] === 'offline' ? { kind: 'offline', epoch: Number(r[1]) } : { kind: 'stale' };
   }
 
   async adoptOrphan(userId: string, runAt: number): Promise<LeaveOutcome> {
     const k = this.keys;
-    const r = await this.redis.plAdopt(k.sessions(userId), k.state(userId), k.active, k.grace, userId, runAt);
+    const b = bucketOf(userId);
+    const r = await this.redis.plAdopt(k.sessions(userId), k.state(userId), k.active(b), k.grace(b), userId, runAt);
     if (r[0] === 'scheduled') return { kind: 'scheduled', epoch: Number(r[1]), runAt: Number(r[2]) };
     return { kind: 'none' };
   }
@@ -116,42 +130,36 @@ export class PresenceStateRepository {
   /** Users the stream workers run a manager for while the state knows nothing of them. */
   async orphanManagers(): Promise<string[]> {
     const orphans: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.hscan(this.keys.managers, cursor, 'COUNT', 500);
-      cursor = next;
-      const users = flat.filter((_, i) => i % 2 === 0);
-      if (users.length === 0) continue;
-      const missing = await this.redis.plMissingAmong(users.length, ...users.map((u) => this.keys.state(u)));
-      for (const i of missing) orphans.push(users[i - 1]);
-    } while (cursor !== '0');
+    for (const b of BUCKETS) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(this.keys.managers(b), cursor, 'COUNT', 500);
+        cursor = next;
+        const users = flat.filter((_, i) => i % 2 === 0);
+        if (users.length === 0) continue;
+        const missing = await this.redis.plMissingAmong(users.length, ...users.map((u) => this.keys.state(u)));
+        for (const i of missing) orphans.push(users[i - 1]);
+      } while (cursor !== '0');
+    }
     return orphans;
   }
 
   async isActive(userId: string): Promise<boolean> {
-    return (await this.redis.sismember(this.keys.active, userId)) === 1;
+    return (await this.redis.sismember(this.keys.active(bucketOf(userId)), userId)) === 1;
   }
 
-  /** Users whose cleanup time is at or before `beforeMs`, with their epoch. */
-  async dueCleanups(beforeMs: number, limit = 500): Promise<Array<{ userId: string; epoch: number; runAt: number; reason: LeaveReason }>> {
-    const users = await this.redis.zrangebyscore(this.keys.grace, '-inf', beforeMs, 'LIMIT', 0, limit);
-    if (users.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const u of users) pipe.hmget(this.keys.state(u), 'epoch', 'cleanupAt', 'reason');
-    const rows = (await pipe.exec()) ?? [];
-    return users.flatMap((userId, i) => {
-      const [err, v] = rows[i] ?? [];
-      const [epoch, cleanupAt, reason] = (v as (string | null)[]) ?? [];
-      if (err || !epoch || !cleanupAt) return [];
-      return [{ userId, epoch: Number(epoch), runAt: Number(cleanupAt), reason: (reason ?? 'closed') as LeaveReason }];
-    });
+  /** Users whose cleanup time is at or before `beforeMs`, with their epoch: the soonest `limit` of them. */
+  async dueCleanups(beforeMs: number, limit = 500): Promise<DueCleanup[]> {
+    const perBucket = await Promise.all(BUCKETS.map((b) => dueInBucket(this.redis, this.keys, b, beforeMs, limit)));
+    const all = perBucket.flat();
+    return all.length <= limit ? all : all.sort((a, b) => a.runAt - b.runAt).slice(0, limit);
   }
 
   async user(userId: string): Promise<UserPresence> {
     const [sessions, [cleanupAt, status, epoch], manager] = await Promise.all([
       this.redis.hvals(this.keys.sessions(userId)),
       this.redis.hmget(this.keys.state(userId), 'cleanupAt', 'status', 'epoch'),
-      this.redis.hget(this.keys.managers, userId),
+      this.redis.hget(this.keys.managers(bucketOf(userId)), userId),
     ]);
     return {
       userId,
@@ -164,38 +172,14 @@ export class PresenceStateRepository {
   }
 
   async all(): Promise<PresenceMap> {
-    const users: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.sscan(this.keys.online, cursor, 'COUNT', 1000);
-      users.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
     const map: PresenceMap = {};
-    for (let i = 0; i < users.length; i += 500) {
-      const chunk = users.slice(i, i + 500);
-      const pipe = this.redis.pipeline();
-      for (const u of chunk) pipe.hvals(this.keys.sessions(u));
-      const rows = (await pipe.exec()) ?? [];
-      chunk.forEach((u, j) => {
-        const metas = ((rows[j]?.[1] as string[]) ?? []).map((s) => JSON.parse(s) as SessionMeta);
-        if (metas.length > 0) map[u] = { metas: sortMetas(metas) };
-      });
-    }
+    for (const b of BUCKETS) await presentInBucket(this.redis, this.keys, b, map);
     return map;
   }
 
-  async stats(): Promise<PresenceStats> {
-    const [[, users], [, stats], [, pending], [, managers]] = ((await this.redis
-      .multi()
-      .scard(this.keys.online)
-      .hgetall(this.keys.stats)
-      .zcard(this.keys.grace)
-      .hlen(this.keys.managers)
-      .exec()) ?? []) as [unknown, unknown][];
-    const s = (stats ?? {}) as Record<string, string>;
-    const byStatus = Object.fromEntries(SESSION_STATUSES.map((st) => [st, Number(s[`status:${st}`] ?? 0)])) as PresenceStats['byStatus'];
-    return { users: Number(users), sessions: Number(s.sessions ?? 0), byStatus, pendingCleanups: Number(pending), managers: Number(managers) };
+  /** The buckets' counters, each read in one MULTI (a consistent bucket), summed. */
+  stats(): Promise<PresenceStats> {
+    return sumBucketStats(this.redis, this.keys);
   }
 
   /** The user's presence status ('online', 'grace', 'offline'; null: never seen) and epoch. */
@@ -205,7 +189,7 @@ export class PresenceStateRepository {
   }
 
   async managerOf(userId: string): Promise<UserPresence['manager']> {
-    const m = await this.redis.hget(this.keys.managers, userId);
+    const m = await this.redis.hget(this.keys.managers(bucketOf(userId)), userId);
     return m ? (JSON.parse(m) as UserPresence['manager']) : null;
   }
 
@@ -217,7 +201,7 @@ export class PresenceStateRepository {
 
   /** Sessions a gateway holds according to the state: "userId sessionId" pairs. */
   async gatewaySessions(gatewayId: string): Promise<Array<{ userId: string; sessionId: string }>> {
-    const members = await this.redis.smembers(this.keys.gatewaySessions(gatewayId));
+    const members = (await Promise.all(BUCKETS.map((b) => this.redis.smembers(this.keys.gatewaySessions(b, gatewayId))))).flat();
     return members.map((m) => {
       const [userId, sessionId] = m.split(' ');
       return { userId, sessionId };
@@ -232,9 +216,4 @@ function isUserStatus(s: string | null): s is UserStatus {
 /** One fixed ISO format (UTC, milliseconds), so that Lua can order times as strings. */
 export function canonicalIso(at: string): string {
   return new Date(Date.parse(at)).toISOString();
-}
-
-/** Metas as they are read: in join order, each with its Phoenix `phx_ref` (derived, never stored). */
-function sortMetas(metas: SessionMeta[]): SessionMeta[] {
-  return metas.map(withRef).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt) || a.sessionId.localeCompare(b.sessionId));
 }

@@ -1,6 +1,7 @@
 /**
  * The presence transitions, each one atomic Lua script: the session set, the user's state and
- * epoch, the active/grace/online indexes and the counters change together or not at all. The
+ * epoch, the active/grace/online indexes and the counters of the user's bucket change together or
+ * not at all. Every key a script touches is given to it (KEYS), all of one bucket (one Cluster slot). The
  * first element of the answer says what happened; the caller turns that into events and jobs.
  */
 
@@ -21,18 +22,18 @@ local function bumpEpoch(key)
 end
 `;
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gateways, earlyStatus, block
- *  ARGV: sessionId, metaJson, status, userId, maxSessions, nowMs, gatewayId
+/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, earlyStatus, block
+ *  ARGV: sessionId, metaJson, status, userId, maxSessions
  *  A status change that overtook its join (a redelivery after a crash) waits in earlyStatus.
  *  A user an operator ended is kept out while their block lives: the join changes nothing. */
 export const JOIN = BUMP_EPOCH + `
 if redis.call('EXISTS', KEYS[3]) == 1 then return {'ignored'} end
-if redis.call('EXISTS', KEYS[11]) == 1 then return {'blocked'} end
+if redis.call('EXISTS', KEYS[10]) == 1 then return {'blocked'} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {'capped'} end
 local meta = ARGV[2]
 local status = ARGV[3]
-local early = redis.call('GET', KEYS[10])
+local early = redis.call('GET', KEYS[9])
 if early then
   local e = cjson.decode(early)
   local m = cjson.decode(meta)
@@ -42,11 +43,9 @@ if early then
     meta = cjson.encode(m)
     status = e.status
   end
-  redis.call('DEL', KEYS[10])
+  redis.call('DEL', KEYS[9])
 end
 redis.call('HSET', KEYS[1], ARGV[1], meta)
--- A gateway that dies before its first heartbeat must still be noticed as dead.
-redis.call('ZADD', KEYS[9], 'NX', ARGV[6], ARGV[7])
 redis.call('SADD', KEYS[8], ARGV[4] .. ' ' .. ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'sessions', 1)
 redis.call('HINCRBY', KEYS[7], 'status:' .. status, 1)
@@ -67,9 +66,11 @@ end
 return {'online', epoch}
 `;
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats
- *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, keyPrefix, leftAtMs
- *  The gateway's session index is named from the stored meta, not from the message.
+/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions
+ *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, gatewayId, leftAtMs
+ *  The gateway's session index is the one of the stored meta's gateway, not the message's: when
+ *  they differ, nothing changes and the answer names the stored gateway, for the caller to call
+ *  again with that index (a script is given its keys, it never names one).
  *  Leaves can be applied in another order than they happened (a replica paused with one, which
  *  JetStream then redelivers to another): the grace runs from the leave that happened last in the
  *  user's online spell (kept in lastLeft*), with that leave's own reason and timeout, whatever the
@@ -77,13 +78,15 @@ return {'online', epoch}
  *  ignored) counts too; one that happened after the leave a pending cleanup runs from moves that
  *  cleanup (a new epoch, so the old job and timer find theirs stale). */
 export const LEAVE = BUMP_EPOCH + `
+local meta = redis.call('HGET', KEYS[1], ARGV[1])
+local m = meta and cjson.decode(meta)
+if m and m.gatewayId ~= ARGV[6] then return {'gateway', m.gatewayId} end
 local seen = redis.call('EXISTS', KEYS[3])
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
 local leftAt, runAt, reason = tonumber(ARGV[7]), ARGV[3], ARGV[4]
 local last = redis.call('HMGET', KEYS[2], 'lastLeftAt', 'lastRunAt', 'lastReason')
 if last[1] and tonumber(last[1]) > leftAt then leftAt, runAt, reason = tonumber(last[1]), last[2], last[3] end
 local status = redis.call('HGET', KEYS[2], 'status')
-local meta = redis.call('HGET', KEYS[1], ARGV[1])
 if not meta then
   if seen == 1 then return {'unknown'} end
   if redis.call('HLEN', KEYS[1]) > 0 then
@@ -100,8 +103,7 @@ if not meta then
   return {'scheduled', moved, ARGV[3], ARGV[4]}
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-local m = cjson.decode(meta)
-redis.call('SREM', ARGV[6] .. ':gw:' .. m.gatewayId .. ':sessions', ARGV[2] .. ' ' .. ARGV[1])
+redis.call('SREM', KEYS[8], ARGV[2] .. ' ' .. ARGV[1])
 redis.call('HINCRBY', KEYS[7], 'sessions', -1)
 redis.call('HINCRBY', KEYS[7], 'status:' .. m.status, -1)
 if redis.call('HLEN', KEYS[1]) > 0 then
@@ -187,7 +189,7 @@ return {'scheduled', epoch, ARGV[2]}
 `;
 
 /**
- * Which of these users have no state at all. KEYS: state1..stateN; answers their 1-based indexes.
+ * Which of these users have no state at all. KEYS: state1..stateN (one bucket's); answers their 1-based indexes.
  * One script per batch instead of one EXISTS per registered manager: the orphan sweep runs every
  * second over every manager, and ten thousand commands a second were most of presence's idle CPU.
  */

@@ -1,13 +1,18 @@
 import type { Result } from 'ioredis';
-import { luaUserKey } from '#libs/redis/index.js';
+import { byBucket, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import type { AcquireResult } from './lease.repository.js';
+
+/** Users per batched script: long enough to amortise, short enough to keep Redis responsive (about a millisecond each). */
+export const BATCH = 500;
 
 /**
  * The lease scripts: each decides one step of a user's lease atomically in Redis (see
  * LeaseRepository for what the steps are for). Registered as ioredis commands by the repository.
+ * Each is given every key it touches, all of one bucket (one Cluster slot, see libs/redis/keys.ts):
+ * the batched ones take one bucket's users at a time.
  */
 
-/** KEYS: lease, active, managers, settling, marker, generation, handoff  ARGV: workerId, ttlMs, userId, startedAtIso
+/** KEYS: lease, active, managers, settling, marker (the last four: the user's bucket's), generation, handoff  ARGV: workerId, ttlMs, userId, startedAtIso
  *  Until presence has recreated the marker after a loss, and while the dataset settles after that,
  *  only the workers already running a manager may (re)claim its lease: nobody starts a second one
  *  before they have re-asserted theirs. A taken lease gets a new generation (the fencing token),
@@ -31,7 +36,7 @@ if cur then return {'mine', gen, handoff} end
 return {'acquired', gen, handoff}
 `;
 
-/** Many renewals in one command. KEYS: managers, then lease, generation per lease
+/** Many renewals in one command. KEYS: managers (of the users' bucket), then lease, generation per lease
  *  ARGV: workerId, ttlMs, then userId, managerJson, generation per lease.
  *  Answers only what was not a plain renewal, as a flat list of (1-based lease index, 'reclaimed'|'lost').
  *  A reclaimed lease (Redis lost it) keeps its holder's generation, written back so that no later
@@ -59,24 +64,22 @@ end
 return out
 `;
 
-/** ARGV: prefix, offlineBeforeMs, userId1..userIdN. Answers the 1-based indexes of the users whose
+/** KEYS: state1..stateN  ARGV: offlineBeforeMs. Answers the 1-based indexes of the users whose
  *  presence status is 'offline' since offlineBeforeMs or earlier (a state without offlineAt counts). */
 export const OFFLINE_AMONG = `
 local out = {}
-for i = 3, #ARGV do
-  local st = redis.call('HMGET', ${luaUserKey('ARGV[1]', 'ARGV[i]', 'state')}, 'status', 'offlineAt')
-  if st[1] == 'offline' and (not st[2] or tonumber(st[2]) <= tonumber(ARGV[2])) then out[#out + 1] = i - 2 end
+for i = 1, #KEYS do
+  local st = redis.call('HMGET', KEYS[i], 'status', 'offlineAt')
+  if st[1] == 'offline' and (not st[2] or tonumber(st[2]) <= tonumber(ARGV[1])) then out[#out + 1] = i end
 end
 return out
 `;
 
-/** KEYS: active  ARGV: cursor, count, prefix. One SSCAN page of the active users; answers the next
- *  cursor, then the users of the page whose lease nobody holds (usually none). */
-export const UNLEASED_ACTIVE = `
-local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local out = { page[1] }
-for _, u in ipairs(page[2]) do
-  if redis.call('EXISTS', ${luaUserKey('ARGV[3]', 'u', 'lease')}) == 0 then out[#out + 1] = u end
+/** KEYS: lease1..leaseN. Answers the 1-based indexes of the leases nobody holds. */
+export const UNLEASED_AMONG = `
+local out = {}
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then out[#out + 1] = i end
 end
 return out
 `;
@@ -93,34 +96,71 @@ if m and cjson.decode(m).workerId == ARGV[1] then redis.call('HDEL', KEYS[2], AR
 return 1
 `;
 
-/** KEYS: managers  ARGV: cursor, count, prefix, liveWorker1..N
- *  One HSCAN page of the registry: forgets the entries of managers whose worker is not live and
- *  no longer holds the user's lease (it died without stopping them). The lease is the authority:
- *  while the dead worker's lease lives (it may be paused, not dead) the entry stays; a worker that
- *  took the user over has overwritten the entry already. Answers the next cursor and how many went. */
-export const FORGET_DEAD = `
+/** KEYS: managers  ARGV: cursor, count, liveWorker1..N
+ *  One HSCAN page of a bucket's registry: answers the next cursor, then (userId, workerId) of the
+ *  entries whose worker is not live (usually none), for DROP_DEAD to check against their leases. */
+export const DEAD_AMONG = `
 local live = {}
-for i = 4, #ARGV do live[ARGV[i]] = true end
+for i = 3, #ARGV do live[ARGV[i]] = true end
 local page = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local flat, dropped = page[2], 0
+local flat, out = page[2], { page[1] }
 for i = 1, #flat, 2 do
   local ok, m = pcall(cjson.decode, flat[i + 1])
   local w = ok and type(m) == 'table' and m.workerId
-  if type(w) == 'string' and not live[w] and redis.call('GET', ${luaUserKey('ARGV[3]', 'flat[i]', 'lease')}) ~= w then
-    redis.call('HDEL', KEYS[1], flat[i])
+  if type(w) == 'string' and not live[w] then
+    out[#out + 1] = flat[i]
+    out[#out + 1] = w
+  end
+end
+return out
+`;
+
+/** KEYS: managers, lease1..leaseN  ARGV: userId1, workerId1, …
+ *  Forgets each entry that still names that dead worker, unless it still holds the user's lease
+ *  (it may be paused, not dead): the lease is the authority; a worker that took the user over has
+ *  overwritten the entry already. Answers how many went. */
+export const DROP_DEAD = `
+local dropped = 0
+for i = 2, #KEYS do
+  local u, w = ARGV[2 * i - 3], ARGV[2 * i - 2]
+  local cur = redis.call('HGET', KEYS[1], u)
+  local ok, m = pcall(cjson.decode, cur or 'null')
+  if ok and type(m) == 'table' and m.workerId == w and redis.call('GET', KEYS[i]) ~= w then
+    redis.call('HDEL', KEYS[1], u)
     dropped = dropped + 1
   end
 end
-return { page[1], dropped }
+return dropped
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    swForgetDead(managers: string, cursor: string, count: number, prefix: string, ...liveWorkers: string[]): Result<[string, number], Context>;
+    swDeadAmong(managers: string, cursor: string, count: number, ...liveWorkers: string[]): Result<string[], Context>;
+    swDropDead(numKeys: number, ...args: string[]): Result<number, Context>;
     swAcquire(...args: (string | number)[]): Result<[AcquireResult, number?, string?], Context>;
     swReassertMany(numKeys: number, ...args: (string | number)[]): Result<Array<number | string>, Context>;
-    swOfflineAmong(prefix: string, offlineBeforeMs: number, ...userIds: string[]): Result<number[], Context>;
-    swUnleasedActive(active: string, cursor: string, count: number, prefix: string): Result<string[], Context>;
+    swOfflineAmong(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
+    swUnleasedAmong(numKeys: number, ...leases: string[]): Result<number[], Context>;
     swRelease(...args: (string | number)[]): Result<number, Context>;
   }
+}
+
+/**
+ * One batched script per bucket and BATCH users: `run` is given the users of one bucket and
+ * answers 1-based indexes among them; answers the users so picked, in their given order.
+ */
+export async function perBucket(userIds: readonly string[], run: (users: string[]) => Promise<number[]>): Promise<string[]> {
+  const picked = new Set<string>();
+  for (const users of byBucket(userIds, (u) => u).values()) {
+    for (let i = 0; i < users.length; i += BATCH) {
+      const chunk = users.slice(i, i + BATCH);
+      for (const j of await run(chunk)) picked.add(chunk[j - 1]);
+    }
+  }
+  return picked.size === 0 ? [] : userIds.filter((u) => picked.has(u));
+}
+
+/** The users among these whose lease nobody holds. */
+export function unleasedAmong(redis: RedisClient, keys: RedisKeys, userIds: readonly string[]): Promise<string[]> {
+  return perBucket(userIds, (users) => redis.swUnleasedAmong(users.length, ...users.map((u) => keys.lease(u))));
 }

@@ -1,12 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS, redisKeys, type RedisKeys } from '#libs/redis/index.js';
+import { BUCKETS, REDIS, bucketOf, byBucket, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import { leaseTimings } from '#libs/config/timings.js';
-import { ACQUIRE, FORGET_DEAD, OFFLINE_AMONG, REASSERT_MANY, RELEASE, UNLEASED_ACTIVE } from './lease-scripts.js';
-
-/** Users per batched script: long enough to amortise, short enough to keep Redis responsive (about a millisecond each). */
-const BATCH = 500;
+import { ACQUIRE, BATCH, DEAD_AMONG, DROP_DEAD, OFFLINE_AMONG, REASSERT_MANY, RELEASE, UNLEASED_AMONG, perBucket, unleasedAmong } from './lease-scripts.js';
 
 export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive' | 'settling';
 export interface Acquired {
@@ -49,17 +45,18 @@ export class LeaseRepository {
   private readonly leaseMs: number;
 
   constructor(
-    @Inject(REDIS) readonly redis: Redis,
+    @Inject(REDIS) readonly redis: RedisClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
     this.leaseMs = leaseTimings(config.workerTtlMs).leaseMs;
     redis.defineCommand('swAcquire', { numberOfKeys: 7, lua: ACQUIRE });
     redis.defineCommand('swReassertMany', { lua: REASSERT_MANY });
-    redis.defineCommand('swOfflineAmong', { numberOfKeys: 0, lua: OFFLINE_AMONG });
-    redis.defineCommand('swUnleasedActive', { numberOfKeys: 1, lua: UNLEASED_ACTIVE });
+    redis.defineCommand('swOfflineAmong', { lua: OFFLINE_AMONG });
+    redis.defineCommand('swUnleasedAmong', { lua: UNLEASED_AMONG });
     redis.defineCommand('swRelease', { numberOfKeys: 3, lua: RELEASE });
-    redis.defineCommand('swForgetDead', { numberOfKeys: 1, lua: FORGET_DEAD });
+    redis.defineCommand('swDeadAmong', { numberOfKeys: 1, lua: DEAD_AMONG });
+    redis.defineCommand('swDropDead', { lua: DROP_DEAD });
   }
 
   /** `startedAt`: epoch ms. */
@@ -69,98 +66,94 @@ export class LeaseRepository {
 
   async acquire(userId: string, workerId: string, startedAt: number): Promise<Acquired> {
     const k = this.keys;
+    const b = bucketOf(userId);
     const [result, generation, handoff] = await this.redis.swAcquire(
-      k.lease(userId), k.active, k.managers, k.settling, k.marker, k.leaseGeneration(userId), k.handoff(userId),
+      k.lease(userId), k.active(b), k.managers(b), k.settling(b), k.marker(b), k.leaseGeneration(userId), k.handoff(userId),
       workerId, this.leaseMs, userId, new Date(startedAt).toISOString(),
     );
     return { result, generation: generation === undefined ? undefined : Number(generation), handoff: parseHandoff(handoff) };
   }
 
   /**
-   * Renews many leases: one script per BATCH leases, answering only the exceptions (a lease that
-   * was gone and is reclaimed, or one another worker holds); a plain renewal is not in the answer.
-   * Every few seconds over every manager of the worker, so it allocates per batch, not per manager:
-   * with one command per lease, ten thousand in-flight commands outlived the young generation and
-   * grew the heap by tens of MiB between collections. `managers` is walked, not copied.
+   * Renews many leases: one script per bucket and BATCH leases, answering only the exceptions (a
+   * lease that was gone and is reclaimed, or one another worker holds); a plain renewal is not in
+   * the answer. Every few seconds over every manager of the worker, so it sends batches, not a
+   * command per manager: ten thousand in-flight commands outlived the young generation and grew the
+   * heap by tens of MiB between collections.
    */
   async reassert(workerId: string, managers: Iterable<HeldManager>): Promise<Map<string, Exclude<ReassertResult, 'renewed'>>> {
     const out = new Map<string, Exclude<ReassertResult, 'renewed'>>();
-    let chunk: HeldManager[] = [];
-    const send = async () => {
-      const keys = [this.keys.managers];
-      const args: Array<string | number> = [workerId, this.leaseMs];
-      for (const m of chunk) {
-        keys.push(this.keys.lease(m.userId), this.keys.leaseGeneration(m.userId));
-        args.push(m.userId, this.managerJson(workerId, m.startedAt, m.lease.generation), m.lease.generation);
-      }
-      const flat = await this.redis.swReassertMany(keys.length, ...keys, ...args);
-      for (let j = 0; j < flat.length; j += 2) out.set(chunk[Number(flat[j]) - 1].userId, flat[j + 1] as Exclude<ReassertResult, 'renewed'>);
-      chunk = [];
-    };
-    for (const m of managers) {
-      chunk.push(m);
-      if (chunk.length === BATCH) await send();
+    for (const [bucket, held] of byBucket(managers, (m) => m.userId)) {
+      for (let i = 0; i < held.length; i += BATCH) await this.reassertBatch(workerId, bucket, held.slice(i, i + BATCH), out);
     }
-    if (chunk.length > 0) await send();
     return out;
+  }
+
+  private async reassertBatch(workerId: string, bucket: number, chunk: HeldManager[], out: Map<string, Exclude<ReassertResult, 'renewed'>>) {
+    const keys = [this.keys.managers(bucket)];
+    const args: Array<string | number> = [workerId, this.leaseMs];
+    for (const m of chunk) {
+      keys.push(this.keys.lease(m.userId), this.keys.leaseGeneration(m.userId));
+      args.push(m.userId, this.managerJson(workerId, m.startedAt, m.lease.generation), m.lease.generation);
+    }
+    const flat = await this.redis.swReassertMany(keys.length, ...keys, ...args);
+    for (let j = 0; j < flat.length; j += 2) out.set(chunk[Number(flat[j]) - 1].userId, flat[j + 1] as Exclude<ReassertResult, 'renewed'>);
   }
 
   /** `handoff`: the manager's memory, left for the next holder (a graceful move). */
   async release(userId: string, workerId: string, handoff?: Record<string, Record<string, unknown>>): Promise<void> {
     const json = handoff && Object.keys(handoff).length > 0 ? JSON.stringify(handoff) : '';
-    await this.redis.swRelease(this.keys.lease(userId), this.keys.managers, this.keys.handoff(userId), workerId, userId, json, HANDOFF_TTL_MS);
+    await this.redis.swRelease(this.keys.lease(userId), this.keys.managers(bucketOf(userId)), this.keys.handoff(userId), workerId, userId, json, HANDOFF_TTL_MS);
   }
 
   /**
    * The users among these whose presence status is 'offline', and has been since `offlineBeforeMs`
-   * (presence's clock) or earlier (one script per BATCH users, see reassert). Every second over
-   * every manager: the script is given user ids and builds the keys itself, so this allocates
-   * nothing per user.
+   * (presence's clock) or earlier (one script per bucket and BATCH users, see reassert).
    */
-  async offlineAmong(userIds: string[], offlineBeforeMs = Number.MAX_SAFE_INTEGER): Promise<string[]> {
-    const out: string[] = [];
-    for (let i = 0; i < userIds.length; i += BATCH) {
-      const chunk = userIds.slice(i, i + BATCH);
-      const idx = await this.redis.swOfflineAmong(this.config.redisPrefix, offlineBeforeMs, ...chunk);
-      for (const j of idx) out.push(chunk[j - 1]);
-    }
-    return out;
+  offlineAmong(userIds: string[], offlineBeforeMs = Number.MAX_SAFE_INTEGER): Promise<string[]> {
+    return perBucket(userIds, (users) => this.redis.swOfflineAmong(users.length, ...users.map((u) => this.keys.state(u)), offlineBeforeMs));
   }
 
   async isActive(userId: string): Promise<boolean> {
-    return (await this.redis.sismember(this.keys.active, userId)) === 1;
+    return (await this.redis.sismember(this.keys.active(bucketOf(userId)), userId)) === 1;
   }
 
   /**
-   * Users who should have a manager and whose lease nobody holds. Every second, over every active
-   * user: the script answers only the free ones, not a page of ids and a page of leases.
+   * Users who should have a manager and whose lease nobody holds, a page of a bucket's active
+   * users at a time (every second, over every active user of every bucket).
    */
   async *unleasedActiveUsers(): AsyncGenerator<string[]> {
-    let cursor = '0';
-    do {
-      const [next, ...free] = await this.redis.swUnleasedActive(this.keys.active, cursor, 1000, this.config.redisPrefix);
-      cursor = next;
-      if (free.length > 0) yield free;
-    } while (cursor !== '0');
+    for (const b of BUCKETS) {
+      let cursor = '0';
+      do {
+        const [next, page] = await this.redis.sscan(this.keys.active(b), cursor, 'COUNT', 1000);
+        cursor = next;
+        const free = page.length > 0 ? await unleasedAmong(this.redis, this.keys, page) : [];
+        if (free.length > 0) yield free;
+      } while (cursor !== '0');
+    }
   }
 
   /**
-   * `pl:managers` entries of workers that stopped heartbeating and no longer hold the user's lease:
+   * Managers registry entries of workers that stopped heartbeating and no longer hold the user's lease:
    * a worker killed with -9 never released them. Its active users were taken over (the entry now
    * names the new worker); the others (the user left meanwhile) would stay registered forever and
    * count in presence's stats. Answers how many entries were dropped.
    */
   async forgetDeadWorkersManagers(): Promise<number> {
-    // Checked in Redis, a page at a time: reading every entry out to check it here brought ten
-    // thousand JSON strings into each worker every few seconds.
+    // Checked in Redis, a page at a time, answering only the dead workers' entries: reading every
+    // entry out to check it here brought ten thousand JSON strings into each worker every few seconds.
     const live = await this.liveWorkers();
-    let cursor = '0';
     let dropped = 0;
-    do {
-      const [next, n] = await this.redis.swForgetDead(this.keys.managers, cursor, 1000, this.config.redisPrefix, ...live);
-      cursor = next;
-      dropped += n;
-    } while (cursor !== '0');
+    for (const b of BUCKETS) {
+      let cursor = '0';
+      do {
+        const [next, ...dead] = await this.redis.swDeadAmong(this.keys.managers(b), cursor, 1000, ...live);
+        cursor = next;
+        const users = dead.filter((_, i) => i % 2 === 0);
+        if (users.length > 0) dropped += await this.redis.swDropDead(1 + users.length, this.keys.managers(b), ...users.map((u) => this.keys.lease(u)), ...dead);
+      } while (cursor !== '0');
+    }
     return dropped;
   }
 
@@ -191,7 +184,9 @@ export class LeaseRepository {
     await this.redis.zrem(this.keys.workers, workerId);
   }
 
-  async marker(): Promise<string | null> {
-    return this.redis.get(this.keys.marker);
+  /** The buckets' dataset markers, as one string: it changes when any bucket's data was lost and recreated. */
+  async marker(): Promise<string> {
+    const markers = await Promise.all(BUCKETS.map((b) => this.redis.get(this.keys.marker(b))));
+    return markers.map((m) => m ?? '-').join(' ');
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '#libs/redis/redis.js';
 import type { AppConfig } from '#libs/config/index.js';
 import type { Emit, EventKind, EventPayload } from '#libs/contracts/index.js';
 import type { ComponentContext, ComponentTicker } from './component.js';
@@ -9,7 +9,7 @@ import type { SharedTicker, Tick } from './shared-ticker.js';
 export interface ManagerEnvironment {
   readonly workerId: string;
   readonly config: AppConfig;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly ticker: SharedTicker;
   log(userId: string): (message: string) => void;
   emit: Emit;
@@ -42,7 +42,7 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as Promi
 export class ChildContext implements ComponentContext {
   readonly workerId: string;
   readonly config: AppConfig;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly log: (message: string) => void;
   readonly ticker: ComponentTicker;
   private readonly cancels = new Set<() => void>();

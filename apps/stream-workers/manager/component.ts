@@ -1,6 +1,6 @@
 import type { AppConfig } from '#libs/config/index.js';
 import type { Emit } from '#libs/contracts/index.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '#libs/redis/redis.js';
 import type { Tick } from './shared-ticker.js';
 
 /** Periodic work on the worker's shared timer wheels: one timer per period, not one per manager. */
@@ -24,7 +24,7 @@ export interface ComponentContext {
    */
   readonly generation: number;
   readonly config: AppConfig;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly ticker: ComponentTicker;
   /** Survives restarts of the component and graceful moves of its manager to another worker (JSON values). */
   readonly memory: Map<string, unknown>;

@@ -1,25 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis, Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { REDIS, luaUserKey, redisKeys, type RedisKeys } from '#libs/redis/index.js';
+import { REDIS, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import { leaseTimings } from '#libs/config/timings.js';
 import { home } from './rendezvous.js';
 import { planMoves, type Move } from './rebalance.js';
+import { UNLEASED_AMONG, unleasedAmong } from '../leases/lease-scripts.js';
 
-/** ARGV: prefix, userId1..N. Answers the 1-based indexes of the users whose lease nobody holds. */
-const UNLEASED_AMONG = `
-local out = {}
-for i = 2, #ARGV do
-  if redis.call('EXISTS', ${luaUserKey('ARGV[1]', 'ARGV[i]', 'lease')}) == 0 then out[#out + 1] = i - 1 end
-end
-return out
-`;
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    swUnleasedAmong(prefix: string, ...userIds: string[]): Result<number[], Context>;
-  }
-}
 
 /**
  * Where managers run. A free user (just online, handed over by a drained worker, or left by a dead
@@ -45,14 +31,15 @@ export class Placement {
   readonly fallbackMs: number;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
     const t = leaseTimings(config.workerTtlMs);
     this.liveWindowMs = Math.max(2 * t.renewEveryMs, t.leaseMs - t.reconcileEveryMs);
     this.fallbackMs = 2 * t.reconcileEveryMs;
-    redis.defineCommand('swUnleasedAmong', { numberOfKeys: 0, lua: UNLEASED_AMONG });
+    // The same command as LeaseRepository's: whichever defines it first, the other redefines it alike.
+    redis.defineCommand('swUnleasedAmong', { lua: UNLEASED_AMONG });
   }
 
   /** Says this worker's load and reads the live workers' (every reconcile). */
@@ -94,12 +81,7 @@ export class Placement {
       this.deferred.delete(u);
       due.push(u);
     }
-    const free: string[] = [];
-    for (let i = 0; i < due.length; i += 500) {
-      const chunk = due.slice(i, i + 500);
-      for (const j of await this.redis.swUnleasedAmong(this.config.redisPrefix, ...chunk)) free.push(chunk[j - 1]);
-    }
-    return free;
+    return unleasedAmong(this.redis, this.keys, due);
   }
 
   /** The moves to make now, within the rate's budget (a token bucket of one second). */

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '#libs/redis/redis.js';
 import type { AppConfig } from '#libs/config/index.js';
 import type { NatsService } from '#libs/nats/nats.service.js';
 import type { Metrics } from '#libs/observability/metrics.js';
@@ -19,7 +19,7 @@ export function errorMessage(err: unknown) {
 export function managerEnvironment(o: {
   workerId: string;
   config: AppConfig;
-  redis: Redis;
+  redis: RedisClient;
   ticker: SharedTicker;
   nats: Pick<NatsService, 'emit'>;
   metrics: Metrics;
