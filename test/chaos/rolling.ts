@@ -15,12 +15,14 @@ export interface RollingResult {
  * (stopped `handover`, started on the other worker, the count going on), and every tab must come
  * back by itself.
  */
-export async function rollingRestart(stack: Stack, injector: Injector, pop: Population, log: (line: string) => void): Promise<RollingResult> {
+export async function rollingRestart(stack: Stack, injector: Injector, pop: Population, graceMs: number, log: (line: string) => void): Promise<RollingResult> {
   const t0 = Date.now();
   const violations: Violation[] = [];
   const allBack = () => pop.tabs.every((t) => t.closedAt !== undefined || t.isConnected);
   await until('every tab connected before the rolling restart', allBack, 15_000).catch(() => undefined);
-  await sleep(3000);
+  // Holding still includes the cleanups of users whose last tab closed just before the pause:
+  // their managers stop legitimately, so the window opens only once those have run.
+  await sleep(graceMs + 1000);
   const mark = stack.observer.seen.length;
   const restarted: string[] = [];
   for (const app of [...stack.gateways, ...stack.presences, ...stack.workers]) {

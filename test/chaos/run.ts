@@ -78,7 +78,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     }
 
     pop.pause();
-    const rolling = opts.rolling === false ? undefined : await rollingRestart(stack, injector, pop, log);
+    const rolling = opts.rolling === false ? undefined : await rollingRestart(stack, injector, pop, TIMINGS.graceMs, log);
 
     // Quiet: everyone who left is past their grace; the state must be exact, session by session.
     await sleep(TIMINGS.graceMs + TIMINGS.gatewayTtlMs + 1000);
