@@ -188,15 +188,18 @@ describe('dashboard page in headless Chromium', () => {
   it("shows a pending cleanup of this user's manager as 'stopping' with a countdown, and 'running' again when it is cancelled", async () => {
     // The gateway tells a tab 'stopping' whenever presence announces the user's cleanup. With a tab
     // open that only happens in a race (a reload beating its own join), so the test announces one
-    // the way `nats pub` would, and the real gateway carries it to the real page.
+    // the way `nats pub` would, and the real gateway carries it to the real page. The gateway keeps
+    // the newest word on the user's state: the announcements carry the epochs that follow the
+    // user's current one, as presence's own would.
     const a = uniqueUser('countdown');
     const ctx = await newContext();
     try {
       const page = await openDashboard(ctx, a);
       await eventually('manager running', () => managerState(page), (s) => s === 'running');
       expect(await page.locator('#countdown-row').isHidden()).toBe(true);
+      const { epoch } = await stack.observer.request<{ epoch: number }>('presence.query.user', { userId: a });
       const runAt = new Date(Date.now() + 30_000).toISOString();
-      stack.observer.publish(`presence.cleanup.${a}.scheduled`, JSON.stringify({ userId: a, runAt, at: new Date().toISOString(), reason: 'closed' }));
+      stack.observer.publish(`presence.cleanup.${a}.scheduled`, JSON.stringify({ userId: a, runAt, at: new Date().toISOString(), reason: 'closed', epoch: epoch + 1 }));
       await eventually('manager stopping', () => managerState(page), (s) => s === 'stopping');
       await page.locator('#countdown-row').waitFor({ state: 'visible' });
       const seconds = async () => Number.parseFloat(await page.locator('#countdown').innerText());
@@ -205,7 +208,7 @@ describe('dashboard page in headless Chromium', () => {
       expect(first).toBeLessThanOrEqual(30);
       await eventually('the countdown counts down', seconds, (v) => v <= first - 0.3);
       await screenshot(page, FILE, '6-countdown');
-      stack.observer.publish(`presence.cleanup.${a}.cancelled`, JSON.stringify({ userId: a, at: new Date().toISOString() }));
+      stack.observer.publish(`presence.cleanup.${a}.cancelled`, JSON.stringify({ userId: a, at: new Date().toISOString(), epoch: epoch + 2 }));
       await eventually('manager running again', () => managerState(page), (s) => s === 'running');
       expect(await page.locator('#countdown-row').isHidden()).toBe(true);
       expect(await page.locator('#manager-worker').innerText()).toBe(stack.worker.env.INSTANCE_ID);

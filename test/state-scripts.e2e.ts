@@ -250,6 +250,27 @@ describe('presence state scripts', () => {
   });
 });
 
+describe("the user's epoch, as events and the user query carry it", () => {
+  it('each transition answers its epoch, one past the last, and the query reads the same status and epoch', async () => {
+    const u = 'epoch-reader';
+    const online = await repo.join(u, meta('e1', T0));
+    expect(online.kind).toBe('online');
+    const first = (online as { epoch: number }).epoch;
+    expect(await repo.user(u)).toMatchObject({ status: 'online', epoch: first, cleanupAt: null });
+    const left = await repo.leave(u, 'e1', T0 + 100, T0 + 5100, 'closed');
+    expect(left).toMatchObject({ kind: 'scheduled', epoch: first + 1 });
+    expect(await repo.user(u)).toMatchObject({ status: 'grace', epoch: first + 1, cleanupAt: new Date(T0 + 5100).toISOString() });
+    expect(await repo.join(u, meta('e2', T0 + 200))).toEqual({ kind: 'cancelled', cancelledEpoch: first + 1, epoch: first + 2 });
+    expect(await repo.user(u)).toMatchObject({ status: 'online', epoch: first + 2, cleanupAt: null });
+  });
+
+  it('a user presence has no state for answers no status and no epoch', async () => {
+    const answer = await repo.user('never-seen');
+    expect(answer).not.toHaveProperty('epoch');
+    expect(answer).not.toHaveProperty('status');
+  });
+});
+
 describe('an offline user leaves nothing behind for ever', () => {
   it('the state of a user gone offline expires USER_STATE_TTL_MS later; coming back keeps it again', async () => {
     const u = 'ttl-user';
@@ -257,7 +278,7 @@ describe('an offline user leaves nothing behind for ever', () => {
     expect(await redis.pttl(repo.keys.state(u))).toBe(-1);
     const left = await repo.leave(u, 't1', T0 + 500, T0 + 1000, 'closed');
     expect(left.kind).toBe('scheduled');
-    expect(await repo.cleanup(u, left.kind === 'scheduled' ? left.epoch : -1)).toEqual({ kind: 'offline' });
+    expect(await repo.cleanup(u, left.kind === 'scheduled' ? left.epoch : -1)).toEqual({ kind: 'offline', epoch: (left as { epoch: number }).epoch + 1 });
     const ttl = await redis.pttl(repo.keys.state(u));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);

@@ -10,6 +10,7 @@ import { SessionPublisher } from './sessions/session-publisher.service.js';
 import { ManagerViewService } from './sessions/manager-view.service.js';
 import { PresenceFeedService } from './sessions/presence-feed.service.js';
 import { ConsoleRelayService } from './sessions/console-relay.service.js';
+import { PresenceLinkService } from './sessions/presence-link.service.js';
 
 @Module({})
 export class GatewayModule {
@@ -18,7 +19,7 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [CoreModule.forApp('gateway', config)],
       controllers: [ObservabilityController, DashboardController],
-      providers: [Readiness, SessionRegistry, SessionPublisher, ManagerViewService, PresenceFeedService, ConsoleRelayService, PresenceGateway],
+      providers: [Readiness, SessionRegistry, SessionPublisher, ManagerViewService, PresenceFeedService, ConsoleRelayService, PresenceLinkService, PresenceGateway],
     };
   }
 }

@@ -64,7 +64,7 @@ export class AdminService {
       const manager = await this.state.managerOf(userId);
       if (manager) {
         // No presence for the user but a manager registered: workers stop it unless the user is active.
-        this.nats.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+        this.nats.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason, ...(epoch ? { epoch } : {}) });
         result = { outcome: 'done', target: userId, message: `${userId} is not present; asked ${manager.workerId} to stop its manager (admin)` };
       } else {
         result = { outcome: 'nothing_to_do', target: userId, message: `no manager runs for ${userId} and no cleanup is pending` };
@@ -133,7 +133,7 @@ export class AdminService {
     }
     const manager = status === 'online' ? null : await this.state.managerOf(userId);
     if (!manager) return 'no manager to stop';
-    this.nats.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+    this.nats.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason, ...(epoch ? { epoch } : {}) });
     return `asked ${manager.workerId} to stop their manager now (admin)`;
   }
 

@@ -34,7 +34,7 @@ describe('PresenceService: cleanups', () => {
 
     const result = await t.svc.runCleanup(job);
     expect(result).toEqual({ outcome: 'offline' });
-    expect(t.published).toEqual([{ subject: 'presence.user.alice.offline', payload: { userId: 'alice', at: iso(Date.now()), reason: 'lost' } }]);
+    expect(t.published).toEqual([{ subject: 'presence.user.alice.offline', payload: { userId: 'alice', at: iso(Date.now()), reason: 'lost', epoch: 3 } }]);
     expect(t.state.status('alice')).toBe('offline');
 
     // A redelivery of the same job is a no-op.
@@ -49,7 +49,7 @@ describe('PresenceService: cleanups', () => {
     const job = t.lastScheduled();
     t.published = [];
     expect(await t.svc.cleanupNow('alice', job.epoch)).toBe(true);
-    expect(t.published).toEqual([{ subject: 'presence.user.alice.offline', payload: { userId: 'alice', at: iso(T0), reason: 'admin' } }]);
+    expect(t.published).toEqual([{ subject: 'presence.user.alice.offline', payload: { userId: 'alice', at: iso(T0), reason: 'admin', epoch: 3 } }]);
     expect(t.cancel).toHaveBeenCalledWith('alice', job.epoch);
     expect(t.state.status('alice')).toBe('offline');
     t.published = [];

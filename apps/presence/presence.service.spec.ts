@@ -8,7 +8,7 @@ describe('PresenceService: session events', () => {
 
   it('publishes presence.user.<u>.online exactly once on the first join', async () => {
     await t.svc.joined(join('alice', 's1'));
-    expect(t.published).toEqual([{ subject: 'presence.user.alice.online', payload: { userId: 'alice', at: iso(T0), sessionId: 's1', joinedAt: iso(T0) } }]);
+    expect(t.published).toEqual([{ subject: 'presence.user.alice.online', payload: { userId: 'alice', at: iso(T0), sessionId: 's1', joinedAt: iso(T0), epoch: 1 } }]);
     expect(t.state.status('alice')).toBe('online');
     expect(t.schedule).not.toHaveBeenCalled();
   });
@@ -50,11 +50,20 @@ describe('PresenceService: session events', () => {
       expect(t.schedule).toHaveBeenCalledWith({ userId: 'alice', epoch: 2, runAt: iso(leftAt + timeout), reason });
       const scheduled = t.published.filter((p) => p.subject === 'presence.cleanup.alice.scheduled');
       expect(scheduled).toHaveLength(1);
-      expect(scheduled[0].payload).toEqual({ userId: 'alice', runAt: iso(leftAt + timeout), at: iso(Date.now()), reason });
+      expect(scheduled[0].payload).toEqual({ userId: 'alice', runAt: iso(leftAt + timeout), at: iso(Date.now()), reason, epoch: 2 });
       expect(t.state.status('alice')).toBe('grace');
       expect(t.subjects()).not.toContain('presence.user.alice.offline');
     },
   );
+
+  it("every user event carries the epoch of its transition, so readers order them: online, scheduled, cancelled, scheduled", async () => {
+    await t.svc.joined(join('alice', 's1'));
+    await t.svc.left(leave('alice', 's1'));
+    await t.svc.joined(join('alice', 's2'));
+    await t.svc.left(leave('alice', 's2'));
+    const epochs = t.published.map((p) => [p.subject.split('.').at(-1), (p.payload as { epoch?: number }).epoch]);
+    expect(epochs).toEqual([['online', 1], ['scheduled', 2], ['cancelled', 3], ['scheduled', 4]]);
+  });
 
   it('comes online again after going offline', async () => {
     await t.svc.joined(join('alice', 's1'));

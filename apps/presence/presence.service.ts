@@ -58,13 +58,13 @@ export class PresenceService {
       case 'online':
         this.logger.log(`join: ${e.userId} (first session ${e.sessionId}): online`);
         this.metrics.transitions.inc({ transition: 'online' });
-        this.ports.emit('user.online', { userId: e.userId, at: nowIso(), sessionId: e.sessionId, joinedAt: e.at });
+        this.ports.emit('user.online', { userId: e.userId, at: nowIso(), sessionId: e.sessionId, joinedAt: e.at, epoch: out.epoch });
         return;
       case 'cancelled':
         this.logger.log(`join: ${e.userId} came back (session ${e.sessionId}): cleanup cancelled`);
         this.metrics.transitions.inc({ transition: 'cleanup_cancelled' });
         await this.ports.cleanups.cancel(e.userId, out.cancelledEpoch);
-        this.ports.emit('cleanup.cancelled', { userId: e.userId, at: nowIso() });
+        this.ports.emit('cleanup.cancelled', { userId: e.userId, at: nowIso(), epoch: out.epoch });
         return;
       case 'capped': {
         // The cap counts every gateway's sessions; the gateway holding this one must end it.
@@ -120,7 +120,7 @@ export class PresenceService {
     this.logger.log(`leave: ${userId} has no session left (${reason}): cleanup at ${data.runAt}`);
     this.metrics.transitions.inc({ transition: 'cleanup_scheduled' });
     await this.ports.cleanups.schedule(data);
-    this.ports.emit('cleanup.scheduled', { userId, runAt: data.runAt, at: nowIso(), reason });
+    this.ports.emit('cleanup.scheduled', { userId, runAt: data.runAt, at: nowIso(), reason, epoch });
   }
 
   /** A due cleanup (Cleanups' handler): goes offline only if nothing moved since it was scheduled. */
@@ -136,7 +136,7 @@ export class PresenceService {
     this.metrics.cleanupLateness.observe(Math.max(0, lateness) / 1000);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${data.userId} offline (${data.reason}, ${lateness} ms after its time)`);
-    this.ports.emit('user.offline', { userId: data.userId, at: nowIso(), reason: data.reason satisfies OfflineReason });
+    this.ports.emit('user.offline', { userId: data.userId, at: nowIso(), reason: data.reason satisfies OfflineReason, epoch: out.epoch });
     return { outcome: 'offline' };
   }
 
@@ -150,7 +150,7 @@ export class PresenceService {
     await this.ports.cleanups.cancel(userId, epoch);
     this.metrics.transitions.inc({ transition: 'offline' });
     this.logger.log(`cleanup: ${userId} offline (admin: ended by an operator)`);
-    this.ports.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason });
+    this.ports.emit('user.offline', { userId, at: nowIso(), reason: 'admin' satisfies OfflineReason, epoch: out.epoch });
     return true;
   }
 

@@ -9,3 +9,4 @@ export * from './socket-events.js';
 export * from './socket-schemas.js';
 export * from './events.js';
 export * from './session-digest.js';
+export * from './user-query.js';

@@ -84,22 +84,29 @@ export const SessionLeft = z.object({
 });
 export type SessionLeft = z.infer<typeof SessionLeft>;
 
+/**
+ * The user's presence epoch after the transition an event reports (an optional addition to every
+ * presence.user and presence.cleanup event): it grows with every transition of the user, so a
+ * reader keeps the newest word whatever order events and query answers reach it in.
+ */
+export const Epoch = z.number().int().nonnegative();
+
 /** `sessionId`/`joinedAt` (optional additions): the first session, and when it joined at its gateway. */
-export const UserOnline = z.object({ userId: UserId, at: IsoTime, sessionId: Id.optional(), joinedAt: IsoTime.optional() });
+export const UserOnline = z.object({ userId: UserId, at: IsoTime, sessionId: Id.optional(), joinedAt: IsoTime.optional(), epoch: Epoch.optional() });
 export type UserOnline = z.infer<typeof UserOnline>;
 /** Why a user went offline: the reason of their last leave, or `admin` (an operator ended it). */
 export const OFFLINE_REASONS = [...LEAVE_REASONS, 'admin'] as const;
 export type OfflineReason = (typeof OFFLINE_REASONS)[number];
-export const UserOffline = z.object({ userId: UserId, at: IsoTime, reason: z.string().max(64).optional() });
+export const UserOffline = z.object({ userId: UserId, at: IsoTime, reason: z.string().max(64).optional(), epoch: Epoch.optional() });
 export type UserOffline = z.infer<typeof UserOffline>;
 
-export const CleanupScheduled = z.object({ userId: UserId, runAt: IsoTime, at: IsoTime, reason: LeaveReason.optional() });
+export const CleanupScheduled = z.object({ userId: UserId, runAt: IsoTime, at: IsoTime, reason: LeaveReason.optional(), epoch: Epoch.optional() });
 export type CleanupScheduled = z.infer<typeof CleanupScheduled>;
-export const CleanupCancelled = z.object({ userId: UserId, at: IsoTime });
+export const CleanupCancelled = z.object({ userId: UserId, at: IsoTime, epoch: Epoch.optional() });
 export type CleanupCancelled = z.infer<typeof CleanupCancelled>;
 
 /** The lease's generation (fencing token): a newer holder's is larger, so a stale holder's word can be told apart. */
-const Generation = z.number().int().nonnegative();
+export const Generation = z.number().int().nonnegative();
 export const ManagerStarted = z.object({ userId: UserId, workerId: Id, at: IsoTime, generation: Generation.optional() });
 export type ManagerStarted = z.infer<typeof ManagerStarted>;
 export const STOP_REASONS = ['offline', 'reconcile', 'handover', 'lease_lost', 'admin'] as const;
@@ -178,14 +185,6 @@ export interface PresenceDebug {
 export const WorkerHandover = z.object({ workerId: Id, userIds: z.array(UserId).max(100_000), at: IsoTime, to: Id.optional() });
 export type WorkerHandover = z.infer<typeof WorkerHandover>;
 
-
-export interface UserPresence {
-  userId: string;
-  metas: SessionMeta[];
-  cleanupAt: string | null;
-  /** The project's addition: where the user's manager runs, if it does. */
-  manager: { workerId: string; startedAt: string; generation?: number } | null;
-}
 
 export interface PresenceStats {
   users: number;

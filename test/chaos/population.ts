@@ -11,6 +11,8 @@ export class SimTab {
   sessionId?: string;
   readonly sessions: string[] = [];
   closedAt?: number;
+  /** The last `manager` event: what the tab shows of its user's manager. */
+  manager?: { state: string; workerId?: string };
 
   constructor(
     readonly user: string,
@@ -24,6 +26,9 @@ export class SimTab {
     this.socket.on('disconnect', () => {
       const last = this.connected.at(-1);
       if (last && last.to === undefined) last.to = Date.now();
+    });
+    this.socket.on('manager', (m: { state: string; workerId?: string }) => {
+      this.manager = m;
     });
     this.socket.on('session', (s: { sessionId: string }) => {
       this.sessionId = s.sessionId;

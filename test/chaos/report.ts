@@ -27,6 +27,7 @@ const INVARIANTS = [
   'no early stop',
   'no session event lost',
   'tabs reconnect',
+  'tabs show their manager',
   'rolling restart restarts no manager',
   'rolling restart: counts go on',
   'rolling restart: tabs reconnect',

@@ -179,6 +179,26 @@ async function finalCheck(stack: Stack, pop: Population): Promise<Violation[]> {
     return lost.length === 0 && ghosts.length === 0 && JSON.stringify(running) === JSON.stringify(wantUsers);
   }, 10_000, 250).then(() => true, () => false);
   if (!ok) out.push({ invariant: 'no session event lost', detail: last });
+  out.push(...(await tabsShowTheirManager(stack, pop)));
   return out;
+}
+
+/**
+ * Every open tab ends showing its user's manager `running` on the worker that runs it, whatever
+ * the faults did to the lifecycle events on the way: its gateway's record of the user converges.
+ */
+async function tabsShowTheirManager(stack: Stack, pop: Population): Promise<Violation[]> {
+  let wrong: Array<{ user: string; shows?: { state: string; workerId?: string }; runsOn?: string }> = [];
+  await until('every open tab shows its manager where it runs', async () => {
+    const rows = await stack.observer.request<{ managers: Array<{ userId: string; workerId: string }> }>('stream.query.managers', undefined, 3000).catch(() => null);
+    if (!rows) return false;
+    const runsOn = new Map(rows.managers.map((m) => [m.userId, m.workerId]));
+    wrong = pop.tabs
+      .filter((t) => t.closedAt === undefined && t.isConnected)
+      .filter((t) => t.manager?.state !== 'running' || t.manager.workerId !== runsOn.get(t.user))
+      .map((t) => ({ user: t.user, shows: t.manager, runsOn: runsOn.get(t.user) }));
+    return wrong.length === 0;
+  }, 10_000, 250).catch(() => undefined);
+  return wrong.map((w) => ({ invariant: 'tabs show their manager', user: w.user, detail: JSON.stringify(w) }));
 }
 

@@ -43,7 +43,11 @@ export function stackWithChromium(options: StackOptions) {
   let browser: Browser | undefined;
   beforeAll(async () => {
     // The tests count joins exactly: tabs open after presence's first-start resync (see firstResync).
-    [browser] = await Promise.all([launchChromium(), stack.start().then(() => stack.firstResync())]);
+    // Both are waited for even when one fails (no Chromium): a stack still starting when afterAll
+    // stops it would leave its nats-server and redis-server running.
+    const [launched, started] = await Promise.allSettled([launchChromium(), stack.start().then(() => stack.firstResync())]);
+    if (launched.status === 'fulfilled') browser = launched.value;
+    for (const r of [launched, started]) if (r.status === 'rejected') throw r.reason;
   });
   afterAll(async () => {
     await browser?.close();

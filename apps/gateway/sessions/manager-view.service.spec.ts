@@ -1,90 +1,153 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { CleanupSubjects, ManagerSubjects } from '#libs/contracts/index.js';
-import type { PresenceSocket as Socket } from '../socket-types.js';
-import { noManagerYet, presence, setup, quietLogs } from './manager-view.service.fake.js';
+import { GET_AGAIN_MS } from './manager-view.service.js';
+import { at, presence, quietLogs, setup } from './manager-view.service.fake.js';
 
 quietLogs();
 
-describe('ManagerViewService: every tab of a user ends on the same state', () => {
-  it('two tabs greeted across a cancelled cleanup both end running (the stale answer first)', async () => {
+describe('ManagerViewService: subscribe, then get, then only newer', () => {
+  it('a tab that connected before the answer is told once, by the answer', async () => {
     const { nats, views, tab } = setup();
-    const a = tab('u');
-    const b = tab('u');
-    const greetA = views.greet(a as unknown as Socket, 'u');
-    const greetB = views.greet(b as unknown as Socket, 'u');
-    // A's query was answered before presence applied the return, B's after it.
-    nats.answers[0](presence('2030-01-01T00:00:05.000Z'));
-    await greetA;
-    expect(a.last).toBe('stopping');
-    nats.answers[1](presence(null));
-    await greetB;
-    // The cancellation itself arrives last, equal to what B's answer said.
-    nats.deliver(CleanupSubjects.cancelled('u'), { userId: 'u', at: '2030-01-01T00:00:01.000Z' });
-    expect(b.last).toBe('running');
-    expect(a.last).toBe('running');
-  });
-
-  it('an answer equal to what the tabs were told is sent to the greeting tab only', async () => {
-    const { nats, views, tab } = setup();
-    const a = tab('u');
-    const b = tab('u');
-    const greetA = views.greet(a as unknown as Socket, 'u');
-    const greetB = views.greet(b as unknown as Socket, 'u');
-    nats.answers[0](presence(null));
-    await greetA;
-    nats.answers[1](presence(null));
-    await greetB;
-    expect(a.got.map((v) => v.state)).toEqual(['running']);
-    expect(b.got.map((v) => v.state)).toEqual(['running']);
-  });
-});
-
-describe('ManagerViewService: one `manager` event per change', () => {
-  it('an event that overtakes the greeting query reaches the tab once, and the stale answer not at all', async () => {
-    const { nats, views, tab } = setup();
-    const a = tab('u');
-    const greet = views.greet(a as unknown as Socket, 'u');
-    nats.deliver(ManagerSubjects.started('u'), { userId: 'u', workerId: 'w1', at: '2030-01-01T00:00:00.000Z' });
-    nats.answers[0]({ userId: 'u', metas: [], cleanupAt: null, manager: null });
-    await greet;
+    const a = tab();
+    views.greet(a.socket, 'u');
+    expect(a.got).toEqual([]);
+    nats.answers[0](presence());
+    await Promise.resolve();
     expect(a.got).toEqual([{ userId: 'u', state: 'running', workerId: 'w1' }]);
   });
-});
 
-describe('ManagerViewService: a user who leaves and comes back', () => {
-  it("is not sent the late answer of their earlier tab's query (asked before the manager started)", async () => {
-    const { nats, views, tab, here } = setup();
-    const a = tab('u');
-    const greetA = views.greet(a as unknown as Socket, 'u');
-    // Presence read its state before the lease; the manager then started and the event reached this
-    // gateway, but the answer itself is slow. Meanwhile the tab closes and the user opens another.
-    nats.deliver(ManagerSubjects.started('u'), { userId: 'u', workerId: 'w1', at: '2030-01-01T00:00:00.000Z' });
-    here.delete('u');
-    views.forget('u');
-    here.add('u');
-    views.follow('u');
-    const b = tab('u');
-    const greetB = views.greet(b as unknown as Socket, 'u');
-    nats.answers[1](presence(null));
-    await greetB;
-    expect(b.last).toBe('running');
-    nats.answers[0](noManagerYet());
-    await greetA;
-    expect(b.got.map((v) => v.state)).toEqual(['running']);
+  it('an event that overtakes the answer reaches the tab once, and the older answer not at all', async () => {
+    const { nats, tab } = setup();
+    const a = tab();
+    nats.deliver(ManagerSubjects.started('u'), { userId: 'u', workerId: 'w1', at, generation: 100 });
+    nats.answers[0](presence({ manager: null }));
+    await Promise.resolve();
+    expect(a.got).toEqual([{ userId: 'u', state: 'running', workerId: 'w1' }]);
   });
 
-  it('an answer that arrives after the user left keeps nothing for them', async () => {
+  it('a later tab is greeted with what the others were told', async () => {
+    const { nats, views, tab } = setup();
+    tab();
+    nats.answers[0](presence({ status: 'grace', epoch: 11, cleanupAt: '2030-01-01T00:00:05.000Z' }));
+    await Promise.resolve();
+    const b = tab();
+    views.greet(b.socket, 'u');
+    expect(b.got).toEqual([{ userId: 'u', state: 'stopping', workerId: 'w1', cleanupAt: '2030-01-01T00:00:05.000Z' }]);
+  });
+
+  it('an answer to a follow the user has left since keeps nothing', async () => {
     const { nats, views, tab, here } = setup();
-    const a = tab('u');
-    const greet = views.greet(a as unknown as Socket, 'u');
     here.delete('u');
     views.forget('u');
-    nats.answers[0](presence(null));
-    await greet;
-    // Nothing known: a new tab of theirs is greeted with a fresh question, not the old answer.
     here.add('u');
     views.follow('u');
-    void views.greet(tab('u') as unknown as Socket, 'u');
+    const a = tab();
+    nats.answers[0](presence());
+    await Promise.resolve();
+    expect(a.got).toEqual([]);
+    nats.answers[1](presence({ manager: null }));
+    await Promise.resolve();
+    expect(a.last).toBe('starting');
+  });
+});
+
+describe('ManagerViewService: what a get that fails, or a lost event, leaves behind', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('a failed get: the tab is told starting, and the user is asked about again until presence answers', async () => {
+    const { nats, tab } = setup();
+    const a = tab();
+    nats.refusals[0](new Error('503'));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got.map((v) => v.state)).toEqual(['starting']);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.refusals[1](new Error('TIMEOUT'));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    expect(nats.answers).toHaveLength(3);
+    nats.answers[2](presence());
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
+    expect(a.got.map((v) => v.state)).toEqual(['starting', 'running']);
+    expect(nats.answers).toHaveLength(3);
+  });
+
+  it('an error answer or a malformed one is a failed get: nothing changes, and the user is asked about again', async () => {
+    const { nats, tab } = setup();
+    const a = tab();
+    nats.answers[0]({ error: 'Redis is away' } as never);
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.answers[1](presence({ epoch: -1 }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.answers[2](presence());
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got.map((v) => v.state)).toEqual(['starting', 'running']);
+  });
+
+  it('no more gets once the user\'s last tab left', async () => {
+    const { nats, views, here } = setup();
+    nats.refusals[0](new Error('503'));
+    await jest.advanceTimersByTimeAsync(0);
+    here.delete('u');
+    views.forget('u');
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
+    expect(nats.answers).toHaveLength(1);
+  });
+
+  it("a tab shown stopping is got again once its cleanup's time has passed: a lost cancelled does not leave it there", async () => {
+    const { nats, tab } = setup();
+    const a = tab();
+    const cleanupAt = new Date(Date.now() + 5000).toISOString();
+    nats.answers[0](presence({ status: 'grace', epoch: 11, cleanupAt }));
+    // Before its time, the tab's join may be on its way: presence is not asked again.
+    await jest.advanceTimersByTimeAsync(5000 + GET_AGAIN_MS - 1);
+    expect(nats.answers).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1);
+    // Presence is still behind: the same answer, and another get later.
+    nats.answers[1](presence({ status: 'grace', epoch: 11, cleanupAt }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.answers[2](presence({ epoch: 12 }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
+    expect(nats.answers).toHaveLength(3);
+    expect(a.got.map((v) => v.state)).toEqual(['stopping', 'running']);
+  });
+
+  it('a tab shown stopped is got again until presence has its join', async () => {
+    const { nats, tab } = setup();
+    const a = tab();
+    nats.answers[0](presence({ status: 'offline', epoch: 12, manager: null }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS);
+    nats.answers[1](presence({ epoch: 13 }));
+    await jest.advanceTimersByTimeAsync(GET_AGAIN_MS * 10);
     expect(nats.answers).toHaveLength(2);
+    expect(a.got.map((v) => v.state)).toEqual(['stopped', 'running']);
+  });
+
+  it('a cleanup cancelled in time needs no second get', async () => {
+    const { nats, tab } = setup();
+    const a = tab();
+    nats.answers[0](presence({ status: 'grace', epoch: 11, cleanupAt: new Date(Date.now() + 5000).toISOString() }));
+    await jest.advanceTimersByTimeAsync(0);
+    nats.deliver(CleanupSubjects.cancelled('u'), { userId: 'u', at, epoch: 12 });
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(nats.answers).toHaveLength(1);
+    expect(a.got.map((v) => v.state)).toEqual(['stopping', 'running']);
+  });
+
+  it('after our NATS link comes back, every followed user is got again', async () => {
+    const { nats, views, tab, here } = setup();
+    here.add('v');
+    views.follow('v');
+    const a = tab();
+    nats.answers[0](presence({ manager: null }));
+    await jest.advanceTimersByTimeAsync(0);
+    nats.reconnect();
+    expect(nats.answers).toHaveLength(4);
+    nats.answers[2](presence());
+    await jest.advanceTimersByTimeAsync(0);
+    expect(a.got.map((v) => v.state)).toEqual(['starting', 'running']);
   });
 });

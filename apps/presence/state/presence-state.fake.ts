@@ -49,7 +49,7 @@ export class FakeState implements StatePort {
     if (prev === 'grace') {
       delete u.cleanupAt;
       delete u.reason;
-      return { kind: 'cancelled', cancelledEpoch: u.epoch - 1 };
+      return { kind: 'cancelled', cancelledEpoch: u.epoch - 1, epoch: u.epoch };
     }
     return { kind: 'online', epoch: u.epoch };
   }
@@ -87,7 +87,7 @@ export class FakeState implements StatePort {
     u.status = 'offline';
     delete u.cleanupAt;
     delete u.reason;
-    return { kind: 'offline' };
+    return { kind: 'offline', epoch: u.epoch };
   }
 
   async cleanupState(userId: string) {

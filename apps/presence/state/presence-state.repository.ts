@@ -2,7 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { BUCKETS, REDIS, bucketOf, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
-import type { LeaveReason, PresenceDebug, PresenceMap, PresenceStats, SessionMeta, SessionStatus, UserPresence } from '#libs/contracts/index.js';
+import {
+  USER_STATUSES,
+  type LeaveReason,
+  type PresenceDebug,
+  type PresenceMap,
+  type PresenceStats,
+  type SessionMeta,
+  type SessionStatus,
+  type UserPresence,
+  type UserStatus,
+} from '#libs/contracts/index.js';
 import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scripts.js';
 import { dueInBucket, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
 
@@ -10,12 +20,12 @@ export type { DueCleanup } from './bucket-readers.js';
 
 export type JoinOutcome =
   | { kind: 'online'; epoch: number }
-  | { kind: 'cancelled'; cancelledEpoch: number }
+  | { kind: 'cancelled'; cancelledEpoch: number; epoch: number }
   | { kind: 'none' | 'duplicate' | 'ignored' | 'capped' | 'blocked' };
 /** `reason`: of the leave the grace runs from (the latest of the user's last sessions, not the last applied). */
 export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number; reason?: LeaveReason } | { kind: 'none' | 'unknown' };
 /** `done`: this very cleanup already ran (its other runner got there first). */
-export type CleanupOutcome = { kind: 'offline' } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
+export type CleanupOutcome = { kind: 'offline'; epoch: number } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
 
 /** How long a departed session id is remembered, so its late or repeated join is ignored. */
 const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
@@ -74,7 +84,8 @@ export class PresenceStateRepository {
       this.config.maxSessionsPerUser,
     );
     if (r[0] === 'online') return { kind: 'online', epoch: Number(r[1]) };
-    if (r[0] === 'cancelled') return { kind: 'cancelled', cancelledEpoch: Number(r[1]) };
+    // The return is the transition right after the grace it cancels: one epoch on.
+    if (r[0] === 'cancelled') return { kind: 'cancelled', cancelledEpoch: Number(r[1]), epoch: Number(r[1]) + 1 };
     return { kind: r[0] as 'none' };
   }
 
@@ -105,7 +116,7 @@ export class PresenceStateRepository {
     const b = bucketOf(userId);
     const r = await this.redis.plCleanup(k.sessions(userId), k.state(userId), k.active(b), k.grace(b), userId, epoch, Date.now(), this.config.userStateTtlMs);
     if (r[0] === 'done') return { kind: 'done', offlineAt: Number(r[1]) || undefined };
-    return r[0] === 'offline' ? { kind: 'offline' } : { kind: 'stale' };
+    return r[0] === 'offline' ? { kind: 'offline', epoch: Number(r[1]) } : { kind: 'stale' };
   }
 
   async adoptOrphan(userId: string, runAt: number): Promise<LeaveOutcome> {
@@ -145,9 +156,9 @@ export class PresenceStateRepository {
   }
 
   async user(userId: string): Promise<UserPresence> {
-    const [sessions, [cleanupAt, status], manager] = await Promise.all([
+    const [sessions, [cleanupAt, status, epoch], manager] = await Promise.all([
       this.redis.hvals(this.keys.sessions(userId)),
-      this.redis.hmget(this.keys.state(userId), 'cleanupAt', 'status'),
+      this.redis.hmget(this.keys.state(userId), 'cleanupAt', 'status', 'epoch'),
       this.redis.hget(this.keys.managers(bucketOf(userId)), userId),
     ]);
     return {
@@ -155,6 +166,8 @@ export class PresenceStateRepository {
       metas: sortMetas(sessions.map((s) => JSON.parse(s) as SessionMeta)),
       cleanupAt: status === 'grace' && cleanupAt ? new Date(Number(cleanupAt)).toISOString() : null,
       manager: manager ? (JSON.parse(manager) as UserPresence['manager']) : null,
+      // Read in one step with cleanupAt: a reader orders this answer against the events by the epoch.
+      ...(epoch && isUserStatus(status) ? { status, epoch: Number(epoch) } : {}),
     };
   }
 
@@ -194,6 +207,10 @@ export class PresenceStateRepository {
       return { userId, sessionId };
     });
   }
+}
+
+function isUserStatus(s: string | null): s is UserStatus {
+  return (USER_STATUSES as readonly (string | null)[]).includes(s);
 }
 
 /** One fixed ISO format (UTC, milliseconds), so that Lua can order times as strings. */
