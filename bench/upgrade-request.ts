@@ -1,8 +1,8 @@
 /**
  * What Engine.IO's kept upgrade request costs per session: a Socket.IO server in this process, and
  * N WebSocket clients in a child process (so their memory is not counted), once with the request
- * kept (Engine.IO's default) and once dropped after the connection as the gateway does
- * (`socket.conn.request = null`). Heap used and RSS of the server after a full collection, per
+ * kept (Engine.IO's default) and once dropped after the connection (`socket.conn.request = null`,
+ * Socket.IO's advice; the gateway does not, since it frees nothing while the connection lives). Heap used and RSS of the server after a full collection, per
  * session, over the empty server's, and how many of the requests were collected while their
  * sessions were still connected (dropping one is worth it only if that frees it). The two ways
  * alternate round by round.

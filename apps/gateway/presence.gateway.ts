@@ -70,9 +70,6 @@ export class PresenceGateway implements OnGatewayInit, BeforeApplicationShutdown
     const { userId, page, sessionId, expiresAt } = socket.data;
     const joined: SessionJoined = { sessionId, userId, gatewayId: this.config.instanceId, page, at: nowIso(), status: 'visible' };
     const session: LocalSession = { socket, joined, status: 'visible' };
-    // socket.handshake keeps what was read from the upgrade request (headers, query); the request
-    // itself, kept by Engine.IO for the socket's life, is never read again: a few KiB per session.
-    (socket.conn as unknown as { request: unknown }).request = null;
     this.registry.add(session);
     this.metrics.sessions.set(this.registry.size);
     this.views.follow(userId);
