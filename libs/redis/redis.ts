@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { parseRedisUrl } from './redis-url.js';
 
@@ -83,7 +84,35 @@ export function createRedis(redisUrl: string, connectionName: string, extra: Red
       enableAutoPipelining: false,
     });
   }
+  if (client instanceof Redis) undoUnaskedEnd(client);
   return client;
+}
+
+/**
+ * ioredis ends a Sentinel client for good when its failover detector disconnects it while a
+ * reconnect is still asking the Sentinels for the primary (a primary killed, then +switch-master):
+ * from then on every command answers "Connection is closed.". An end nobody asked for (no quit, no
+ * disconnect without reconnect) is undone: the client connects again, asking the Sentinels afresh.
+ */
+function undoUnaskedEnd(client: Redis) {
+  let closing = false;
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((...args: Parameters<Redis['quit']>) => {
+    closing = true;
+    return quit(...args);
+  }) as Redis['quit'];
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  client.on('end', () => {
+    if (closing) return;
+    new Logger('Redis').warn(`${client.options.connectionName ?? 'redis'}: the connection ended without being closed; connecting again`);
+    setTimeout(() => {
+      if (!closing && client.status === 'end') client.connect().catch(() => undefined);
+    }, 100).unref();
+  });
 }
 
 export const REDIS = Symbol('REDIS');
