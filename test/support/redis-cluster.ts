@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { askNode } from './redis-node.js';
 import type { RedisClient } from '../../libs/redis/redis.js';
 import { findBinary, waitForPort } from '../../scripts/services.js';
 
@@ -99,15 +100,9 @@ export class RedisClusterSet {
     return Number(primary[1]);
   }
 
-  /** One command on a short-lived connection to one node, that never retries (the node may be gone). */
-  async ask<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
-    const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    try {
-      await r.connect();
-      return await fn(r);
-    } finally {
-      r.disconnect();
-    }
+  /** One command to the node on `port` (see askNode). */
+  ask<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
+    return askNode(port, fn);
   }
 }
 

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { askNode } from './redis-node.js';
 import { findBinary, waitForPort } from '../../scripts/services.js';
 
 export const MASTER_NAME = 'e2emaster';
@@ -93,15 +94,9 @@ export class RedisSentinelSet {
     await Promise.all([...this.data, ...this.sentinels].map((p) => stop(p.child, 'SIGKILL')));
   }
 
-  /** One command on a short-lived connection that never retries (the node may be gone). */
-  async ask<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
-    const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    try {
-      await r.connect();
-      return await fn(r);
-    } finally {
-      r.disconnect();
-    }
+  /** One command to the node on `port` (see askNode). */
+  ask<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
+    return askNode(port, fn);
   }
 }
 
