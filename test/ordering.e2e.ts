@@ -216,6 +216,12 @@ describe('messages out of order or twice', () => {
   it('a cleanup job promoted before its time (by hand on the board) still stops the manager no earlier than runAt', async () => {
     const { u, runAt, job } = await leftWithDelayedJob('promoted');
     await job.promote();
+    // The board shows it delayed again (the safety net), and presence's log says why.
+    await until('the promoted job is delayed again', async () => {
+      const again = await queue.getJob(job.id!);
+      return again?.processedOn && (await again.isDelayed());
+    });
+    await stack.presence.waitForLine(new RegExp(`cleanup ${job.id}: its job started \\d+ ms before its time`));
     const [offline] = await stack.observer.waitFor(`presence.user.${u}.offline`, 10_000);
     const [stopped] = await stack.observer.waitFor(`stream.manager.${u}.stopped`, 10_000);
     expect(Date.parse(String(offline.data.at))).toBeGreaterThanOrEqual(runAt);
