@@ -21,7 +21,7 @@ export interface CleanupPorts {
 }
 
 /**
- * When a cleanup runs, in one place: `schedule`, `cancel`, and `onDue` (what to run).
+ * When a cleanup runs, in one place: `schedule`, `cancel`, `adoptPending`, and `onDue` (what to run).
  *
  * - The replica that schedules a cleanup runs it itself from an in-process timer at its time:
  *   going through BullMQ first (promote, wake a worker, move to active, complete) costs several
