@@ -7,7 +7,10 @@ import { MASTER_NAME, RedisSentinelSet } from '../support/redis-sentinel.js';
 
 jest.setTimeout(60_000);
 
-/** What ioredis keeps inside: the connector's flag that a connect is still wanted. */
+/**
+ * ioredis's private flag that its connector still wants the connect under way, read only to check
+ * that the race below did happen (the detector cleared it mid-connect).
+ */
 const connectorWantsConnect = (c: Redis) => (c as unknown as { connector: { connecting: boolean } }).connector.connecting;
 
 /**
@@ -15,10 +18,10 @@ const connectorWantsConnect = (c: Redis) => (c as unknown as { connector: { conn
  * detector (still subscribed to +switch-master from the previous connection) disconnects the
  * connector when a failover completes. A disconnect that lands while a Sentinel is being asked
  * makes the connect throw "Connection is closed." and the client ends for good (status 'end'),
- * failing every later command. By itself that needs the failover to complete within the few
- * milliseconds of one Sentinel round trip; here the asked Sentinel is paused (SIGSTOP: connections
- * are accepted, nothing answered) while the other two fail over, so the reconnect is still asking
- * when +switch-master arrives, every time.
+ * failing every later command. Left alone, +switch-master must land within a Sentinel round trip of
+ * a reconnect; here the Sentinel asked first is paused (SIGSTOP: connections are accepted, nothing
+ * answered) while the other two fail over, so the reconnect is still asking when +switch-master
+ * arrives, every time.
  */
 describe('a Sentinel client whose failover detector fires while a reconnect asks a Sentinel', () => {
   const set = new RedisSentinelSet(freePort);
