@@ -27,7 +27,6 @@ export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number; re
 /** `done`: this very cleanup already ran (its other runner got there first). */
 export type CleanupOutcome = { kind: 'offline'; epoch: number } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
 
-
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     plJoin(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
