@@ -9,7 +9,7 @@ jest.setTimeout(60_000);
 
 /**
  * The workers' batched lease scripts against a real Redis: a renewal of many leases in one script
- * per batch must answer exactly what one script per lease answered (renewed, reclaimed, lost),
+ * per batch must answer exactly what one script per lease answered (renewed, missing, lost),
  * across batch boundaries, and leave the same keys behind.
  */
 const backends = new Backends();
@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe('LeaseRepository batched scripts (real Redis)', () => {
-  it('reassert: renews ours, reclaims lapsed ones, reports the ones another worker holds, over several batches', async () => {
+  it('renew: extends ours and leaves the rest alone, answering the lapsed ones (missing) and the ones another worker holds (lost), over several batches', async () => {
     const k = repo.keys;
     const startedAt = Date.parse('2030-01-01T00:00:00.000Z');
     const users = Array.from({ length: 1234 }, (_, i) => `lease-u${i}`);
@@ -38,26 +38,38 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
       if (i % 3 === 0) await redis.set(k.lease(u), 'w-me', 'PX', 1000);
       if (i % 3 === 2) await redis.set(k.lease(u), 'w-other', 'PX', 60_000);
     }
-    const results = await repo.reassert('w-me', users.map((userId, i) => ({ userId, startedAt, lease: { generation: 1000 + i } })));
+    const held = users.map((userId, i) => ({ userId, startedAt, lease: { generation: 1000 + i } }));
+    const results = await repo.renew('w-me', held);
 
     // Only the exceptions are answered: a plain renewal is the absence of an answer.
     expect(results.size).toBe(users.filter((_, i) => i % 3 !== 0).length);
     const { leaseMs } = leaseTimings(15_000);
     for (const [i, u] of users.entries()) {
-      const expected = ['renewed', 'reclaimed', 'lost'][i % 3];
+      const expected = ['renewed', 'missing', 'lost'][i % 3];
       expect([u, results.get(u) ?? 'renewed']).toEqual([u, expected]);
       const [holder, ttl, entry] = await Promise.all([redis.get(k.lease(u)), redis.pttl(k.lease(u)), redis.hget(k.managers(bucketOf(u)), u)]);
-      if (expected === 'lost') {
-        expect(holder).toBe('w-other');
-        expect(entry).toBeNull();
-      } else {
+      if (expected === 'renewed') {
         expect(holder).toBe('w-me');
         expect(ttl).toBeGreaterThan(leaseMs - 5000);
         expect(JSON.parse(entry!)).toEqual({ workerId: 'w-me', startedAt: '2030-01-01T00:00:00.000Z', generation: 1000 + i });
+      } else {
+        // A renewal never re-creates a lease, nor its registry entry: the manager may have stopped meanwhile.
+        expect(holder).toBe(expected === 'lost' ? 'w-other' : null);
+        expect(entry).toBeNull();
       }
-      // A reclaimed lease writes its holder's generation back: no later holder can be given a smaller one.
-      if (expected === 'reclaimed') expect(Number(await redis.get(k.leaseGeneration(u)))).toBe(1000 + i);
     }
+
+    // The take-back of a lapsed lease, one of the user's transitions: the lease, its entry, and the
+    // holder's generation written back, so that no later holder can be given a smaller one.
+    const lapsed = held[1];
+    expect(await repo.reclaim('w-me', lapsed)).toBe('reclaimed');
+    expect(await redis.get(k.lease(lapsed.userId))).toBe('w-me');
+    expect(await redis.pttl(k.lease(lapsed.userId))).toBeGreaterThan(leaseMs - 5000);
+    expect(JSON.parse((await redis.hget(k.managers(bucketOf(lapsed.userId)), lapsed.userId))!).generation).toBe(1001);
+    expect(Number(await redis.get(k.leaseGeneration(lapsed.userId)))).toBe(1001);
+    expect(await repo.reclaim('w-me', lapsed)).toBe('renewed');
+    expect(await repo.reclaim('w-me', held[2])).toBe('lost');
+    expect(await redis.get(k.lease(held[2].userId))).toBe('w-other');
   });
 
   it("acquire: every new holder gets a larger generation, at least Redis's clock in µs, and a graceful move hands the memory over once", async () => {

@@ -5,6 +5,7 @@ import type { LeaveReason, SessionMeta, SessionStatus } from '#libs/contracts/in
 import { sessionDigest } from '#libs/contracts/index.js';
 import { PresenceStateRepository } from '../apps/presence/state/presence-state.repository.js';
 import { GatewayRegistry } from '../apps/presence/state/gateway-registry.repository.js';
+import { SESSION_RECORD_TTL_MS } from '../apps/presence/state/scripts.js';
 import { Backends, freePort } from './support/harness.js';
 import { keysMatching } from './support/redis-cluster.js';
 
@@ -89,6 +90,8 @@ describe('presence state scripts', () => {
     await repo.join(u, meta('s1', T0));
     let p = await repo.user(u);
     expect(p.metas.map((m) => [m.status, m.statusAt])).toEqual([['hidden', iso(T0 + 10)]]);
+    // The join took what the session's record kept for it: nothing of it is left.
+    expect(await redis.exists(repo.keys.sessionRecord(u, 's1'))).toBe(0);
     expect(await repo.update(u, 's1', 'idle', iso(T0 + 7))).toBe('stale');
     expect(await repo.update(u, 's1', 'hidden', iso(T0 + 20))).toBe('none');
     // Same status, newer time: the time moves on, so an older change still loses.
@@ -104,6 +107,28 @@ describe('presence state scripts', () => {
     await repo.leave(u, 's2', T0 + 2000, T0 + 5000, 'closed');
     expect(await repo.update(u, 's2', 'idle', iso(T0 + 50))).toBe('unknown');
     await expectCountersExact('early/stale');
+  });
+
+  it("a session's one record: a status change kept for its join, then its leave (still unseen: it moves the cleanup), then the join, ignored", async () => {
+    const u = 'record-user';
+    await repo.join(u, meta('a', T0));
+    const first = await repo.leave(u, 'a', T0 + 2000, T0 + 5000, 'closed');
+    if (first.kind !== 'scheduled') throw new Error('expected a scheduled cleanup');
+    // Session b's status change and leave are applied before its join (redeliveries after a crash).
+    expect(await repo.update(u, 'b', 'hidden', iso(T0 + 3000))).toBe('early');
+    const record = repo.keys.sessionRecord(u, 'b');
+    expect(await redis.hgetall(record)).toEqual({ status: 'hidden', statusAt: iso(T0 + 3000) });
+    expect(await redis.pttl(record)).toBeGreaterThan(SESSION_RECORD_TTL_MS - 60_000);
+    // A status kept for the join is no leave: this one is b's first, so it moves the pending cleanup.
+    expect(await repo.leave(u, 'b', T0 + 4000, T0 + 7000, 'lost')).toEqual({ kind: 'scheduled', epoch: first.epoch + 1, runAt: T0 + 7000, reason: 'lost' });
+    expect(await redis.hgetall(record)).toEqual({ left: '1' });
+    expect(await redis.pttl(record)).toBeGreaterThan(SESSION_RECORD_TTL_MS - 60_000);
+    expect((await repo.join(u, meta('b', T0 + 100))).kind).toBe('ignored');
+    expect(await repo.update(u, 'b', 'idle', iso(T0 + 5000))).toBe('unknown');
+    expect((await repo.leave(u, 'b', T0 + 6000, T0 + 9000, 'lost')).kind).toBe('unknown');
+    // One key per session outside its life, beside the user's state.
+    expect((await keysMatching(redis, `{${prefix}:b*}:u:${u}:*`)).sort()).toEqual([repo.keys.sessionRecord(u, 'a'), record, repo.keys.state(u)].sort());
+    await expectCountersExact('one record');
   });
 
   it('leaves applied in another order than they happened: the grace runs from the one that happened last, with its reason and timeout', async () => {

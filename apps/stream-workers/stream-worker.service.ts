@@ -137,7 +137,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       const { result, generation, handoff } = await this.leases.acquire(userId, this.workerId, manager.startedAt);
       if (result === 'settling' && since !== undefined) return this.settle.wait(userId, since);
       // 'mine' with no manager here: a lease left by this worker id (a restart under the same
-      // INSTANCE_ID, or a renewal that raced a stop). It is ours to run, not a reason to wait out its TTL.
+      // INSTANCE_ID, or a release that failed while Redis was away). It is ours to run, not a reason to wait out its TTL.
       this.settle.done(userId);
       if (result !== 'acquired' && result !== 'mine') return;
       lease.generation = generation ?? 0;

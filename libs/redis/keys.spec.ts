@@ -15,7 +15,7 @@ describe('redisKeys: one slot per script on a Cluster', () => {
     for (const u of ['alice', 'bob', 'u-1', 'A_very-long_user-id-0123456789']) {
       const b = bucketOf(u);
       const keys = [
-        k.sessions(u), k.state(u), k.tombstone(u, 's1'), k.earlyStatus(u, 's1'), k.block(u), k.lease(u), k.leaseGeneration(u), k.handoff(u),
+        k.sessions(u), k.state(u), k.sessionRecord(u, 's1'), k.block(u), k.lease(u), k.leaseGeneration(u), k.handoff(u),
         k.active(b), k.grace(b), k.online(b), k.stats(b), k.managers(b), k.gatewaySessions(b, 'gw-1'), k.gatewayDigest(b, 'gw-1'), k.marker(b), k.settling(b),
       ];
       expect(new Set(keys.map(hashTag))).toEqual(new Set([`pl:b${b}`]));
@@ -30,7 +30,8 @@ describe('redisKeys: one slot per script on a Cluster', () => {
 
   it('a user id that looks like a bucket key part cannot collide with one', () => {
     expect(k.sessions('active')).not.toBe(k.active(bucketOf('active')));
-    expect(k.tombstone('gw', 'sessions')).not.toBe(k.gatewaySessions(bucketOf('gw'), 'gone'));
+    expect(k.sessionRecord('gw', 'sessions')).not.toBe(k.gatewaySessions(bucketOf('gw'), 's'));
+    expect(k.sessionRecord('u', 'essions')).not.toBe(k.sessions('u'));
   });
 });
 

@@ -51,9 +51,12 @@ export function redisKeys(prefix: string) {
   return {
     sessions: (userId: string) => `${user(userId)}:sessions`,
     state: (userId: string) => `${user(userId)}:state`,
-    tombstone: (userId: string, sessionId: string) => `${user(userId)}:gone:${sessionId}`,
-    /** A status change that arrived before its session's join (redelivery order after a crash). */
-    earlyStatus: (userId: string, sessionId: string) => `${user(userId)}:early:${sessionId}`,
+    /**
+     * What the state must remember of a session outside its life (redelivery order after a crash):
+     * a hash of `left` (it left: a later join is ignored) or the newest status change that came
+     * before its join (`status`, `statusAt`, kept for the join). One TTL; the join removes it.
+     */
+    sessionRecord: (userId: string, sessionId: string) => `${user(userId)}:s:${sessionId}`,
     /** Set by an operator's end_sessions: while it lives, the user's joins are refused. */
     block: (userId: string) => `${user(userId)}:block`,
     lease: (userId: string) => `${user(userId)}:lease`,

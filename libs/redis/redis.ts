@@ -93,6 +93,8 @@ export function createRedis(redisUrl: string, connectionName: string, extra: Red
  * reconnect is still asking the Sentinels for the primary (a primary killed, then +switch-master):
  * from then on every command answers "Connection is closed.". An end nobody asked for (no quit, no
  * disconnect without reconnect) is undone: the client connects again, asking the Sentinels afresh.
+ * The commands queued at the end still fail once (ioredis rejects its queue as it ends); the ones
+ * after it wait and run. test/ha/redis-sentinel-detector.e2e.ts drives a client into that end.
  */
 function undoUnaskedEnd(client: Redis) {
   let closing = false;

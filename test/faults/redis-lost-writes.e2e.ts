@@ -52,7 +52,7 @@ describe('writes to Redis lost (a failover): a lost join plus a lost leave of on
     const b = bucketOf(lostJoin);
     await redis
       .multi()
-      .del(state.keys.tombstone(lostJoin, sessionId), state.keys.state(lostJoin))
+      .del(state.keys.sessionRecord(lostJoin, sessionId), state.keys.state(lostJoin))
       .srem(state.keys.active(b), lostJoin)
       .zrem(state.keys.grace(b), lostJoin)
       .exec();

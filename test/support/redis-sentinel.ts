@@ -86,6 +86,18 @@ export class RedisSentinelSet {
     await this.ask(this.sentinels[0].port, (r) => r.call('SENTINEL', 'failover', MASTER_NAME));
   }
 
+  /**
+   * SIGSTOP of a Sentinel: the kernel still accepts connections on its port, but nothing answers
+   * them until resumeSentinel, so a client asking it waits instead of hearing a refusal.
+   */
+  pauseSentinel(i: number) {
+    this.sentinels[i].child?.kill('SIGSTOP');
+  }
+
+  resumeSentinel(i: number) {
+    this.sentinels[i].child?.kill('SIGCONT');
+  }
+
   async killData(i: number, signal: NodeJS.Signals = 'SIGKILL') {
     await stop(this.data[i].child, signal);
   }

@@ -2,20 +2,21 @@ import type { LeaveReason, SessionMeta, SessionStatus } from '#libs/contracts/in
 import type { CleanupPorts } from '../cleanup/cleanups.service.js';
 import type { PresencePorts } from '../presence.service.js';
 import type { CleanupOutcome, JoinOutcome, LeaveOutcome } from './presence-state.repository.js';
+import { SESSION_RECORD_TTL_MS } from './scripts.js';
 
 /* eslint-disable @typescript-eslint/require-await -- a fake of async ports answers at once */
-const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
 type StatePort = PresencePorts['state'] & CleanupPorts['state'];
 
 /**
  * For unit specs: an in-memory twin of the Lua scripts in ./scripts.ts: one user's sessions keyed by session id,
- * status online/grace/offline, an epoch bumped on every transition, tombstones for departed
- * session ids, and the grace index (cleanupAt + reason) that dueCleanups reads.
+ * status online/grace/offline, an epoch bumped on every transition, the records of departed
+ * sessions (until when their `left` lives; no early status: update here takes no time), and the
+ * grace index (cleanupAt + reason) that dueCleanups reads.
  */
 export class FakeState implements StatePort {
   readonly sessions = new Map<string, Map<string, SessionMeta>>();
   readonly users = new Map<string, { status?: 'online' | 'grace' | 'offline'; epoch: number; cleanupAt?: number; reason?: LeaveReason }>();
-  readonly tombstones = new Map<string, number>();
+  readonly records = new Map<string, { leftUntil: number }>();
 
   constructor(private readonly maxSessions: number) {}
 
@@ -34,8 +35,8 @@ export class FakeState implements StatePort {
   }
 
   async join(userId: string, meta: SessionMeta): Promise<JoinOutcome> {
-    const tomb = this.tombstones.get(`${userId} ${meta.sessionId}`);
-    if (tomb !== undefined && tomb > Date.now()) return { kind: 'ignored' };
+    const rec = this.records.get(`${userId} ${meta.sessionId}`);
+    if (rec && rec.leftUntil > Date.now()) return { kind: 'ignored' };
     const s = this.sess(userId);
     if (s.has(meta.sessionId)) return { kind: 'duplicate' };
     if (s.size >= this.maxSessions) return { kind: 'capped' };
@@ -55,7 +56,7 @@ export class FakeState implements StatePort {
   }
 
   async leave(userId: string, sessionId: string, _leftAt: number, runAt: number, reason: LeaveReason): Promise<LeaveOutcome> {
-    this.tombstones.set(`${userId} ${sessionId}`, Date.now() + TOMBSTONE_TTL_MS);
+    this.records.set(`${userId} ${sessionId}`, { leftUntil: Date.now() + SESSION_RECORD_TTL_MS });
     const s = this.sess(userId);
     if (!s.has(sessionId)) return { kind: 'unknown' };
     s.delete(sessionId);

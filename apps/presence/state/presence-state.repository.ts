@@ -13,7 +13,7 @@ import {
   type UserPresence,
   type UserStatus,
 } from '#libs/contracts/index.js';
-import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, UPDATE } from './scripts.js';
+import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, SESSION_RECORD_TTL_MS, UPDATE } from './scripts.js';
 import { dueInBucket, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
 
 export type { DueCleanup } from './bucket-readers.js';
@@ -26,11 +26,6 @@ export type JoinOutcome =
 export type LeaveOutcome = { kind: 'scheduled'; epoch: number; runAt: number; reason?: LeaveReason } | { kind: 'none' | 'unknown' };
 /** `done`: this very cleanup already ran (its other runner got there first). */
 export type CleanupOutcome = { kind: 'offline'; epoch: number } | { kind: 'stale' } | { kind: 'done'; offlineAt?: number };
-
-/** How long a departed session id is remembered, so its late or repeated join is ignored. */
-const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
-/** How long a status change that came before its session's join waits for it. */
-const EARLY_STATUS_TTL_MS = 10 * 60 * 1000;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -56,9 +51,9 @@ export class PresenceStateRepository {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keys = redisKeys(config.redisPrefix);
-    redis.defineCommand('plJoin', { numberOfKeys: 11, lua: JOIN });
+    redis.defineCommand('plJoin', { numberOfKeys: 10, lua: JOIN });
     redis.defineCommand('plLeave', { numberOfKeys: 9, lua: LEAVE });
-    redis.defineCommand('plUpdate', { numberOfKeys: 4, lua: UPDATE });
+    redis.defineCommand('plUpdate', { numberOfKeys: 3, lua: UPDATE });
     redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
     redis.defineCommand('plAdopt', { numberOfKeys: 4, lua: ADOPT_ORPHAN });
     redis.defineCommand('plMissingAmong', { lua: MISSING_AMONG });
@@ -67,7 +62,7 @@ export class PresenceStateRepository {
   private userKeys(userId: string, sessionId: string, gatewayId: string) {
     const k = this.keys;
     const b = bucketOf(userId);
-    return [k.sessions(userId), k.state(userId), k.tombstone(userId, sessionId), k.active(b), k.grace(b), k.online(b), k.stats(b), k.gatewaySessions(b, gatewayId), k.gatewayDigest(b, gatewayId)];
+    return [k.sessions(userId), k.state(userId), k.sessionRecord(userId, sessionId), k.active(b), k.grace(b), k.online(b), k.stats(b), k.gatewaySessions(b, gatewayId), k.gatewayDigest(b, gatewayId)];
   }
 
   async join(userId: string, meta: SessionMeta): Promise<JoinOutcome> {
@@ -76,7 +71,7 @@ export class PresenceStateRepository {
     await this.redis.zadd(this.keys.gateways, 'NX', Date.now(), meta.gatewayId);
     const r = await this.redis.plJoin(
       ...this.userKeys(userId, meta.sessionId, meta.gatewayId),
-      ...[this.keys.earlyStatus(userId, meta.sessionId), this.keys.block(userId)],
+      this.keys.block(userId),
       meta.sessionId,
       JSON.stringify(meta),
       meta.status,
@@ -94,11 +89,11 @@ export class PresenceStateRepository {
    * its cleanup time; `gatewayId`: the session's gateway as the leave says (the stored one wins).
    */
   async leave(userId: string, sessionId: string, leftAt: number, runAt: number, reason: LeaveReason, gatewayId = ''): Promise<LeaveOutcome> {
-    let r = await this.redis.plLeave(...this.userKeys(userId, sessionId, gatewayId), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, gatewayId, leftAt);
+    let r = await this.redis.plLeave(...this.userKeys(userId, sessionId, gatewayId), sessionId, userId, runAt, reason, SESSION_RECORD_TTL_MS, gatewayId, leftAt);
     // The session was stored under another gateway than the leave names: again, with its index.
     if (r[0] === 'gateway') {
       const stored = String(r[1]);
-      r = await this.redis.plLeave(...this.userKeys(userId, sessionId, stored), sessionId, userId, runAt, reason, TOMBSTONE_TTL_MS, stored, leftAt);
+      r = await this.redis.plLeave(...this.userKeys(userId, sessionId, stored), sessionId, userId, runAt, reason, SESSION_RECORD_TTL_MS, stored, leftAt);
     }
     if (r[0] === 'scheduled') return { kind: 'scheduled', epoch: Number(r[1]), runAt: Number(r[2]), reason: (r[3] as LeaveReason | undefined) ?? reason };
     return { kind: r[0] as 'none' };
@@ -107,7 +102,7 @@ export class PresenceStateRepository {
   /** `at`: when the status changed at the gateway; an older change than the stored one is stale. */
   async update(userId: string, sessionId: string, status: SessionStatus, at: string): Promise<'updated' | 'none' | 'unknown' | 'stale' | 'early'> {
     const k = this.keys;
-    const r = await this.redis.plUpdate(k.sessions(userId), k.stats(bucketOf(userId)), k.tombstone(userId, sessionId), k.earlyStatus(userId, sessionId), sessionId, status, canonicalIso(at), EARLY_STATUS_TTL_MS);
+    const r = await this.redis.plUpdate(k.sessions(userId), k.stats(bucketOf(userId)), k.sessionRecord(userId, sessionId), sessionId, status, canonicalIso(at), SESSION_RECORD_TTL_MS);
     return r[0] as 'updated';
   }
 

@@ -39,28 +39,36 @@ local function gatewayIndex(op, index, digest, userId, sessionId)
 end
 `;
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gatewayDigest, earlyStatus, block
+/**
+ * The session's record (KEYS[3] of JOIN, LEAVE and UPDATE): what the state knows of a session
+ * outside its life, as JetStream may apply a session's events in another order than they happened
+ * (redeliveries after a crash). A hash holding either `left` (its leave was applied: a later join
+ * is ignored, a later status change unknown) or the newest status change that came before its join
+ * (`status`, `statusAt`: the join takes it if newer than its own). The join removes it; the leave
+ * replaces it with `left`. It lives this long after its last write: longer than any redelivery.
+ */
+export const SESSION_RECORD_TTL_MS = 60 * 60 * 1000;
+
+/** KEYS: sessions, state, record, active, grace, online, stats, gatewaySessions, gatewayDigest, block
  *  ARGV: sessionId, metaJson, status, userId, maxSessions
- *  A status change that overtook its join (a redelivery after a crash) waits in earlyStatus.
  *  A user an operator ended is kept out while their block lives: the join changes nothing. */
 export const JOIN = BUMP_EPOCH + GATEWAY_INDEX + `
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'ignored'} end
-if redis.call('EXISTS', KEYS[11]) == 1 then return {'blocked'} end
+local rec = redis.call('HMGET', KEYS[3], 'left', 'status', 'statusAt')
+if rec[1] then return {'ignored'} end
+if redis.call('EXISTS', KEYS[10]) == 1 then return {'blocked'} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate'} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return {'capped'} end
 local meta = ARGV[2]
 local status = ARGV[3]
-local early = redis.call('GET', KEYS[10])
-if early then
-  local e = cjson.decode(early)
+if rec[2] then
   local m = cjson.decode(meta)
-  if e.statusAt > (m.statusAt or '') then
-    m.status = e.status
-    m.statusAt = e.statusAt
+  if rec[3] > (m.statusAt or '') then
+    m.status = rec[2]
+    m.statusAt = rec[3]
     meta = cjson.encode(m)
-    status = e.status
+    status = rec[2]
   end
-  redis.call('DEL', KEYS[10])
+  redis.call('DEL', KEYS[3])
 end
 redis.call('HSET', KEYS[1], ARGV[1], meta)
 gatewayIndex('SADD', KEYS[8], KEYS[9], ARGV[4], ARGV[1])
@@ -83,8 +91,8 @@ end
 return {'online', epoch}
 `;
 
-/** KEYS: sessions, state, tombstone, active, grace, online, stats, gatewaySessions, gatewayDigest
- *  ARGV: sessionId, userId, runAtMs, reason, tombstoneTtlMs, gatewayId, leftAtMs
+/** KEYS: sessions, state, record, active, grace, online, stats, gatewaySessions, gatewayDigest
+ *  ARGV: sessionId, userId, runAtMs, reason, recordTtlMs, gatewayId, leftAtMs
  *  The gateway's session index is the one of the stored meta's gateway, not the message's: when
  *  they differ, nothing changes and the answer names the stored gateway, for the caller to call
  *  again with that index (a script is given its keys, it never names one).
@@ -98,8 +106,11 @@ export const LEAVE = BUMP_EPOCH + GATEWAY_INDEX + `
 local meta = redis.call('HGET', KEYS[1], ARGV[1])
 local m = meta and cjson.decode(meta)
 if m and m.gatewayId ~= ARGV[6] then return {'gateway', m.gatewayId} end
-local seen = redis.call('EXISTS', KEYS[3])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[5])
+local seen = redis.call('HEXISTS', KEYS[3], 'left')
+-- An early status waited for a join that will now be ignored: the record keeps only that it left.
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], 'left', '1')
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 local leftAt, runAt, reason = tonumber(ARGV[7]), ARGV[3], ARGV[4]
 local last = redis.call('HMGET', KEYS[2], 'lastLeftAt', 'lastRunAt', 'lastReason')
 if last[1] and tonumber(last[1]) > leftAt then leftAt, runAt, reason = tonumber(last[1]), last[2], last[3] end
@@ -136,18 +147,19 @@ redis.call('ZADD', KEYS[5], runAt, ARGV[2])
 return {'scheduled', epoch, runAt, reason}
 `;
 
-/** KEYS: sessions, stats, tombstone, earlyStatus
- *  ARGV: sessionId, status, statusAt (canonical ISO, so strings compare as times), earlyTtlMs
+/** KEYS: sessions, stats, record
+ *  ARGV: sessionId, status, statusAt (canonical ISO, so strings compare as times), recordTtlMs
  *  After a crash JetStream redelivers what the dead process held only after its ack wait, so a
- *  status change can come before its join (kept in earlyStatus for the join), or after a newer
- *  change (stale: ignored). */
+ *  status change can come before its join (kept in the session's record for the join), or after a
+ *  newer change (stale: ignored). */
 export const UPDATE = `
 local meta = redis.call('HGET', KEYS[1], ARGV[1])
 if not meta then
-  if redis.call('EXISTS', KEYS[3]) == 1 then return {'unknown'} end
-  local early = redis.call('GET', KEYS[4])
-  if early and ARGV[3] <= cjson.decode(early).statusAt then return {'stale'} end
-  redis.call('SET', KEYS[4], cjson.encode({status = ARGV[2], statusAt = ARGV[3]}), 'PX', ARGV[4])
+  local rec = redis.call('HMGET', KEYS[3], 'left', 'statusAt')
+  if rec[1] then return {'unknown'} end
+  if rec[2] and ARGV[3] <= rec[2] then return {'stale'} end
+  redis.call('HSET', KEYS[3], 'status', ARGV[2], 'statusAt', ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
   return {'early'}
 end
 local m = cjson.decode(meta)

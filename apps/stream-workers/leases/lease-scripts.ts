@@ -37,28 +37,34 @@ return {'acquired', gen, handoff}
 `;
 
 /** Many renewals in one command. KEYS: managers (of the users' bucket), then lease, generation per lease
- *  ARGV: workerId, ttlMs, then userId, managerJson, generation per lease.
- *  Answers only what was not a plain renewal, as a flat list of (1-based lease index, 'reclaimed'|'lost').
- *  A reclaimed lease (Redis lost it) keeps its holder's generation, written back so that no later
- *  holder can be given a smaller one. */
-export const REASSERT_MANY = `
+ *  ARGV: workerId, ttlMs, reclaim ('1' or '0'), then userId, managerJson, generation per lease.
+ *  Answers only what was not a plain renewal, as a flat list of (1-based lease index, 'missing'|'reclaimed'|'lost').
+ *  A renewal only extends: a lease nobody holds is answered 'missing' and left alone, because this
+ *  worker may have stopped that manager and released the lease while the renewal was on its way.
+ *  The worker re-creates it ('1': reclaim) only as one of the user's transitions, once it knows the
+ *  manager still runs. A reclaimed lease (it lapsed, or Redis lost it) keeps its holder's
+ *  generation, written back so that no later holder can be given a smaller one. */
+export const RENEW_MANY = `
 local out = {}
 for i = 2, #KEYS, 2 do
   local n = (i - 2) / 2
-  local userId, json, gen = ARGV[n * 3 + 3], ARGV[n * 3 + 4], tonumber(ARGV[n * 3 + 5])
+  local userId, json, gen = ARGV[n * 3 + 4], ARGV[n * 3 + 5], tonumber(ARGV[n * 3 + 6])
   local cur = redis.call('GET', KEYS[i])
   if cur == ARGV[1] then
     redis.call('PEXPIRE', KEYS[i], ARGV[2])
     redis.call('HSETNX', KEYS[1], userId, json)
-  elseif not cur then
+  elseif cur then
+    out[#out + 1] = n + 1
+    out[#out + 1] = 'lost'
+  elseif ARGV[3] ~= '1' then
+    out[#out + 1] = n + 1
+    out[#out + 1] = 'missing'
+  else
     redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-    if tonumber(redis.call('GET', KEYS[i + 1]) or '0') < gen then redis.call('SET', KEYS[i + 1], ARGV[n * 3 + 5], 'PX', 604800000) end
+    if tonumber(redis.call('GET', KEYS[i + 1]) or '0') < gen then redis.call('SET', KEYS[i + 1], ARGV[n * 3 + 6], 'PX', 604800000) end
     redis.call('HSET', KEYS[1], userId, json)
     out[#out + 1] = n + 1
     out[#out + 1] = 'reclaimed'
-  else
-    out[#out + 1] = n + 1
-    out[#out + 1] = 'lost'
   end
 end
 return out
@@ -138,7 +144,7 @@ declare module 'ioredis' {
     swDeadAmong(managers: string, cursor: string, count: number, ...liveWorkers: string[]): Result<string[], Context>;
     swDropDead(numKeys: number, ...args: string[]): Result<number, Context>;
     swAcquire(...args: (string | number)[]): Result<[AcquireResult, number?, string?], Context>;
-    swReassertMany(numKeys: number, ...args: (string | number)[]): Result<Array<number | string>, Context>;
+    swRenewMany(numKeys: number, ...args: (string | number)[]): Result<Array<number | string>, Context>;
     swOfflineAmong(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
     swUnleasedAmong(numKeys: number, ...leases: string[]): Result<number[], Context>;
     swRelease(...args: (string | number)[]): Result<number, Context>;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { BUCKETS, REDIS, bucketOf, byBucket, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import { leaseTimings } from '#libs/config/timings.js';
-import { ACQUIRE, BATCH, DEAD_AMONG, DROP_DEAD, OFFLINE_AMONG, REASSERT_MANY, RELEASE, UNLEASED_AMONG, perBucket, unleasedAmong } from './lease-scripts.js';
+import { ACQUIRE, BATCH, DEAD_AMONG, DROP_DEAD, OFFLINE_AMONG, RELEASE, RENEW_MANY, UNLEASED_AMONG, perBucket, unleasedAmong } from './lease-scripts.js';
 
 export type AcquireResult = 'acquired' | 'mine' | 'taken' | 'inactive' | 'settling';
 export interface Acquired {
@@ -15,7 +15,10 @@ export interface Acquired {
 /** How long a graceful move's handed-over memory waits for the next holder. */
 const HANDOFF_TTL_MS = 60_000;
 
-export type ReassertResult = 'renewed' | 'reclaimed' | 'lost';
+/** What a renewal found, when it was not a plain renewal: nobody holds the lease, or another worker does. */
+export type RenewException = 'missing' | 'lost';
+/** What a reclaim of one lease did. */
+export type ReclaimResult = 'renewed' | 'reclaimed' | 'lost';
 
 /** A running manager as its lease renewal sees it. */
 export interface HeldManager {
@@ -51,7 +54,7 @@ export class LeaseRepository {
     this.keys = redisKeys(config.redisPrefix);
     this.leaseMs = leaseTimings(config.workerTtlMs).leaseMs;
     redis.defineCommand('swAcquire', { numberOfKeys: 7, lua: ACQUIRE });
-    redis.defineCommand('swReassertMany', { lua: REASSERT_MANY });
+    redis.defineCommand('swRenewMany', { lua: RENEW_MANY });
     redis.defineCommand('swOfflineAmong', { lua: OFFLINE_AMONG });
     redis.defineCommand('swUnleasedAmong', { lua: UNLEASED_AMONG });
     redis.defineCommand('swRelease', { numberOfKeys: 3, lua: RELEASE });
@@ -76,28 +79,38 @@ export class LeaseRepository {
 
   /**
    * Renews many leases: one script per bucket and BATCH leases, answering only the exceptions (a
-   * lease that was gone and is reclaimed, or one another worker holds); a plain renewal is not in
-   * the answer. Every few seconds over every manager of the worker, so it sends batches, not a
-   * command per manager: ten thousand in-flight commands outlived the young generation and grew the
-   * heap by tens of MiB between collections.
+   * lease nobody holds, or one another worker holds); a plain renewal is not in the answer. A
+   * renewal never re-creates a lease (see RENEW_MANY; `reclaim` does). Every few seconds over every
+   * manager of the worker, so it sends batches, not a command per manager: ten thousand in-flight
+   * commands outlived the young generation and grew the heap by tens of MiB between collections.
    */
-  async reassert(workerId: string, managers: Iterable<HeldManager>): Promise<Map<string, Exclude<ReassertResult, 'renewed'>>> {
-    const out = new Map<string, Exclude<ReassertResult, 'renewed'>>();
+  async renew(workerId: string, managers: Iterable<HeldManager>): Promise<Map<string, RenewException>> {
+    const out = new Map<string, RenewException>();
     for (const [bucket, held] of byBucket(managers, (m) => m.userId)) {
-      for (let i = 0; i < held.length; i += BATCH) await this.reassertBatch(workerId, bucket, held.slice(i, i + BATCH), out);
+      for (let i = 0; i < held.length; i += BATCH) {
+        for (const [userId, r] of await this.renewBatch(workerId, bucket, held.slice(i, i + BATCH), false)) out.set(userId, r as RenewException);
+      }
     }
     return out;
   }
 
-  private async reassertBatch(workerId: string, bucket: number, chunk: HeldManager[], out: Map<string, Exclude<ReassertResult, 'renewed'>>) {
+  /** Takes back a lease of a manager that still runs here and that nobody holds (it lapsed, or Redis lost it). */
+  async reclaim(workerId: string, manager: HeldManager): Promise<ReclaimResult> {
+    const [answer] = await this.renewBatch(workerId, bucketOf(manager.userId), [manager], true);
+    return (answer?.[1] as ReclaimResult | undefined) ?? 'renewed';
+  }
+
+  private async renewBatch(workerId: string, bucket: number, chunk: HeldManager[], reclaim: boolean): Promise<Array<[string, string]>> {
     const keys = [this.keys.managers(bucket)];
-    const args: Array<string | number> = [workerId, this.leaseMs];
+    const args: Array<string | number> = [workerId, this.leaseMs, reclaim ? '1' : '0'];
     for (const m of chunk) {
       keys.push(this.keys.lease(m.userId), this.keys.leaseGeneration(m.userId));
       args.push(m.userId, this.managerJson(workerId, m.startedAt, m.lease.generation), m.lease.generation);
     }
-    const flat = await this.redis.swReassertMany(keys.length, ...keys, ...args);
-    for (let j = 0; j < flat.length; j += 2) out.set(chunk[Number(flat[j]) - 1].userId, flat[j + 1] as Exclude<ReassertResult, 'renewed'>);
+    const flat = await this.redis.swRenewMany(keys.length, ...keys, ...args);
+    const out: Array<[string, string]> = [];
+    for (let j = 0; j < flat.length; j += 2) out.push([chunk[Number(flat[j]) - 1].userId, String(flat[j + 1])]);
+    return out;
   }
 
   /** `handoff`: the manager's memory, left for the next holder (a graceful move). */
@@ -108,7 +121,7 @@ export class LeaseRepository {
 
   /**
    * The users among these whose presence status is 'offline', and has been since `offlineBeforeMs`
-   * (presence's clock) or earlier (one script per bucket and BATCH users, see reassert).
+   * (presence's clock) or earlier (one script per bucket and BATCH users, see renew).
    */
   offlineAmong(userIds: string[], offlineBeforeMs = Number.MAX_SAFE_INTEGER): Promise<string[]> {
     return perBucket(userIds, (users) => this.redis.swOfflineAmong(users.length, ...users.map((u) => this.keys.state(u)), offlineBeforeMs));
