@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Queue } from 'bullmq';
+import { loadConfig } from '#libs/config/index.js';
+import { createRedis, type RedisClient } from '#libs/redis/index.js';
 import { CLEANUP_QUEUE, type CleanupJobData } from '../libs/contracts/jobs.js';
 import { redisKeys } from '../libs/redis/keys.js';
+import { PresenceStateRepository } from '../apps/presence/state/presence-state.repository.js';
 import { FakeGateway, Stack, sleep, uniqueUser, until } from './support/harness.js';
 
 /**
@@ -16,14 +19,20 @@ const CLEANUP_MS = 1500;
 const stack = new Stack({ env: { CLEANUP_TIMEOUT_MS: String(CLEANUP_MS) } });
 let gw: FakeGateway;
 let queue: Queue<CleanupJobData>;
+let redis: RedisClient;
+/** Presence's own state scripts, run by the test: a state change that presence did not follow up. */
+let state: PresenceStateRepository;
 
 beforeAll(async () => {
   await stack.start();
   gw = new FakeGateway(stack.observer).start();
   queue = new Queue<CleanupJobData>(CLEANUP_QUEUE, { connection: { url: stack.backends.redisUrl }, prefix: redisKeys('pl').bullPrefix });
+  redis = createRedis(stack.backends.redisUrl, 'e2e');
+  state = new PresenceStateRepository(redis, loadConfig({ NODE_ENV: 'development', REDIS_URL: stack.backends.redisUrl }));
 });
 afterAll(async () => {
   gw?.stop();
+  redis?.disconnect();
   await queue?.close();
   await stack.stop();
 });
@@ -216,10 +225,32 @@ describe('messages out of order or twice', () => {
   it('a cleanup job promoted before its time (by hand on the board) still stops the manager no earlier than runAt', async () => {
     const { u, runAt, job } = await leftWithDelayedJob('promoted');
     await job.promote();
+    // The board shows it delayed again (the safety net), and presence's log says why.
+    await until('the promoted job is delayed again', async () => {
+      const again = await queue.getJob(job.id!);
+      return again?.processedOn && (await again.isDelayed());
+    });
+    await stack.presence.waitForLine(new RegExp(`cleanup ${job.id}: its job started \\d+ ms before its time`));
     const [offline] = await stack.observer.waitFor(`presence.user.${u}.offline`, 10_000);
     const [stopped] = await stack.observer.waitFor(`stream.manager.${u}.stopped`, 10_000);
     expect(Date.parse(String(offline.data.at))).toBeGreaterThanOrEqual(runAt);
     expect(Date.parse(String(stopped.data.at))).toBeGreaterThanOrEqual(runAt);
+    await expectGone(u);
+  });
+
+  it('a cleanup whose job was never added (presence died between the state change and the add) is adopted: its job re-added, it runs, not before runAt', async () => {
+    const u = uniqueUser('lost-job');
+    await gw.join(u, 'lost1');
+    await stack.observer.waitFor(`stream.manager.${u}.started`);
+    // The leave applied by presence's script and nothing after it: no job, no timer anywhere.
+    gw.sessions.delete('lost1');
+    const leftAt = Date.now();
+    const runAt = leftAt + CLEANUP_MS;
+    expect((await state.leave(u, 'lost1', leftAt, runAt, 'closed', gw.gatewayId)).kind).toBe('scheduled');
+    expect(await cleanupJobs(u)).toEqual([]);
+    const [offline] = await stack.observer.waitFor(`presence.user.${u}.offline`, 10_000);
+    expect(Date.parse(String(offline.data.at))).toBeGreaterThanOrEqual(runAt);
+    await stack.presence.waitForLine(/re-queued 1 overdue cleanup/);
     await expectGone(u);
   });
 

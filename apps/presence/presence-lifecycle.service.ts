@@ -51,12 +51,10 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
 
   async onApplicationBootstrap() {
     this.cleanups.onDue((data) => this.presence.runCleanup(data));
-    // Pending cleanups of a previous run (or of another replica) get a precise timer here too.
+    // Pending cleanups of a previous run (or of another replica) get a precise timer here too; when
+    // Redis is away now, the first tick that finds it does this.
     if (this.redis.status === 'ready') {
-      await this.cleanups.watchPending().then(
-        (n) => n > 0 && this.logger.log(`watching ${n} pending cleanup(s)`),
-        (err: unknown) => this.logger.warn(`could not read pending cleanups: ${errorText(err)}`),
-      );
+      await this.cleanups.adoptPending().catch((err: unknown) => this.logger.warn(`could not read pending cleanups: ${errorText(err)}`));
     }
     this.timer = setInterval(() => void this.tick(), presenceCheckEveryMs(this.config.gatewayTtlMs));
     // Notice a lost dataset now, not one period from now.
@@ -70,8 +68,7 @@ export class PresenceLifecycleService implements OnApplicationBootstrap, OnAppli
     try {
       const datasetAge = await this.liveness.checkDataLoss();
       await this.liveness.expireDeadGateways();
-      const n = await this.cleanups.sweepOverdue();
-      if (n > 0) this.logger.warn(`re-queued ${n} overdue cleanup(s)`);
+      await this.cleanups.adoptPending();
       // After a data loss, wait for the gateways' resync (and the heartbeat check behind it) before
       // calling a manager an orphan: its user may be present and just not announced yet.
       const settledFor = datasetAge - (RESYNC_SETTLE_MS + this.config.gatewayTtlMs);

@@ -4,15 +4,18 @@ import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
 import { createRedis, redisKeys } from '#libs/redis/index.js';
 import { CLEANUP_QUEUE, cleanupJobId, cleanupJobName, type CleanupJobData } from '#libs/contracts/index.js';
 
-/** Past this, a job that starts early is put back; under it, it just waits. */
-const EARLY_DEFER_MS = 20;
-
 /**
  * How much later than its time the BullMQ job of a cleanup fires. The job is only the safety net
  * of the replica's in-process timer (see Cleanups): it must not race that timer, yet it must run
  * soon after a replica that died with the cleanup armed.
  */
 export const FALLBACK_DELAY_MS = 1000;
+
+/**
+ * What a job's processor answers: the cleanup's outcome, or `early`: the job started before its
+ * cleanup's time and did not run it (Cleanups decides that), so it goes back to waiting.
+ */
+export type JobOutcome = { outcome: string } | 'early';
 
 /**
  * The BullMQ side of cleanups (the technology behind Cleanups): one delayed job per pending
@@ -39,7 +42,7 @@ export class CleanupQueueService implements OnApplicationShutdown {
   }
 
   /** Runs `processor` for every job that comes due. */
-  startWorker(processor: (data: CleanupJobData) => Promise<{ outcome: string }>) {
+  startWorker(processor: (data: CleanupJobData) => Promise<JobOutcome>) {
     this.worker = new Worker<CleanupJobData>(CLEANUP_QUEUE, (job: Job<CleanupJobData>, token?: string) => this.process(job, processor, token), {
       connection: createRedis(this.config.redisUrl, `presence:${this.config.instanceId}:worker`),
       prefix: this.prefix,
@@ -50,24 +53,20 @@ export class CleanupQueueService implements OnApplicationShutdown {
   }
 
   /**
-   * Guarantee 3 says never earlier: a job promoted by hand on the board (or by anything else)
-   * before its time goes back to waiting until runAt instead of stopping the manager early.
+   * An early job goes back to delayed, FALLBACK_DELAY_MS after its cleanup's time as when it was
+   * added: still the safety net, should the replica that now watches it die. On the board it shows
+   * as delayed again, not as completed nor failed.
    */
-  private async process(job: Job<CleanupJobData>, processor: (data: CleanupJobData) => Promise<{ outcome: string }>, token?: string) {
-    const early = Date.parse(job.data.runAt) - Date.now();
-    if (early > EARLY_DEFER_MS) {
-      this.logger.log(`cleanup ${job.id} ran ${early} ms before its time: delayed until ${job.data.runAt}`);
-      await job.moveToDelayed(Date.parse(job.data.runAt), token);
-      throw new DelayedError();
-    }
-    // Clocks of two replicas, or a timer firing on another clock, can be a few ms apart.
-    if (early > 0) await new Promise((r) => setTimeout(r, early));
-    return processor(job.data);
+  private async process(job: Job<CleanupJobData>, processor: (data: CleanupJobData) => Promise<JobOutcome>, token?: string) {
+    const result = await processor(job.data);
+    if (result !== 'early') return result;
+    await job.moveToDelayed(Date.parse(job.data.runAt) + FALLBACK_DELAY_MS, token);
+    throw new DelayedError();
   }
 
   /**
    * Idempotent: the job id carries the epoch, so a repeated add adds nothing. With `revive`
-   * (the overdue sweep), a job that failed all its attempts is retried: an add under its id would
+   * (a lost cleanup adopted), a job that failed all its attempts is retried: an add under its id would
    * otherwise be ignored for as long as BullMQ keeps the failed job. Answers false when it did
    * that instead of an add: BullMQ runs the job now.
    */

@@ -1,22 +1,18 @@
 /**
- * The in-process timers of the cleanups this replica watches, by job id. A timer never fires before
- * its time: Node's timers may fire a millisecond before Date.now() reaches it, and guarantee 3 says
- * never earlier, so such a timer is armed again for the rest. A cleanup counts as watched from its
- * arming until its run has settled, so that a sweep does not take a cleanup being run for a lost one.
+ * The in-process timers of the cleanups this replica watches, by job id. An entry lasts from its
+ * arming until its run has settled, so that adoption does not take a cleanup being run here for a
+ * lost one. Whether a firing may run its cleanup (never before its time) is for Cleanups to decide.
  */
 export class DueTimers {
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly running = new Set<string>();
 
-  /** Calls `run` at `runAt` (ms since the epoch), replacing any timer of the same id. */
-  arm(id: string, runAt: number, run: () => Promise<unknown>): void {
+  /** Calls `run` at `at` (ms since the epoch), replacing any timer of the same id. */
+  arm(id: string, at: number, run: () => Promise<unknown>): void {
     this.disarm(id);
     const timer = setTimeout(() => {
-      if (Date.now() < runAt) return this.arm(id, runAt, run);
-      this.timers.delete(id);
-      this.running.add(id);
-      void run().finally(() => this.running.delete(id));
-    }, Math.max(0, runAt - Date.now()));
+      // A run that arms its id again (or a cancel meanwhile) has replaced this entry: leave that one be.
+      void run().finally(() => this.timers.get(id) === timer && this.timers.delete(id));
+    }, Math.max(0, at - Date.now()));
     // A pending cleanup must not keep a stopping process alive: its BullMQ job covers it.
     timer.unref();
     this.timers.set(id, timer);
@@ -29,8 +25,8 @@ export class DueTimers {
   }
 
   /** Armed, or fired and still running. */
-  isWatched(id: string): boolean {
-    return this.timers.has(id) || this.running.has(id);
+  has(id: string): boolean {
+    return this.timers.has(id);
   }
 
   clear(): void {
