@@ -109,10 +109,10 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
    * holds that the gateway no longer has (leaves). A session that joined after the gateway's answer
    * is missing from the list but is kept: only sessions older than the answer are ended. Joins of
    * sessions that already left are ignored by the state (tombstones), so racing events are harmless.
+   * Every replica sees the heartbeats and may reconcile the same gateway at once: the repairs'
+   * message ids name the session only (SessionMessageIds), so JetStream stores each repair once.
    */
   async reconcileGateway(gatewayId: string, reason: LeaveReason): Promise<void> {
-    // One replica at a time, for about a heartbeat: the next disagreement may reconcile again.
-    if (!(await this.gateways.lockReconcile(gatewayId, this.config.instanceId, Math.max(1000, Math.floor(this.config.gatewayTtlMs / 3))))) return;
     let answer: GatewaySessions;
     try {
       answer = await this.listGateway(gatewayId);
@@ -132,11 +132,11 @@ export class GatewayLivenessService implements OnApplicationBootstrap, OnApplica
       const meta = metas[i];
       if (meta && Date.parse(meta.joinedAt) > asOf) continue;
       const left: SessionLeft = { sessionId, userId, gatewayId, reason, at, ...(meta ? { meta } : {}) };
-      work.push(this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, `reconcile-${asOf}`)));
+      work.push(this.nats.emitDurable('session.left', left, SessionMessageIds.leftRepair(sessionId, 'reconcile')));
     }
     for (const s of answer.sessions) {
       if (heldIds.has(s.sessionId)) continue;
-      work.push(this.nats.emitDurable('session.joined', s, SessionMessageIds.joined(s.sessionId, `-reconcile-${asOf}`)));
+      work.push(this.nats.emitDurable('session.joined', s, SessionMessageIds.joinedRepair(s.sessionId)));
     }
     await Promise.all(work);
     // Rebuilt from the index: a digest an earlier version did not keep would disagree for ever.

@@ -4,11 +4,11 @@ import { REDIS, type RedisClient } from '#libs/redis/index.js';
 import { nowIso, type ManagerInfo, type ManagerStopped } from '#libs/contracts/index.js';
 import { NatsService, errorText } from '#libs/nats/nats.service.js';
 import { Metrics } from '#libs/observability/metrics.js';
+import { KeyedSerial } from '#libs/concurrency/keyed-serial.js';
 import { COMPONENTS } from './components/index.js';
 import { SharedTicker } from './manager/shared-ticker.js';
 import { UserStreamManager, type ManagerHooks } from './manager/user-stream-manager.js';
 import type { ManagerEnvironment } from './manager/child-context.js';
-import { KeyedMutex } from './worker/keyed-mutex.js';
 import { errorMessage, managerEnvironment } from './worker/manager-environment.js';
 import { LeaseKeeper } from './worker/lease-keeper.js';
 import { PeriodicJobs } from './worker/periodic-jobs.js';
@@ -36,7 +36,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
   readonly workerId: string;
   private readonly managers = new Map<string, UserStreamManager<Lease>>();
   /** Users being started or stopped right now: one transition at a time per user. */
-  private readonly transitions = new KeyedMutex((userId, err) => this.logger.error(`${userId}: ${errorText(err)}`));
+  private readonly transitions = new KeyedSerial((userId, err) => this.logger.error(`${userId}: ${errorText(err)}`));
   readonly ticker = new SharedTicker((err) => this.logger.error(`a ticker subscriber threw: ${errorText(err)}`));
   private readonly jobs = new PeriodicJobs(
     () => !this.shuttingDown && this.redis.status === 'ready',

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { userIdFromSubject } from '#libs/contracts/index.js';
 import { errorText, NatsService } from './nats.service.js';
 import { PRESENCE_ACK_WAIT_MS } from './streams.js';
-import { KeyedSerialQueue } from './keyed-serial-queue.js';
+import { KeyedSerial } from '#libs/concurrency/keyed-serial.js';
 import { printable } from '#libs/observability/printable.js';
 
 
@@ -55,7 +55,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
   protected override readonly logger = new Logger('NatsEvents');
   private consumerMessages?: ConsumerMessages;
   /** One user's messages are handled in order; different users' in parallel, EVENT_CONCURRENCY at most. */
-  private readonly perUser = new KeyedSerialQueue(EVENT_CONCURRENCY, (err) => this.logger.error(errorText(err)));
+  private readonly perUser = new KeyedSerial((_user, err) => this.logger.error(errorText(err)), EVENT_CONCURRENCY);
   private closed = false;
   /**
    * Durable deliveries taken and not yet acknowledged, with when their ack deadline last restarted
@@ -158,7 +158,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
         eventHandle.observe({ kind }, (performance.now() - start) / 1000);
       }
     };
-    void this.perUser.push(userIdFromSubject(subject) ?? subject, timed);
+    void this.perUser.run(userIdFromSubject(subject) ?? subject, timed);
   }
 
   /** Validates and runs the handler. Throws only when the handler threw and `rethrow` is set. */
@@ -186,7 +186,7 @@ export class NatsEventsTransport extends Server implements CustomTransportStrate
     this.closed = true;
     clearInterval(this.workingTimer);
     await this.consumerMessages?.close();
-    await this.perUser.drain();
+    await this.perUser.idle();
   }
 
   on() {

@@ -23,7 +23,7 @@ describe('redisKeys: one slot per script on a Cluster', () => {
   });
 
   it('the global keys share their own tag; BullMQ has its own; no key is untagged', () => {
-    expect(new Set([k.gateways, k.gatewayBoots, k.gatewayReconcile('gw'), k.workers, k.workerLoads].map(hashTag))).toEqual(new Set(['pl']));
+    expect(new Set([k.gateways, k.gatewayBoots, k.workers, k.workerLoads].map(hashTag))).toEqual(new Set(['pl']));
     expect(hashTag(`${k.bullPrefix}:presence-cleanup:wait`)).toBe('pl:bull');
     expect(hashTag(k.probe(3, 'presence', 'i1'))).toBe('pl:b3');
   });

@@ -89,8 +89,6 @@ export function redisKeys(prefix: string) {
     gateways: `${global}:gateways`,
     /** gatewayId -> boot id of the incarnation last heard from. */
     gatewayBoots: `${global}:gwboot`,
-    /** Held while one presence replica reconciles a gateway's sessions. */
-    gatewayReconcile: (gatewayId: string) => `${global}:gw:${gatewayId}:reconcile`,
     /** Stream workers' last heartbeat (ms). */
     workers: `${global}:workers`,
     /** workerId -> how many managers it runs, written with its heartbeat (placement reads it). */

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '#libs/config/index.js';
 import { bucketOf, createRedis, type RedisClient } from '#libs/redis/index.js';
 import { PresenceStateRepository } from '../../apps/presence/state/presence-state.repository.js';
-import { Stack, uniqueUser, until } from '../support/harness.js';
+import { AUDIT_STREAM } from '#libs/nats/streams.js';
+import { Stack, readStream, uniqueUser, until } from '../support/harness.js';
 import { FAST, converged, fastEnv, presentUsers } from '../support/faults.js';
 
 jest.setTimeout(60_000);
@@ -17,14 +18,16 @@ const HEARTBEAT_MS = T.GATEWAY_TTL_MS / 3;
  * such a failover loses them, made directly in Redis with the real scripts and no failover (which
  * loses them only now and then): the state then holds as many sessions for the gateway as the
  * gateway does, other ones. Presence must still see it from the gateway's heartbeats and repair
- * it, as it repairs a count that differs.
+ * it, as it repairs a count that differs. With two presence replicas both see the heartbeats and
+ * both repair the gateway, nothing keeping them apart: each repair must still be stored once.
  */
-describe('writes to Redis lost (a failover): a lost join plus a lost leave of one gateway', () => {
+describe.each([1, 2])('writes to Redis lost (a failover): a lost join plus a lost leave of one gateway, %i presence replica(s)', (replicas) => {
   const stack = new Stack({ env: fastEnv() });
   let redis: RedisClient;
   let state: PresenceStateRepository;
   beforeAll(async () => {
     await stack.start();
+    if (replicas === 2) await stack.addApp('presence');
     redis = createRedis(stack.backends.redisUrl, 'e2e');
     state = new PresenceStateRepository(redis, loadConfig({ NODE_ENV: 'development', REDIS_URL: stack.backends.redisUrl }));
   });
@@ -77,6 +80,13 @@ describe('writes to Redis lost (a failover): a lost join plus a lost leave of on
     expect(users[lostLeave]).toBeUndefined();
     // The bystander's session was never touched.
     expect(stack.observer.on(`presence.session.${bystander}.left`)).toHaveLength(0);
+    // Each repair stored once, however many replicas made it (with two, both usually reconcile on
+    // the same heartbeat): the stream holds the phantom's one leave, and the lost join's session
+    // joined twice (the gateway's join and the repair).
+    const stored = await readStream(stack.observer.nc, AUDIT_STREAM);
+    const ofSession = (subject: string, sid: string) => stored.filter((e) => e.subject === subject && e.data.sessionId === sid);
+    expect(ofSession(`presence.session.${lostLeave}.left`, phantom)).toHaveLength(1);
+    expect(ofSession(`presence.session.${lostJoin}.joined`, sessionId)).toHaveLength(2);
     for (const t of tabs) t.close();
     await converged(stack, [lostJoin, bystander], [], T.CLEANUP_TIMEOUT_MS + 3000);
   });

@@ -100,11 +100,6 @@ export class GatewayRegistry {
     await this.redis.multi().zrem(this.keys.gateways, gatewayId).hdel(this.keys.gatewayBoots, gatewayId).exec();
   }
 
-  /** True when this replica may reconcile the gateway now (nobody else does, for `ttlMs`). */
-  async lockReconcile(gatewayId: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys.gatewayReconcile(gatewayId), holder, 'PX', ttlMs, 'NX')) === 'OK';
-  }
-
   /** One round trip per bucket: a gateway's whole list can be thousands of sessions. In the given order. */
   async sessionMetas(sessions: Array<{ userId: string; sessionId: string }>): Promise<Array<SessionMeta | null>> {
     const out = new Array<SessionMeta | null>(sessions.length).fill(null);

@@ -1,5 +1,5 @@
 import { describe, it, expect, jest } from '@jest/globals';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedSerial } from '#libs/concurrency/keyed-serial.js';
 import { LeaseKeeper, type LeaseKeeperPorts } from './lease-keeper.js';
 import { Lease } from '../leases/lease-hold.js';
 import type { HeldManager, ReclaimResult, RenewException } from '../leases/lease.repository.js';
@@ -40,7 +40,7 @@ class FakeLeases {
 function setup() {
   const leases = new FakeLeases();
   const managers = new Map<string, UserStreamManager<Lease>>();
-  const mutex = new KeyedMutex(() => {});
+  const mutex = new KeyedSerial(() => {});
   const lostStops: string[] = [];
   const run = (userId: string) => {
     const lease = new Lease(10_000, 100, () => {});

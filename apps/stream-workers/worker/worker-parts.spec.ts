@@ -1,5 +1,4 @@
 import { jest, describe, it, expect, beforeEach, afterEach } from '@jest/globals';
-import { KeyedMutex } from './keyed-mutex.js';
 import { PeriodicJobs } from './periodic-jobs.js';
 import { SETTLE_RETRY_EVERY_MS, SETTLE_RETRY_FOR_MS, SettleRetries } from './settle-retries.js';
 
@@ -50,27 +49,6 @@ describe('SettleRetries', () => {
     closed = true;
     await jest.advanceTimersByTimeAsync(10 * SETTLE_RETRY_EVERY_MS);
     expect(attempt.mock.calls.filter((c) => c[0] === 'bob')).toEqual([]);
-  });
-});
-
-describe('KeyedMutex', () => {
-  it("runs one key's transitions one after the other, other keys alongside, and goes on after a failure", async () => {
-    const errors: string[] = [];
-    const mutex = new KeyedMutex((key, err) => errors.push(`${key}: ${(err as Error).message}`));
-    const order: string[] = [];
-    let releaseFirst!: () => void;
-    const first = mutex.run('alice', () => new Promise<void>((r) => (releaseFirst = r)).then(() => void order.push('alice 1')));
-    const failing = mutex.run('alice', async () => Promise.reject(new Error('boom')));
-    const second = mutex.run('alice', async () => void order.push('alice 2'));
-    await mutex.run('bob', async () => void order.push('bob'));
-    expect(order).toEqual(['bob']);
-    expect(mutex.busy('alice')).toBe(true);
-    releaseFirst();
-    await Promise.all([first, failing, second]);
-    expect(order).toEqual(['bob', 'alice 1', 'alice 2']);
-    expect(errors).toEqual(['alice: boom']);
-    await mutex.idle();
-    expect(mutex.busy('alice')).toBe(false);
   });
 });
 
