@@ -62,14 +62,17 @@ describe('LeaseRepository batched scripts (real Redis)', () => {
     // The take-back of a lapsed lease, one of the user's transitions: the lease, its entry, and the
     // holder's generation written back, so that no later holder can be given a smaller one.
     const lapsed = held[1];
-    expect(await repo.reclaim('w-me', lapsed)).toBe('reclaimed');
+    expect(await repo.reclaim('w-me', [lapsed, held[0], held[2]])).toEqual(new Map([[lapsed.userId, 'reclaimed'], [held[2].userId, 'lost']]));
     expect(await redis.get(k.lease(lapsed.userId))).toBe('w-me');
     expect(await redis.pttl(k.lease(lapsed.userId))).toBeGreaterThan(leaseMs - 5000);
     expect(JSON.parse((await redis.hget(k.managers(bucketOf(lapsed.userId)), lapsed.userId))!).generation).toBe(1001);
     expect(Number(await redis.get(k.leaseGeneration(lapsed.userId)))).toBe(1001);
-    expect(await repo.reclaim('w-me', lapsed)).toBe('renewed');
-    expect(await repo.reclaim('w-me', held[2])).toBe('lost');
     expect(await redis.get(k.lease(held[2].userId))).toBe('w-other');
+    // Taken and let go by another worker since (a larger generation): not ours to take back.
+    const since = held[4];
+    await redis.set(k.leaseGeneration(since.userId), String(since.lease.generation + 7));
+    expect(await repo.reclaim('w-me', [since])).toEqual(new Map([[since.userId, 'lost']]));
+    expect(await redis.get(k.lease(since.userId))).toBeNull();
   });
 
   it("acquire: every new holder gets a larger generation, at least Redis's clock in µs, and a graceful move hands the memory over once", async () => {

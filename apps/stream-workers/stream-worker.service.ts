@@ -73,6 +73,7 @@ export class StreamWorkerService implements OnApplicationBootstrap, BeforeApplic
       managers: this.managers,
       stopLost: (userId) => this.stop(userId, 'lease_lost', { release: false }),
       exclusive: (userId, fn) => this.exclusive(userId, fn),
+      busy: (userId) => this.transitions.busy(userId),
     });
     this.reconciler = new Reconciler({
       workerId: this.workerId,

@@ -127,4 +127,28 @@ describe('KeyedSerial', () => {
     await idle;
     expect(q.busy('alice')).toBe(false);
   });
+
+  it('idle waits for the work queued before it, not for work queued later; a report that throws does not stick a key', async () => {
+    const q = new KeyedSerial(() => {
+      throw new Error('the report itself failed');
+    });
+    const early = gate();
+    const late = gate();
+    const ranEarly = q.run('alice', () => early.opened);
+    let idled = false;
+    const idle = q.idle().then(() => (idled = true));
+    const ranLate = q.run('bob', () => late.opened);
+    early.open();
+    await ranEarly;
+    await idle;
+    expect(idled).toBe(true);
+    expect(q.busy('bob')).toBe(true);
+    late.open();
+    await ranLate;
+    await q.run('carol', async () => Promise.reject(new Error('boom')));
+    expect(q.busy('carol')).toBe(false);
+    let after = false;
+    await q.run('carol', async () => void (after = true));
+    expect(after).toBe(true);
+  });
 });

@@ -2,6 +2,7 @@ interface Item {
   key: string;
   work: () => Promise<void>;
   done: () => void;
+  ran: Promise<void>;
 }
 
 /**
@@ -21,7 +22,8 @@ export class KeyedSerial {
   private ready: Item[] = [];
   private readyHead = 0;
   private running = 0;
-  private idlers: Array<() => void> = [];
+  /** Every item queued or running, for `idle`. */
+  private readonly pending = new Set<Promise<void>>();
 
   /**
    * @param onError told of work that threw or rejected, with its key; the key's next work runs.
@@ -48,23 +50,23 @@ export class KeyedSerial {
    * (a pull of 2,000 messages) is not run inside.
    */
   run(key: string, work: () => Promise<void>): Promise<void> {
-    return new Promise<void>((done) => {
-      const item = { key, work, done };
-      const waiting = this.waiting.get(key);
-      if (waiting) {
-        waiting.push(item);
-        return;
-      }
+    let done!: () => void;
+    const ran = new Promise<void>((r) => (done = r));
+    const item = { key, work, done, ran };
+    this.pending.add(ran);
+    const waiting = this.waiting.get(key);
+    if (waiting) waiting.push(item);
+    else {
       this.waiting.set(key, []);
       this.ready.push(item);
       queueMicrotask(() => this.pump());
-    });
+    }
+    return ran;
   }
 
-  /** Resolves once no key has work queued or running (work queued meanwhile is waited for too). */
-  idle(): Promise<void> {
-    if (this.waiting.size === 0) return Promise.resolve();
-    return new Promise((r) => this.idlers.push(r));
+  /** Resolves once everything queued before the call has run (work queued later is not waited for). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.pending]);
   }
 
   private pump() {
@@ -84,15 +86,19 @@ export class KeyedSerial {
     try {
       await item.work();
     } catch (err) {
-      this.onError(item.key, err);
+      try {
+        this.onError(item.key, err);
+      } catch {
+        // A report that throws must not leave the key stuck.
+      }
     }
     this.running--;
+    this.pending.delete(item.ran);
     item.done();
     const waiting = this.waiting.get(item.key)!;
     const next = waiting.shift();
     if (next) this.ready.push(next);
     else this.waiting.delete(item.key);
-    if (this.waiting.size === 0) for (const r of this.idlers.splice(0)) r();
     this.pump();
   }
 }

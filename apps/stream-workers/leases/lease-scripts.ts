@@ -43,7 +43,8 @@ return {'acquired', gen, handoff}
  *  worker may have stopped that manager and released the lease while the renewal was on its way.
  *  The worker re-creates it ('1': reclaim) only as one of the user's transitions, once it knows the
  *  manager still runs. A reclaimed lease (it lapsed, or Redis lost it) keeps its holder's
- *  generation, written back so that no later holder can be given a smaller one. */
+ *  generation, written back so that no later holder can be given a smaller one; one whose
+ *  generation moved past ours was held by another worker since, and is not ours to take back. */
 export const RENEW_MANY = `
 local out = {}
 for i = 2, #KEYS, 2 do
@@ -59,6 +60,10 @@ for i = 2, #KEYS, 2 do
   elseif ARGV[3] ~= '1' then
     out[#out + 1] = n + 1
     out[#out + 1] = 'missing'
+  elseif tonumber(redis.call('GET', KEYS[i + 1]) or '0') > gen then
+    -- Another worker held it after us (and let it go): our manager is the stale one.
+    out[#out + 1] = n + 1
+    out[#out + 1] = 'lost'
   else
     redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
     if tonumber(redis.call('GET', KEYS[i + 1]) or '0') < gen then redis.call('SET', KEYS[i + 1], ARGV[n * 3 + 6], 'PX', 604800000) end

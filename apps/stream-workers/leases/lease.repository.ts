@@ -17,8 +17,8 @@ const HANDOFF_TTL_MS = 60_000;
 
 /** What a renewal found, when it was not a plain renewal: nobody holds the lease, or another worker does. */
 export type RenewException = 'missing' | 'lost';
-/** What a reclaim of one lease did. */
-export type ReclaimResult = 'renewed' | 'reclaimed' | 'lost';
+/** What a take-back did, when it was not a plain renewal (the lease was ours after all). */
+export type ReclaimException = 'reclaimed' | 'lost';
 
 /** A running manager as its lease renewal sees it. */
 export interface HeldManager {
@@ -94,10 +94,19 @@ export class LeaseRepository {
     return out;
   }
 
-  /** Takes back a lease of a manager that still runs here and that nobody holds (it lapsed, or Redis lost it). */
-  async reclaim(workerId: string, manager: HeldManager): Promise<ReclaimResult> {
-    const [answer] = await this.renewBatch(workerId, bucketOf(manager.userId), [manager], true);
-    return (answer?.[1] as ReclaimResult | undefined) ?? 'renewed';
+  /**
+   * Takes back the leases of managers that still run here and that nobody holds (they lapsed, or
+   * Redis lost them), answering the ones another worker took meanwhile ('lost') and the ones taken
+   * back ('reclaimed'); a lease found ours is simply renewed. Every batch is sent before this
+   * returns its promise: the caller checked, synchronously, that no transition of these users is
+   * under way, and a stop that comes later sends its release after them on this connection.
+   */
+  async reclaim(workerId: string, managers: readonly HeldManager[]): Promise<Map<string, ReclaimException>> {
+    const sent: Array<Promise<Array<[string, string]>>> = [];
+    for (const [bucket, held] of byBucket(managers, (m) => m.userId)) {
+      for (let i = 0; i < held.length; i += BATCH) sent.push(this.renewBatch(workerId, bucket, held.slice(i, i + BATCH), true));
+    }
+    return new Map((await Promise.all(sent)).flat() as Array<[string, ReclaimException]>);
   }
 
   private async renewBatch(workerId: string, bucket: number, chunk: HeldManager[], reclaim: boolean): Promise<Array<[string, string]>> {

@@ -1,8 +1,8 @@
-import { describe, it, expect, jest } from '@jest/globals';
+import { describe, it, expect } from '@jest/globals';
 import { KeyedSerial } from '#libs/concurrency/keyed-serial.js';
 import { LeaseKeeper, type LeaseKeeperPorts } from './lease-keeper.js';
 import { Lease } from '../leases/lease-hold.js';
-import type { HeldManager, ReclaimResult, RenewException } from '../leases/lease.repository.js';
+import type { HeldManager, ReclaimException, RenewException } from '../leases/lease.repository.js';
 import type { UserStreamManager } from '../manager/user-stream-manager.js';
 
 /** Leases as Redis holds them, with the two steps the keeper uses: an extend-only renewal and a take-back. */
@@ -27,13 +27,20 @@ class FakeLeases {
     }
     return out;
   }
-  async reclaim(workerId: string, m: HeldManager): Promise<ReclaimResult> {
-    const cur = this.holders.get(m.userId);
-    if (cur !== undefined && cur !== workerId) return 'lost';
-    if (cur === workerId) return 'renewed';
-    this.holders.set(m.userId, workerId);
-    this.reclaimed.push(m.userId);
-    return 'reclaimed';
+  /** Set to answer a take-back with 'lost' (another worker held the lease since). */
+  takenSince = new Set<string>();
+  async reclaim(workerId: string, held: readonly HeldManager[]): Promise<Map<string, ReclaimException>> {
+    const out = new Map<string, ReclaimException>();
+    for (const m of held) {
+      const cur = this.holders.get(m.userId);
+      if ((cur !== undefined && cur !== workerId) || this.takenSince.has(m.userId)) out.set(m.userId, 'lost');
+      else if (cur === undefined) {
+        this.holders.set(m.userId, workerId);
+        this.reclaimed.push(m.userId);
+        out.set(m.userId, 'reclaimed');
+      }
+    }
+    return out;
   }
 }
 
@@ -63,8 +70,9 @@ function setup() {
       await mutex.run(userId, async () => void managers.delete(userId));
     },
     exclusive: (userId, fn) => mutex.run(userId, fn),
+    busy: (userId) => mutex.busy(userId),
   };
-  return { keeper: new LeaseKeeper(ports), leases, managers, run, stop, lostStops };
+  return { keeper: new LeaseKeeper(ports), leases, managers, mutex, run, stop, lostStops };
 }
 
 describe('LeaseKeeper', () => {
@@ -104,15 +112,35 @@ describe('LeaseKeeper', () => {
   });
 
   it('stops a manager whose lease another worker holds, found by the renewal or by the take-back', async () => {
-    const { keeper, leases, managers, run, lostStops } = setup();
+    const { keeper, leases, managers, mutex, run, lostStops } = setup();
     run('alice');
     run('bob');
     leases.holders.set('alice', 'w2');
     leases.holders.delete('bob');
-    const reclaim = jest.spyOn(leases, 'reclaim').mockImplementation(async () => 'lost');
+    leases.takenSince.add('bob');
     await keeper.renew();
-    expect(reclaim).toHaveBeenCalledTimes(1);
+    await mutex.idle();
     expect(lostStops.sort()).toEqual(['alice', 'bob']);
     expect(managers.size).toBe(0);
+  });
+
+  it("does not hold renewals for one user's slow transition; that user's take-back follows its transition", async () => {
+    const { keeper, leases, mutex, run } = setup();
+    run('alice');
+    const bobLease = run('bob');
+    leases.holders.delete('alice');
+    let finishStart!: () => void;
+    // A start of alice's that takes its time (a component starting slowly) is under way.
+    const slow = mutex.run('alice', () => new Promise<void>((r) => (finishStart = r)));
+    await Promise.resolve();
+    await keeper.renew();
+    expect(bobLease.valid()).toBe(true);
+    expect(leases.reclaimed).toEqual([]);
+    // A second renewal meanwhile queues no second take-back.
+    await keeper.renew();
+    finishStart();
+    await slow;
+    await mutex.idle();
+    expect(leases.reclaimed).toEqual(['alice']);
   });
 });
