@@ -65,8 +65,11 @@ export class NatsCluster {
     }
   }
 
-  /** Waits until JetStream's meta group has a leader and a restarted node caught up (/healthz answers ok only then; slow on a loaded machine). */
-  async ready(timeoutMs = 45_000) {
+  /**
+   * Waits until JetStream's meta group has a leader and a restarted node caught up (/healthz answers
+   * ok only then). On a loaded 2-core machine a restarted node took more than 45 s to catch up.
+   */
+  async ready(timeoutMs = 90_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ok = await Promise.all(
