@@ -144,4 +144,32 @@ describe('dashboard sessions drive per-user stream managers', () => {
     t1.close();
     t2.close();
   });
+
+  it("a user's first tab costs no presence.query.user; a first tab on another gateway of a user online elsewhere asks once", async () => {
+    const user = uniqueUser('asks');
+    const asked = () => stack.observer.on('presence.query.user').filter((m) => m.data.userId === user);
+    const openedAt = Date.now();
+    const first = await stack.tab(user);
+    expect((await first.waitManager('running')).workerId).toEqual(expect.any(String));
+    const [started] = await stack.observer.waitFor(`stream.manager.${user}.started`);
+    // Past the gateway's FIRST_GET_MS (500 ms): the events told it all, so it never asked. A
+    // machine so loaded that the manager took longer to start may have asked once, and no more.
+    await sleep(1000);
+    if (started.receivedAt - openedAt < 400) {
+      expect(asked()).toHaveLength(0);
+      expect(first.managerEvents.map((m) => m.state)).toEqual(['starting', 'running']);
+    } else {
+      expect(asked().length).toBeLessThanOrEqual(1);
+    }
+    const before = asked().length;
+    const other = await stack.addApp('gateway');
+    const elsewhere = await stack.tab(user, { gateway: other });
+    const told = await elsewhere.waitManager('running');
+    expect(told.workerId).toBe(first.managerEvents.at(-1)?.workerId);
+    expect(asked()).toHaveLength(before + 1);
+    expect(elsewhere.managerEvents.map((m) => m.state)).toEqual(['running']);
+    first.close();
+    elsewhere.close();
+    await other.kill('SIGTERM');
+  });
 });

@@ -52,7 +52,7 @@ export class FakeTab {
   }
 }
 
-/** The service following user `u`, whose first get is `nats.answers[0]`; `tab()` opens a tab in the user's room. */
+/** The service following user `u`, whose first get (FIRST_GET_MS later) is `nats.answers[0]`; `tab()` opens a tab in the user's room. */
 export function setup() {
   const nats = new FakeNats();
   const rooms = new Map<string, FakeTab[]>();

@@ -31,6 +31,15 @@ export const userRoom = (userId: string) => `user:${userId}`;
  * further event, so the tab would keep the wrong state for good.
  */
 export const GET_AGAIN_MS = 2000;
+/**
+ * A user's first tab here gets the record only this long after following them, and not at all
+ * when the view is `running` by then. A user with no manager is the common case: the tab's join
+ * makes presence publish `online`, then the lease holder `started`, and those two events are the
+ * whole record; a get sent with the join cost presence a Redis read and each side a request/reply
+ * per user's first tab for nothing. Presence says nothing on a join that changes no status (the
+ * user already online through another gateway): the get answers that, this much later.
+ */
+export const FIRST_GET_MS = 500;
 const GET_TIMEOUT_MS = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -42,13 +51,22 @@ interface Followed {
   told?: ManagerStateEvent;
   /** The next get, while one is due (see GET_AGAIN_MS). */
   again?: NodeJS.Timeout;
+  /** The first get, until it is sent or found needless (see FIRST_GET_MS). */
+  first?: NodeJS.Timeout;
+  /**
+   * Whether the record may be told: presence answered (or could not), or an event said what the
+   * tabs see without an answer: a manager started, or the user's `online` (a manager starting from
+   * none). Before that, a `cancelled` alone would show `starting` for a manager that runs.
+   */
+  sure: boolean;
 }
 
 /**
  * What each local user's stream manager is doing, sent to the user's own sockets as the `manager`
  * event: once after connect, then on every change. The view is a function of one versioned record
  * per user (manager-record.ts): subscribe to the user's lifecycle subjects, then get presence's
- * answer, and keep the newest version of each part. No order between events and answers matters.
+ * answer unless the events tell it first, and keep the newest version of each part. No order
+ * between events and answers matters.
  *
  * The gateway follows the lifecycle subjects of its own users only (`lifecycleSubjectsOf`, from
  * their first local session to their last), so NATS routes a user's events to the gateways
@@ -63,12 +81,13 @@ export class ManagerViewService {
 
   /** By `<second token>.<last token>` of the subject: manager.started, cleanup.scheduled, ... */
   private readonly routes: Record<string, SubjectRoute> = {
-    'manager.started': route(ManagerStarted, (e) => this.apply(e.userId, RECORD_OF_EVENT['manager.started'](e))),
-    'manager.stopped': route(ManagerStopped, (e) => this.apply(e.userId, RECORD_OF_EVENT['manager.stopped'](e))),
-    'cleanup.scheduled': route(CleanupScheduled, (e) => this.apply(e.userId, RECORD_OF_EVENT['cleanup.scheduled'](e))),
-    'cleanup.cancelled': route(CleanupCancelled, (e) => this.apply(e.userId, RECORD_OF_EVENT['cleanup.cancelled'](e))),
-    'user.online': route(UserOnline, (e) => this.apply(e.userId, RECORD_OF_EVENT['user.online'](e))),
-    'user.offline': route(UserOffline, (e) => this.apply(e.userId, RECORD_OF_EVENT['user.offline'](e))),
+    'manager.started': route(ManagerStarted, (e) => this.heard(e.userId, RECORD_OF_EVENT['manager.started'](e), true)),
+    'manager.stopped': route(ManagerStopped, (e) => this.heard(e.userId, RECORD_OF_EVENT['manager.stopped'](e), false)),
+    'cleanup.scheduled': route(CleanupScheduled, (e) => this.heard(e.userId, RECORD_OF_EVENT['cleanup.scheduled'](e), false)),
+    'cleanup.cancelled': route(CleanupCancelled, (e) => this.heard(e.userId, RECORD_OF_EVENT['cleanup.cancelled'](e), false)),
+    // Without its epoch (`nats pub` by hand), an `online` is not presence's word on a transition.
+    'user.online': route(UserOnline, (e) => this.heard(e.userId, RECORD_OF_EVENT['user.online'](e), e.epoch !== undefined)),
+    'user.offline': route(UserOffline, (e) => this.heard(e.userId, RECORD_OF_EVENT['user.offline'](e), false)),
   };
 
   constructor(
@@ -88,15 +107,21 @@ export class ManagerViewService {
   }
 
   /**
-   * The user's first session here: follow their lifecycle events, then get their record. Called
-   * before the session's join is published, on the same connection, so NATS has the subscriptions
-   * before presence reads the state it answers from: every later change reaches us as an event.
+   * The user's first session here: follow their lifecycle events, then, unless they tell it all
+   * first, get their record (FIRST_GET_MS). Called before the session's join is published, on the
+   * same connection, so NATS has the subscriptions before presence handles the join or reads the
+   * state it answers from: every later change reaches us as an event.
    */
   follow(userId: string) {
     if (this.users.has(userId) || this.nats.nc.isClosed()) return;
     const subs = lifecycleSubjectsOf(userId).map((s) => this.nats.subscribeRouted(s, this.routeOf, { matchSubjectUser: true }));
-    this.users.set(userId, { subs, record: {} });
-    void this.get(userId);
+    const f: Followed = { subs, record: {}, sure: false };
+    this.users.set(userId, f);
+    f.first = setTimeout(() => {
+      f.first = undefined;
+      if (managerView(userId, f.record).state !== 'running') void this.get(userId);
+    }, FIRST_GET_MS);
+    f.first.unref();
   }
 
   /** The same for every followed user: the subject names the user and the event. */
@@ -117,10 +142,19 @@ export class ManagerViewService {
     return this.get(userId);
   }
 
-  private apply(userId: string, piece: ManagerRecord, f = this.users.get(userId)) {
+  /** An event: `telling` when it makes the record sure without an answer; any other before the first get sends it now. */
+  private heard(userId: string, piece: ManagerRecord, telling: boolean) {
+    const f = this.users.get(userId);
+    if (!f) return;
+    if (!telling && !f.sure && f.first) void this.get(userId);
+    this.apply(userId, piece, f, telling);
+  }
+
+  private apply(userId: string, piece: ManagerRecord, f: Followed | undefined, sure: boolean) {
     if (!f || this.users.get(userId) !== f) return;
     f.record = mergeRecord(f.record, piece);
-    this.tell(userId, f);
+    f.sure ||= sure;
+    if (f.sure) this.tell(userId, f);
   }
 
   private tell(userId: string, f: Followed) {
@@ -134,18 +168,21 @@ export class ManagerViewService {
   private async get(userId: string) {
     const f = this.users.get(userId);
     if (!f) return;
+    clearTimeout(f.first);
+    f.first = undefined;
     try {
       const raw = await this.nats.request<unknown>(QuerySubjects.user, { userId }, GET_TIMEOUT_MS);
       // A service error (presence could not read its state: Redis away) is a failed get, not a malformed answer.
       if (raw && typeof raw === 'object' && 'error' in raw) throw new Error(String(raw.error));
       const answer = UserPresence.safeParse(raw);
-      if (answer.success) return this.apply(userId, recordOfAnswer(answer.data), f);
+      if (answer.success) return this.apply(userId, recordOfAnswer(answer.data), f, true);
       this.logger.warn(`presence answered a malformed record for ${userId} (${answer.error.issues[0]?.message ?? 'invalid'}); ignored`);
     } catch (err) {
       this.logger.debug(`presence query for ${userId} failed (${(err as Error).message}); asking again in ${GET_AGAIN_MS} ms`);
     }
     if (this.users.get(userId) === f) {
       // The tab is told what we know (usually `starting`) rather than nothing.
+      f.sure = true;
       if (!f.told) this.tell(userId, f);
       this.getAgain(userId, f, true);
     }
@@ -171,6 +208,7 @@ export class ManagerViewService {
     const f = this.users.get(userId);
     if (!f) return;
     clearTimeout(f.again);
+    clearTimeout(f.first);
     for (const sub of f.subs) this.nats.unsubscribe(sub);
     this.users.delete(userId);
   }
