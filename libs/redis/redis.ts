@@ -28,6 +28,15 @@ export interface RedisExtraOptions {
 }
 
 /**
+ * How long a Sentinel has to answer a command (the primary's address; the failover detector's
+ * subscribe) before the client gives up on it and asks the next one. A hung or stopped Sentinel
+ * still has its connections accepted by the kernel, so without a limit a connect or reconnect that
+ * asks it first waits for good. A live Sentinel answers from memory: 2 s leaves room for a loaded
+ * machine and costs at most that much per hung Sentinel asked.
+ */
+const SENTINEL_COMMAND_TIMEOUT_MS = 2000;
+
+/**
  * One ioredis client from REDIS_URL (see redis-url.ts: one server, db number, password and
  * rediss:// honoured; a Sentinel-managed primary; or a Cluster from its seed nodes). Commands wait
  * through a Redis restart, a failover or a Cluster's resharding instead of failing (BullMQ requires
@@ -63,6 +72,7 @@ export function createRedis(redisUrl: string, connectionName: string, extra: Red
       failoverDetector: true,
       // Kept retrying while every Sentinel is away; they are asked again each time.
       sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
+      sentinelCommandTimeout: SENTINEL_COMMAND_TIMEOUT_MS,
       ...extra,
     });
   } else {

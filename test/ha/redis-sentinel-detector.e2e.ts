@@ -34,6 +34,11 @@ describe('a Sentinel client whose failover detector fires while a reconnect asks
 
   it('createRedis connects again and answers; plain ioredis with the same options ends for good', async () => {
     const ours = createRedis(set.url, 'sentinel-detector') as Redis;
+    // createRedis gives up on a Sentinel that does not answer within 2 s (redis-sentinel-hung.e2e.ts):
+    // each wait on the paused Sentinel below would last 2 s, and whether the failover lands during
+    // one would be left to timing. Lifted here (ioredis's connector reads the client's options at
+    // each ask; the duplicate copies them), so the reconnect waits until the Sentinel is resumed.
+    ours.options.sentinelCommandTimeout = undefined;
     // The same options, without what createRedis adds to the instance: the failure this guards.
     const plain = ours.duplicate();
     clients.push(ours, plain);
