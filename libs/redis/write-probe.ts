@@ -8,12 +8,18 @@ import { readOnlyAt, type RedisClient } from './redis.js';
  * why.
  */
 export class RedisWriteProbe extends PeriodicProbe {
+  private readonly keys: string[];
+
   constructor(
     private readonly redis: RedisClient,
-    /** One key per bucket: on a Cluster, a primary that refuses writes fails the probe. */
-    private readonly keys: string[],
+    /**
+     * One key per bucket: on a Cluster, a primary that refuses writes fails the probe. One server
+     * (alone or behind Sentinel) holds every bucket, so there the first key tells as much as all.
+     */
+    keys: string[],
   ) {
     super();
+    this.keys = redis.isCluster ? keys : keys.slice(0, 1);
   }
 
   /** null when writes work; otherwise why not. */
