@@ -150,8 +150,9 @@ export class ManagerViewService {
     this.apply(userId, piece, f, telling);
   }
 
-  private apply(userId: string, piece: ManagerRecord, f: Followed | undefined, sure: boolean) {
-    if (!f || this.users.get(userId) !== f) return;
+  /** `f` as the caller found it: nothing is kept once the user was forgotten (or followed again) since. */
+  private apply(userId: string, piece: ManagerRecord, f: Followed, sure: boolean) {
+    if (this.users.get(userId) !== f) return;
     f.record = mergeRecord(f.record, piece);
     f.sure ||= sure;
     if (f.sure) this.tell(userId, f);
