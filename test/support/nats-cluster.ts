@@ -67,7 +67,7 @@ export class NatsCluster {
 
   /**
    * Waits until JetStream's meta group has a leader and a restarted node caught up (/healthz answers
-   * ok only then). On a loaded 2-core machine a restarted node took more than 45 s to catch up.
+   * ok only then). Generous: on a loaded 2-core machine a restarted node catches up slowly.
    */
   async ready(timeoutMs = 90_000) {
     const deadline = Date.now() + timeoutMs;
