@@ -67,16 +67,24 @@ export class NatsCluster {
 
   /**
    * Waits until JetStream's meta group has a leader and a restarted node caught up (/healthz answers
-   * ok only then). Generous: on a loaded 2-core machine a restarted node catches up slowly.
+   * ok only then). Generous: on a loaded 2-core machine a restarted node catches up slowly. On time
+   * out it says what each node's /healthz answered (which stream or consumer is not current).
    */
   async ready(timeoutMs = 90_000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const ok = await Promise.all(
-        this.nodes.filter((n) => this.alive(n)).map((n) => fetch(`http://127.0.0.1:${n.monitorPort}/healthz`).then((r) => r.ok, () => false)),
+      const answers = await Promise.all(
+        this.nodes
+          .filter((n) => this.alive(n))
+          .map((n) =>
+            fetch(`http://127.0.0.1:${n.monitorPort}/healthz`).then(
+              async (r) => ({ ok: r.ok, body: `${n.name}: ${(await r.text()).trim()}` }),
+              (e: Error) => ({ ok: false, body: `${n.name}: ${e.message}` }),
+            ),
+          ),
       );
-      if (ok.length > 0 && ok.every(Boolean)) return;
-      if (Date.now() > deadline) throw new Error('the NATS cluster did not become healthy');
+      if (answers.length > 0 && answers.every((a) => a.ok)) return;
+      if (Date.now() > deadline) throw new Error(`the NATS cluster did not become healthy: ${answers.filter((a) => !a.ok).map((a) => a.body.slice(0, 300)).join(' | ')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
