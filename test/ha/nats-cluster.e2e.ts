@@ -15,6 +15,16 @@ const BOUND = convergenceBound(T) + 10_000;
  * killed one at a time (the stream's leader first, then JetStream's meta leader) while users join
  * and leave: nothing is lost, no user ever has two managers, the managers converge, and /health
  * says whether the stream takes writes.
+ *
+ * The order matters, because of nats-server 2.9 (the version these tests run), not of this project.
+ * Its raft layer can leave a consumer's replicas unable to replicate when the consumer's group is
+ * brand new with nothing applied yet, or was just rebuilt by a stream going from one replica back to
+ * three: a member killed then comes back never current (/healthz: "consumer … is not current", its
+ * leader logging "Could not find a starting entry for catchup request", through any number of
+ * restarts of that node), or the consumer gets no leader at all once its leader dies, and presence
+ * receives nothing. So nodes are killed only once presence's consumer has applied session events,
+ * and the scale-down by hand, which drags the consumer from one replica back to three, comes last,
+ * after the kills. docs/OPERATIONS.md tells operators the same.
  */
 describe('a 3-node NATS cluster losing a node at a time', () => {
   const stack = new Stack({ backends: { natsCluster: 3 }, workers: 2, env: fastEnv(T, { EVENTS_REPLICAS: '3' }) });
@@ -44,34 +54,13 @@ describe('a 3-node NATS cluster losing a node at a time', () => {
     return jsz.meta_cluster?.leader ?? '';
   };
 
-  it('creates the stream and presence consumer with 3 replicas, and reconciles a stream scaled down by hand', async () => {
+  it('creates the stream and presence consumer with 3 replicas', async () => {
     const info = await streamInfo();
     expect(info.config.num_replicas).toBe(3);
     expect(info.cluster?.replicas).toHaveLength(2);
     const consumer = await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER);
     expect(consumer.cluster?.replicas).toHaveLength(2);
     for (const app of stack.apps) expect((await health(app)).body.checks.events).toBe('up');
-
-    await jsm.streams.update(AUDIT_STREAM, { ...info.config, num_replicas: 1 });
-    expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(1);
-    // Presence's start (the one app that manages the stream) brings it back to EVENTS_REPLICAS.
-    await stack.addApp('presence');
-    await caughtUp();
-    expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(3);
-    // The presence consumer follows its stream's replicas.
-    await until('the consumer has three replicas again', async () => (await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER)).cluster?.replicas?.length === 2, 15_000, 250);
-  });
-
-  it('an app whose first listed server is down connects to another', async () => {
-    await cluster().stopNode(0);
-    try {
-      const gw = await stack.addApp('gateway');
-      expect((await health(gw)).status).toBe(200);
-    } finally {
-      await cluster().startNode(0);
-      await cluster().ready();
-      await caughtUp();
-    }
   });
 
   it('the stream leader, then the meta leader, killed while users join and leave: nothing lost, never two managers', async () => {
@@ -119,6 +108,18 @@ describe('a 3-node NATS cluster losing a node at a time', () => {
     for (const app of stack.apps) expect([app.app, app.alive]).toEqual([app.app, true]);
   });
 
+  it('an app whose first listed server is down connects to another', async () => {
+    await cluster().stopNode(0);
+    try {
+      const gw = await stack.addApp('gateway');
+      expect((await health(gw)).status).toBe(200);
+    } finally {
+      await cluster().startNode(0);
+      await cluster().ready();
+      await caughtUp();
+    }
+  });
+
   it('health reports the stream unable to take writes while two of three nodes are down', async () => {
     const alive = cluster().nodes.map((_, i) => i);
     await cluster().stopNode(alive[0]);
@@ -136,6 +137,21 @@ describe('a 3-node NATS cluster losing a node at a time', () => {
       await cluster().ready();
     }
     await allHealthy(stack, BOUND);
+    await converged(stack, users, heldUsers(tabs), BOUND);
+  });
+
+  it('reconciles a stream scaled down by hand, and presence still applies session events', async () => {
+    const info = await streamInfo();
+    await jsm.streams.update(AUDIT_STREAM, { ...info.config, num_replicas: 1 });
+    expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(1);
+    // Presence's start (the one app that manages the stream) brings it back to EVENTS_REPLICAS.
+    await stack.addApp('presence');
+    await caughtUp();
+    expect((await jsm.streams.info(AUDIT_STREAM)).config.num_replicas).toBe(3);
+    // The presence consumer follows its stream's replicas.
+    await until('the consumer has three replicas again', async () => (await jsm.consumers.info(AUDIT_STREAM, PRESENCE_CONSUMER)).cluster?.replicas?.length === 2, 15_000, 250);
+    await open(uniqueUser('nc-rescaled'));
+    close(users[2]);
     await converged(stack, users, heldUsers(tabs), BOUND);
   });
 });
