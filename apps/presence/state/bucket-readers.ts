@@ -3,8 +3,9 @@ import { SESSION_STATUSES, withRef } from '#libs/contracts/index.js';
 import { BUCKETS, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 
 /**
- * Presence state read one bucket at a time (see libs/redis/keys.ts): on a Cluster each bucket is
- * one slot, so a pipeline or MULTI stays on one slot; the readers of "all" call these per bucket.
+ * Presence state read one bucket, or one group of buckets, at a time (see libs/redis/keys.ts): on a
+ * Cluster each bucket is one slot, so a pipeline or MULTI stays on one slot; the readers of "all"
+ * call these per bucket or per group.
  */
 
 export interface DueCleanup {
@@ -14,9 +15,12 @@ export interface DueCleanup {
   reason: LeaveReason;
 }
 
-/** The bucket's users whose cleanup time is at or before `beforeMs` (at most `limit`), with their epoch. */
-export async function dueInBucket(redis: RedisClient, keys: RedisKeys, bucket: number, beforeMs: number, limit: number): Promise<DueCleanup[]> {
-  const users = await redis.zrangebyscore(keys.grace(bucket), '-inf', beforeMs, 'LIMIT', 0, limit);
+/**
+ * The users of a group of buckets (bucketGroups) whose cleanup time is at or before `beforeMs` (at
+ * most `limit` per bucket), with their epoch. Needs the client's `plDueIn` (PresenceStateRepository).
+ */
+export async function dueInGroup(redis: RedisClient, keys: RedisKeys, group: readonly number[], beforeMs: number, limit: number): Promise<DueCleanup[]> {
+  const users = await redis.plDueIn(group.length, ...group.map((b) => keys.grace(b)), beforeMs, limit);
   if (users.length === 0) return [];
   const pipe = redis.pipeline();
   for (const u of users) pipe.hmget(keys.state(u), 'epoch', 'cleanupAt', 'reason');
