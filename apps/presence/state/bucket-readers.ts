@@ -1,6 +1,6 @@
 import type { LeaveReason, PresenceMap, PresenceStats, SessionMeta } from '#libs/contracts/index.js';
 import { SESSION_STATUSES, withRef } from '#libs/contracts/index.js';
-import { BUCKETS, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
+import { bucketGroups, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 
 /**
  * Presence state read one bucket, or one group of buckets, at a time (see libs/redis/keys.ts): on a
@@ -54,13 +54,20 @@ export async function presentInBucket(redis: RedisClient, keys: RedisKeys, bucke
   }
 }
 
-/** Every bucket's counters, each read in one MULTI (a consistent bucket), summed. */
+/** Every bucket's counters, each group of buckets (bucketGroups) read in one MULTI (consistent), summed. */
 export async function sumBucketStats(redis: RedisClient, keys: RedisKeys): Promise<PresenceStats> {
   const byStatus = Object.fromEntries(SESSION_STATUSES.map((st) => [st, 0])) as PresenceStats['byStatus'];
   const total: PresenceStats = { users: 0, sessions: 0, byStatus, pendingCleanups: 0, managers: 0 };
-  const buckets = await Promise.all(BUCKETS.map((b) => redis.multi().scard(keys.online(b)).hgetall(keys.stats(b)).zcard(keys.grace(b)).hlen(keys.managers(b)).exec()));
-  for (const rows of buckets) {
-    const [[, users], [, stats], [, pending], [, managers]] = (rows ?? []) as [unknown, unknown][];
+  const groups = await Promise.all(
+    bucketGroups(redis.isCluster).map((g) => {
+      const multi = redis.multi();
+      for (const b of g) multi.scard(keys.online(b)).hgetall(keys.stats(b)).zcard(keys.grace(b)).hlen(keys.managers(b));
+      return multi.exec();
+    }),
+  );
+  const rows = groups.flatMap((g) => (g ?? []) as [unknown, unknown][]);
+  for (let i = 0; i < rows.length; i += 4) {
+    const [[, users], [, stats], [, pending], [, managers]] = rows.slice(i, i + 4);
     const s = (stats ?? {}) as Record<string, string>;
     total.users += Number(users ?? 0);
     total.sessions += Number(s.sessions ?? 0);
