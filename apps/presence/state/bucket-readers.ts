@@ -16,6 +16,19 @@ export interface DueCleanup {
 }
 
 /**
+ * The users whose cleanup time is at or before a moment: KEYS: grace of each bucket of one group
+ * (bucketGroups)  ARGV: beforeMs, limit (per bucket). The sweep runs every second: on one server
+ * it is one command, not one per bucket.
+ */
+export const DUE_IN = `
+local out = {}
+for i = 1, #KEYS do
+  for _, u in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])) do out[#out + 1] = u end
+end
+return out
+`;
+
+/**
  * The users of a group of buckets (bucketGroups) whose cleanup time is at or before `beforeMs` (at
  * most `limit` per bucket), with their epoch. Needs the client's `plDueIn` (PresenceStateRepository).
  */

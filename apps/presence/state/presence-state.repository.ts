@@ -13,8 +13,8 @@ import {
   type UserPresence,
   type UserStatus,
 } from '#libs/contracts/index.js';
-import { ADOPT_ORPHAN, CLEANUP, DUE_IN, JOIN, LEAVE, MISSING_AMONG, SESSION_RECORD_TTL_MS, UPDATE } from './scripts.js';
-import { dueInGroup, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
+import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, SESSION_RECORD_TTL_MS, UPDATE } from './scripts.js';
+import { DUE_IN, dueInGroup, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
 
 export type { DueCleanup } from './bucket-readers.js';
 

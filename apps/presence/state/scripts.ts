@@ -231,19 +231,6 @@ return out
 `;
 
 /**
- * The users whose cleanup time is at or before a moment: KEYS: grace of each bucket of one group
- * (bucketGroups)  ARGV: beforeMs, limit (per bucket). One command a sweep on one server, where a
- * ZRANGEBYSCORE per bucket was most of an idle presence's Redis commands.
- */
-export const DUE_IN = `
-local out = {}
-for i = 1, #KEYS do
-  for _, u in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])) do out[#out + 1] = u end
-end
-return out
-`;
-
-/**
  * A gateway's digest of one bucket recomputed from its index: KEYS: gatewaySessions, gatewayDigest.
  * O(sessions of the gateway in the bucket), so only a reconcile runs it (it reads the whole index
  * anyway): it heals a digest an earlier version never kept (the index alone was kept then).
