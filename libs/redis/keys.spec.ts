@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { BUCKETS, REDIS_BUCKETS, bucketOf, byBucket, redisKeys } from './keys.js';
+import { BUCKETS, REDIS_BUCKETS, bucketGroups, bucketOf, byBucket, redisKeys } from './keys.js';
 
 /** The part of a key Redis Cluster hashes: between the first `{` and the next `}`, when not empty. */
 function hashTag(key: string): string {
@@ -57,5 +57,19 @@ describe('bucketOf', () => {
       expect(list.every((u) => bucketOf(u) === b)).toBe(true);
       expect(list).toEqual(users.filter((u) => bucketOf(u) === b));
     }
+  });
+});
+
+describe('bucketGroups: the buckets one command may span', () => {
+  it('on a Cluster, one bucket per group (one slot per command)', () => {
+    expect(bucketGroups(true)).toEqual(BUCKETS.map((b) => [b]));
+  });
+
+  it('on one server, every bucket in one group', () => {
+    expect(bucketGroups(false)).toEqual([BUCKETS]);
+  });
+
+  it('either way, every bucket once and in order (readers flatten the groups back to buckets)', () => {
+    for (const cluster of [true, false]) expect(bucketGroups(cluster).flat()).toEqual(BUCKETS);
   });
 });

@@ -22,6 +22,16 @@ export const REDIS_BUCKETS = 16;
 /** Every bucket number, 0..REDIS_BUCKETS-1. */
 export const BUCKETS: readonly number[] = Array.from({ length: REDIS_BUCKETS }, (_, i) => i);
 
+/**
+ * The buckets one command may span: on a Cluster one bucket at a time (a script, MULTI, MGET or
+ * pipeline stays on one slot), on one server (alone or behind Sentinel) every bucket at once. A
+ * reader or writer of "every bucket" sends one command per group: sixteen on a Cluster, one on a
+ * server, which keeps the per-second work of an idle stack on one server to a few commands.
+ */
+export function bucketGroups(cluster: boolean): ReadonlyArray<readonly number[]> {
+  return cluster ? BUCKETS.map((b) => [b]) : [BUCKETS];
+}
+
 /** The user's bucket: FNV-1a (32 bits) of the id, which is ASCII (see the contract's userId pattern). */
 export function bucketOf(userId: string): number {
   let h = 0x811c9dc5;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { BUCKETS } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { RedisWriteProbe } from './write-probe.js';
 
@@ -17,7 +18,7 @@ function fakeRedis(isCluster: boolean) {
   return { redis: r as unknown as RedisClient & { refuse: boolean }, written };
 }
 
-const KEYS = ['{pl:b0}:probe', '{pl:b1}:probe', '{pl:b2}:probe'];
+const KEYS = BUCKETS.map((b) => `{pl:b${b}}:probe`);
 
 describe('RedisWriteProbe', () => {
   beforeEach(() => {
@@ -43,6 +44,10 @@ describe('RedisWriteProbe', () => {
     expect(written).toEqual(KEYS);
     expect(probe.problem()).toBeNull();
     probe.stop();
+  });
+
+  it('wants one key per bucket', () => {
+    expect(() => new RedisWriteProbe(fakeRedis(true).redis, KEYS.slice(0, 3))).toThrow(/one key per bucket/);
   });
 
   it('writes refused: health says why once the last success is stale', async () => {

@@ -1,4 +1,5 @@
 import { PeriodicProbe, PROBE_EVERY_MS, PROBE_FRESH_MS } from '#libs/observability/periodic-probe.js';
+import { REDIS_BUCKETS, bucketGroups } from './keys.js';
 import { readOnlyAt, type RedisClient } from './redis.js';
 
 /**
@@ -13,13 +14,15 @@ export class RedisWriteProbe extends PeriodicProbe {
   constructor(
     private readonly redis: RedisClient,
     /**
-     * One key per bucket: on a Cluster, a primary that refuses writes fails the probe. One server
-     * (alone or behind Sentinel) holds every bucket, so there the first key tells as much as all.
+     * One key per bucket, written one per group of buckets (bucketGroups): on a Cluster every
+     * bucket's, so a primary that refuses writes fails the probe; one server (alone or behind
+     * Sentinel) holds every bucket, so there the first key tells as much as all.
      */
     keys: string[],
   ) {
     super();
-    this.keys = redis.isCluster ? keys : keys.slice(0, 1);
+    if (keys.length !== REDIS_BUCKETS) throw new Error(`RedisWriteProbe wants one key per bucket (${REDIS_BUCKETS}), got ${keys.length}`);
+    this.keys = bucketGroups(redis.isCluster).map((g) => keys[g[0]]);
   }
 
   /** null when writes work; otherwise why not. */

@@ -1,10 +1,11 @@
 import type { LeaveReason, PresenceMap, PresenceStats, SessionMeta } from '#libs/contracts/index.js';
 import { SESSION_STATUSES, withRef } from '#libs/contracts/index.js';
-import { BUCKETS, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
+import { bucketGroups, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 
 /**
- * Presence state read one bucket at a time (see libs/redis/keys.ts): on a Cluster each bucket is
- * one slot, so a pipeline or MULTI stays on one slot; the readers of "all" call these per bucket.
+ * Presence state read one bucket, or one group of buckets, at a time (see libs/redis/keys.ts): on a
+ * Cluster each bucket is one slot, so a pipeline or MULTI stays on one slot; the readers of "all"
+ * call these per bucket or per group.
  */
 
 export interface DueCleanup {
@@ -14,9 +15,25 @@ export interface DueCleanup {
   reason: LeaveReason;
 }
 
-/** The bucket's users whose cleanup time is at or before `beforeMs` (at most `limit`), with their epoch. */
-export async function dueInBucket(redis: RedisClient, keys: RedisKeys, bucket: number, beforeMs: number, limit: number): Promise<DueCleanup[]> {
-  const users = await redis.zrangebyscore(keys.grace(bucket), '-inf', beforeMs, 'LIMIT', 0, limit);
+/**
+ * The users whose cleanup time is at or before a moment: KEYS: grace of each bucket of one group
+ * (bucketGroups)  ARGV: beforeMs, limit (per bucket). The sweep runs every second: on one server
+ * it is one command, not one per bucket.
+ */
+export const DUE_IN = `
+local out = {}
+for i = 1, #KEYS do
+  for _, u in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])) do out[#out + 1] = u end
+end
+return out
+`;
+
+/**
+ * The users of a group of buckets (bucketGroups) whose cleanup time is at or before `beforeMs` (at
+ * most `limit` per bucket), with their epoch. Needs the client's `plDueIn` (PresenceStateRepository).
+ */
+export async function dueInGroup(redis: RedisClient, keys: RedisKeys, group: readonly number[], beforeMs: number, limit: number): Promise<DueCleanup[]> {
+  const users = await redis.plDueIn(group.length, ...group.map((b) => keys.grace(b)), beforeMs, limit);
   if (users.length === 0) return [];
   const pipe = redis.pipeline();
   for (const u of users) pipe.hmget(keys.state(u), 'epoch', 'cleanupAt', 'reason');
@@ -50,13 +67,20 @@ export async function presentInBucket(redis: RedisClient, keys: RedisKeys, bucke
   }
 }
 
-/** Every bucket's counters, each read in one MULTI (a consistent bucket), summed. */
+/** Every bucket's counters, each group of buckets (bucketGroups) read in one MULTI (consistent), summed. */
 export async function sumBucketStats(redis: RedisClient, keys: RedisKeys): Promise<PresenceStats> {
   const byStatus = Object.fromEntries(SESSION_STATUSES.map((st) => [st, 0])) as PresenceStats['byStatus'];
   const total: PresenceStats = { users: 0, sessions: 0, byStatus, pendingCleanups: 0, managers: 0 };
-  const buckets = await Promise.all(BUCKETS.map((b) => redis.multi().scard(keys.online(b)).hgetall(keys.stats(b)).zcard(keys.grace(b)).hlen(keys.managers(b)).exec()));
-  for (const rows of buckets) {
-    const [[, users], [, stats], [, pending], [, managers]] = (rows ?? []) as [unknown, unknown][];
+  const groups = await Promise.all(
+    bucketGroups(redis.isCluster).map((g) => {
+      const multi = redis.multi();
+      for (const b of g) multi.scard(keys.online(b)).hgetall(keys.stats(b)).zcard(keys.grace(b)).hlen(keys.managers(b));
+      return multi.exec();
+    }),
+  );
+  const rows = groups.flatMap((g) => (g ?? []) as [unknown, unknown][]);
+  for (let i = 0; i < rows.length; i += 4) {
+    const [[, users], [, stats], [, pending], [, managers]] = rows.slice(i, i + 4);
     const s = (stats ?? {}) as Record<string, string>;
     total.users += Number(users ?? 0);
     total.sessions += Number(s.sessions ?? 0);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { BUCKETS, REDIS, byBucket, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
+import { BUCKETS, REDIS, bucketGroups, byBucket, readMarkers, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import { storedDigest, xorDigest, type GatewayHeartbeat, type PresenceDebug, type SessionMeta } from '#libs/contracts/index.js';
 import { REDIGEST } from './scripts.js';
 
@@ -28,19 +28,25 @@ if not prev then return false end
 return prev
 `;
 
-/** KEYS: marker, settling (of one bucket)  ARGV: nowIso, settleMs. 1 when the marker was missing (and is now set). */
+/**
+ * KEYS: marker, settling of each bucket of one group (bucketGroups)  ARGV: nowIso, settleMs.
+ * Sets each missing marker and opens that bucket's settle window; 1 when one was missing.
+ */
 const ENSURE_MARKER = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
-  return 1
+local missing = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX') then
+    redis.call('SET', KEYS[i + 1], '1', 'PX', ARGV[2])
+    missing = 1
+  end
 end
-return 0
+return missing
 `;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     plHeartbeat(...args: (string | number)[]): Result<string | null, Context>;
-    plEnsureMarker(...args: (string | number)[]): Result<number, Context>;
+    plEnsureMarker(numKeys: number, ...args: (string | number)[]): Result<number, Context>;
     plRedigest(...args: (string | number)[]): Result<number, Context>;
   }
 }
@@ -60,7 +66,7 @@ export class GatewayRegistry {
   ) {
     this.keys = redisKeys(config.redisPrefix);
     redis.defineCommand('plHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT });
-    redis.defineCommand('plEnsureMarker', { numberOfKeys: 2, lua: ENSURE_MARKER });
+    redis.defineCommand('plEnsureMarker', { lua: ENSURE_MARKER });
     redis.defineCommand('plRedigest', { numberOfKeys: 2, lua: REDIGEST });
   }
 
@@ -122,15 +128,18 @@ export class GatewayRegistry {
    * when one was missing (Redis, or on a Cluster one of its shards, lost its data).
    */
   async ensureMarker(nowIso: string, settleMs: number): Promise<boolean> {
-    // One at a time, as the write probe (libs/redis/write-probe.ts): a burst of writes on a demoted primary.
+    // One group at a time, as the write probe (libs/redis/write-probe.ts): a burst of writes on a demoted primary.
     let missing = false;
-    for (const b of BUCKETS) if ((await this.redis.plEnsureMarker(this.keys.marker(b), this.keys.settling(b), nowIso, settleMs)) === 1) missing = true;
+    for (const group of bucketGroups(this.redis.isCluster)) {
+      const keys = group.flatMap((b) => [this.keys.marker(b), this.keys.settling(b)]);
+      if ((await this.redis.plEnsureMarker(keys.length, ...keys, nowIso, settleMs)) === 1) missing = true;
+    }
     return missing;
   }
 
   /** When the dataset was last (re)created: the youngest bucket's marker (null while one is missing). */
   async marker(): Promise<string | null> {
-    const markers = await Promise.all(BUCKETS.map((b) => this.redis.get(this.keys.marker(b))));
+    const markers = await readMarkers(this.redis, this.keys);
     if (markers.some((m) => m === null)) return null;
     return (markers as string[]).reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a));
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Result } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { BUCKETS, REDIS, bucketOf, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
+import { BUCKETS, REDIS, bucketGroups, bucketOf, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import {
   USER_STATUSES,
   type LeaveReason,
@@ -14,7 +14,7 @@ import {
   type UserStatus,
 } from '#libs/contracts/index.js';
 import { ADOPT_ORPHAN, CLEANUP, JOIN, LEAVE, MISSING_AMONG, SESSION_RECORD_TTL_MS, UPDATE } from './scripts.js';
-import { dueInBucket, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
+import { DUE_IN, dueInGroup, presentInBucket, sortMetas, sumBucketStats, type DueCleanup } from './bucket-readers.js';
 
 export type { DueCleanup } from './bucket-readers.js';
 
@@ -35,6 +35,7 @@ declare module 'ioredis' {
     plCleanup(...args: (string | number)[]): Result<[string, (number | string)?], Context>;
     plAdopt(...args: (string | number)[]): Result<[string, ...(string | number)[]], Context>;
     plMissingAmong(numKeys: number, ...keys: string[]): Result<number[], Context>;
+    plDueIn(numKeys: number, ...args: (string | number)[]): Result<string[], Context>;
   }
 }
 
@@ -57,6 +58,7 @@ export class PresenceStateRepository {
     redis.defineCommand('plCleanup', { numberOfKeys: 4, lua: CLEANUP });
     redis.defineCommand('plAdopt', { numberOfKeys: 4, lua: ADOPT_ORPHAN });
     redis.defineCommand('plMissingAmong', { lua: MISSING_AMONG });
+    redis.defineCommand('plDueIn', { lua: DUE_IN });
   }
 
   private userKeys(userId: string, sessionId: string, gatewayId: string) {
@@ -149,8 +151,8 @@ export class PresenceStateRepository {
 
   /** Users whose cleanup time is at or before `beforeMs`, with their epoch: the soonest `limit` of them. */
   async dueCleanups(beforeMs: number, limit = 500): Promise<DueCleanup[]> {
-    const perBucket = await Promise.all(BUCKETS.map((b) => dueInBucket(this.redis, this.keys, b, beforeMs, limit)));
-    const all = perBucket.flat();
+    const perGroup = await Promise.all(bucketGroups(this.redis.isCluster).map((g) => dueInGroup(this.redis, this.keys, g, beforeMs, limit)));
+    const all = perGroup.flat();
     return all.length <= limit ? all : all.sort((a, b) => a.runAt - b.runAt).slice(0, limit);
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '#libs/config/index.js';
-import { BUCKETS, REDIS, bucketOf, byBucket, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
+import { BUCKETS, REDIS, bucketOf, byBucket, readMarkers, redisKeys, type RedisClient, type RedisKeys } from '#libs/redis/index.js';
 import { leaseTimings } from '#libs/config/timings.js';
 import { ACQUIRE, BATCH, DEAD_AMONG, DROP_DEAD, OFFLINE_AMONG, RELEASE, RENEW_MANY, UNLEASED_AMONG, perBucket, unleasedAmong } from './lease-scripts.js';
 
@@ -208,7 +208,6 @@ export class LeaseRepository {
 
   /** The buckets' dataset markers, as one string: it changes when any bucket's data was lost and recreated. */
   async marker(): Promise<string> {
-    const markers = await Promise.all(BUCKETS.map((b) => this.redis.get(this.keys.marker(b))));
-    return markers.map((m) => m ?? '-').join(' ');
+    return (await readMarkers(this.redis, this.keys)).map((m) => m ?? '-').join(' ');
   }
 }
