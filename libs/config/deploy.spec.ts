@@ -3,13 +3,16 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from './config.js';
 import { parseRedisUrl } from '../redis/redis-url.js';
+import { ROLES, ROLE_PASSWORD_ENV, type Role } from '../nats/permissions.js';
 
 /**
  * deploy/ cannot be run here (no Docker engine, no Kubernetes): it is checked by parsing it. The
  * HA compose file wires a 3-node NATS cluster, Redis with a replica and 3 Sentinels and two of each
  * app; the kustomize base has separate liveness and readiness probes on routes the apps serve, a
- * grace period longer than the apps' drain, a PodDisruptionBudget per app and a sticky ingress; every
- * environment variable handed to an app is one libs/config reads, and the whole of it is accepted.
+ * grace period longer than the apps' drain, a PodDisruptionBudget per app and a sticky ingress; each
+ * app reaches NATS as its own user, from a Secret the operator creates with the command of
+ * docs/OPERATIONS.md; every environment variable handed to an app is one libs/config reads, and the
+ * whole of it is accepted.
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APPS = { gateway: 3000, presence: 3001, 'stream-workers': 3002 } as const;
@@ -113,6 +116,27 @@ describe('deploy/compose/docker-compose.ha.yml', () => {
   });
 });
 
+/** The Secret holding each app's NATS_URL: created by the operator, never shipped. */
+const NATS_SECRET = 'presence-lifecycle-nats';
+
+/**
+ * The `kubectl create secret` command docs/OPERATIONS.md gives the operator, read as far as it
+ * matters: its `url` template and, per key, the NATS user and the password variable it uses. The
+ * NATS_URL each app would get is the template with a stand-in password.
+ */
+function documentedNatsSecret(): Map<string, { user: string; passwordVar: string; url: string }> {
+  const doc = readFileSync(join(ROOT, 'docs', 'OPERATIONS.md'), 'utf8');
+  const block = [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(`create secret generic ${NATS_SECRET}`));
+  expect(block).toBeDefined();
+  const template = /url\(\) \{ echo "([^"]+)"; \}/.exec(block!)?.[1];
+  expect(template).toBeDefined();
+  const keys = new Map<string, { user: string; passwordVar: string; url: string }>();
+  for (const m of block!.matchAll(/--from-literal=([a-z-]+)="\$\(url ([a-z-]+) "\$([A-Z_]+)"\)"/g)) {
+    keys.set(m[1], { user: m[2], passwordVar: m[3], url: template!.replaceAll('$1', m[2]).replaceAll('$2', `pw-of-${m[2]}`) });
+  }
+  return keys;
+}
+
 describe('deploy/k8s (kustomize)', () => {
   const dir = join(ROOT, 'deploy', 'k8s');
   let docs: Doc[];
@@ -157,14 +181,44 @@ describe('deploy/k8s (kustomize)', () => {
     expect(c.env.find((e: Doc) => e.name === 'INSTANCE_ID').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
   });
 
+  it.each(Object.keys(APPS))('%s: NATS_URL from its own key of the NATS Secret, never from the shared ConfigMap', (app) => {
+    const c = of('Deployment', app).spec.template.spec.containers[0];
+    const nats = (c.env as Doc[]).filter((e) => e.name === 'NATS_URL');
+    expect(nats).toHaveLength(1);
+    expect(nats[0].value).toBeUndefined();
+    // The key is the app's name, which is its NATS user (a role of libs/nats/permissions.ts).
+    expect(nats[0].valueFrom).toEqual({ secretKeyRef: { name: NATS_SECRET, key: app } });
+    expect(ROLES).toContain(app);
+    // A credential-less URL in the ConfigMap would be refused by deploy/nats/nats.conf, and shared by all.
+    const data = of('ConfigMap', 'presence-lifecycle-config').data as Record<string, string>;
+    expect(Object.keys(data)).not.toContain('NATS_URL');
+    expect(Object.keys(data)).not.toContain('NATS_CREDS');
+    for (const src of c.envFrom as Doc[]) expect(src.configMapRef?.name ?? src.secretRef?.name).not.toBe(NATS_SECRET);
+  });
+
+  it('the documented Secret gives each app its own NATS user and password, to every server of the cluster', () => {
+    const documented = documentedNatsSecret();
+    const refs = Object.keys(APPS).map((app) => of('Deployment', app).spec.template.spec.containers[0].env.find((e: Doc) => e.name === 'NATS_URL').valueFrom.secretKeyRef.key);
+    expect([...documented.keys()].sort()).toEqual([...refs].sort());
+    for (const app of Object.keys(APPS) as Array<Exclude<Role, 'operator'>>) {
+      const { user, passwordVar, url } = documented.get(app)!;
+      expect([app, user, passwordVar]).toEqual([app, app, ROLE_PASSWORD_ENV[app]]);
+      const servers = url.split(',').map((u) => new URL(u));
+      expect(servers).toHaveLength(3);
+      for (const u of servers) expect([u.username, u.password]).toEqual([app, `pw-of-${app}`]);
+    }
+  });
+
   it('the ConfigMap names only variables libs/config reads, and with the secrets the apps accept it in production', () => {
     const data = of('ConfigMap', 'presence-lifecycle-config').data as Record<string, string>;
     for (const k of Object.keys(data)) expect([k, configVariables().has(k)]).toEqual([k, true]);
-    const c = loadConfig({ ...data, ...PROD, INSTANCE_ID: 'gateway-7d9f8-abcde' });
-    expect(c.production).toBe(true);
-    expect(c.natsUrl.split(',')).toHaveLength(3);
-    expect(c.eventsReplicas).toBe(3);
-    expect(parseRedisUrl(c.redisUrl).kind).toBe('sentinel');
+    for (const [app, { url }] of documentedNatsSecret()) {
+      const c = loadConfig({ ...data, ...PROD, NATS_URL: url, INSTANCE_ID: `${app}-7d9f8-abcde` });
+      expect(c.production).toBe(true);
+      expect(c.natsUrl.split(',')).toHaveLength(3);
+      expect(c.eventsReplicas).toBe(3);
+      expect(parseRedisUrl(c.redisUrl).kind).toBe('sentinel');
+    }
   });
 
   it('the gateway ingress is sticky (cookie affinity) and keeps WebSockets open', () => {
