@@ -10,9 +10,9 @@ import { ROLES, ROLE_PASSWORD_ENV, type Role } from '../nats/permissions.js';
  * HA compose file wires a 3-node NATS cluster, Redis with a replica and 3 Sentinels and two of each
  * app; the kustomize base has separate liveness and readiness probes on routes the apps serve, a
  * grace period longer than the apps' drain, a PodDisruptionBudget per app and a sticky ingress; each
- * app reaches NATS as its own user, from a Secret the operator creates with the command of
- * docs/OPERATIONS.md; every environment variable handed to an app is one libs/config reads, and the
- * whole of it is accepted.
+ * app reaches NATS as its own user, and each app that uses Redis reaches it as its own ACL user, from
+ * Secrets the operator creates with the commands of docs/OPERATIONS.md; every environment variable
+ * handed to an app is one libs/config reads, and the whole of it is accepted.
  */
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const APPS = { gateway: 3000, presence: 3001, 'stream-workers': 3002 } as const;
@@ -116,25 +116,51 @@ describe('deploy/compose/docker-compose.ha.yml', () => {
   });
 });
 
-/** The Secret holding each app's NATS_URL: created by the operator, never shipped. */
+/** The Secrets holding each app's NATS_URL and REDIS_URL: created by the operator, never shipped. */
 const NATS_SECRET = 'presence-lifecycle-nats';
+const REDIS_SECRET = 'presence-lifecycle-redis';
+
+type DocumentedKey = { user: string; passwordVar: string; url: string };
 
 /**
- * The `kubectl create secret` command docs/OPERATIONS.md gives the operator, read as far as it
- * matters: its `url` template and, per key, the NATS user and the password variable it uses. The
- * NATS_URL each app would get is the template with a stand-in password.
+ * A `kubectl create secret` command docs/OPERATIONS.md gives the operator, read as far as it
+ * matters: the URL template of its shell function `fn` and, per key of the Secret, the user and the
+ * password variable it passes to `fn`. The URL each app would get is the template with a stand-in
+ * password.
  */
-function documentedNatsSecret(): Map<string, { user: string; passwordVar: string; url: string }> {
+function documentedSecret(secret: string, fn: string): Map<string, DocumentedKey> {
   const doc = readFileSync(join(ROOT, 'docs', 'OPERATIONS.md'), 'utf8');
-  const block = [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(`create secret generic ${NATS_SECRET}`));
+  const block = [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(`create secret generic ${secret} `));
   expect(block).toBeDefined();
-  const template = /url\(\) \{ echo "([^"]+)"; \}/.exec(block!)?.[1];
+  const template = new RegExp(`^${fn}\\(\\) \\{ echo "([^"]+)"; \\}$`, 'm').exec(block!)?.[1];
   expect(template).toBeDefined();
-  const keys = new Map<string, { user: string; passwordVar: string; url: string }>();
-  for (const m of block!.matchAll(/--from-literal=([a-z-]+)="\$\(url ([a-z-]+) "\$([A-Z_]+)"\)"/g)) {
+  // This Secret's command only: its first line and the lines continued with a backslash.
+  const lines = block!.split('\n');
+  const first = lines.findIndex((l) => l.includes(`create secret generic ${secret} `));
+  const command: string[] = [];
+  for (let i = first; i < lines.length; i++) {
+    command.push(lines[i]);
+    if (!lines[i].endsWith('\\')) break;
+  }
+  const keys = new Map<string, DocumentedKey>();
+  for (const m of command.join('\n').matchAll(new RegExp(`--from-literal=([a-z-]+)="\\$\\(${fn} ([a-z-]+) "\\$([A-Z_]+)"\\)"`, 'g'))) {
     keys.set(m[1], { user: m[2], passwordVar: m[3], url: template!.replaceAll('$1', m[2]).replaceAll('$2', `pw-of-${m[2]}`) });
   }
   return keys;
+}
+
+/**
+ * The Redis ACL users of the production compose file's redis command (the one definition of them),
+ * each with the variable holding its password; the passwordless health-check user is no app's.
+ */
+function composeRedisUsers(): Map<string, string> {
+  const compose = readFileSync(join(ROOT, 'deploy', 'compose', 'docker-compose.prod.yml'), 'utf8');
+  return new Map([...compose.matchAll(/--user ([a-z-]+) on ">\$\$([A-Z_]+)"/g)].map((m) => [m[1], m[2]]));
+}
+
+/** The apps whose module asks CoreModule for a Redis client: the gateway's does not. */
+function appsUsingRedis(): string[] {
+  return Object.keys(APPS).filter((app) => /CoreModule\.forApp\([^)]*redis: true/.test(readFileSync(join(ROOT, 'apps', app, `${app}.module.ts`), 'utf8')));
 }
 
 describe('deploy/k8s (kustomize)', () => {
@@ -197,7 +223,7 @@ describe('deploy/k8s (kustomize)', () => {
   });
 
   it('the documented Secret gives each app its own NATS user and password, to every server of the cluster', () => {
-    const documented = documentedNatsSecret();
+    const documented = documentedSecret(NATS_SECRET, 'nats_url');
     const refs = Object.keys(APPS).map((app) => of('Deployment', app).spec.template.spec.containers[0].env.find((e: Doc) => e.name === 'NATS_URL').valueFrom.secretKeyRef.key);
     expect([...documented.keys()].sort()).toEqual([...refs].sort());
     for (const app of Object.keys(APPS) as Array<Exclude<Role, 'operator'>>) {
@@ -209,15 +235,53 @@ describe('deploy/k8s (kustomize)', () => {
     }
   });
 
+  it.each(Object.keys(APPS))('%s: REDIS_URL, where it uses Redis, from its own key of the Redis Secret, never from the shared ConfigMap', (app) => {
+    const c = of('Deployment', app).spec.template.spec.containers[0];
+    const redis = (c.env as Doc[]).filter((e) => e.name === 'REDIS_URL');
+    if (appsUsingRedis().includes(app)) {
+      expect(redis).toHaveLength(1);
+      expect(redis[0].value).toBeUndefined();
+      // The key is the app's name, which is its Redis ACL user (as in the production compose file).
+      expect(redis[0].valueFrom).toEqual({ secretKeyRef: { name: REDIS_SECRET, key: app } });
+      expect([...composeRedisUsers().keys()]).toContain(app);
+    } else {
+      // The gateway holds no Redis identity, as in compose (no ACL user of its own).
+      expect(redis).toHaveLength(0);
+      expect([...composeRedisUsers().keys()]).not.toContain(app);
+    }
+    // A credential-less URL in the ConfigMap would be refused by Redis with the default user off, and shared by all.
+    const data = of('ConfigMap', 'presence-lifecycle-config').data as Record<string, string>;
+    expect(Object.keys(data)).not.toContain('REDIS_URL');
+    for (const src of c.envFrom as Doc[]) expect(src.configMapRef?.name ?? src.secretRef?.name).not.toBe(REDIS_SECRET);
+  });
+
+  it('the documented Redis Secret gives each app that uses Redis its own ACL user and password, through the Sentinels', () => {
+    const documented = documentedSecret(REDIS_SECRET, 'redis_url');
+    const users = composeRedisUsers();
+    expect(appsUsingRedis().sort()).toEqual(['presence', 'stream-workers']);
+    const refs = Object.keys(APPS).flatMap((app) => (of('Deployment', app).spec.template.spec.containers[0].env as Doc[]).filter((e) => e.name === 'REDIS_URL').map((e) => e.valueFrom.secretKeyRef.key));
+    expect([...documented.keys()].sort()).toEqual([...refs].sort());
+    expect([...documented.keys()].sort()).toEqual(appsUsingRedis().sort());
+    for (const app of appsUsingRedis()) {
+      const { user, passwordVar, url } = documented.get(app)!;
+      expect([app, user, passwordVar]).toEqual([app, app, users.get(app)]);
+      const target = parseRedisUrl(url);
+      expect(target).toMatchObject({ kind: 'sentinel', username: app, password: `pw-of-${app}` });
+      expect(target.kind === 'sentinel' && target.sentinels).toHaveLength(3);
+    }
+  });
+
   it('the ConfigMap names only variables libs/config reads, and with the secrets the apps accept it in production', () => {
     const data = of('ConfigMap', 'presence-lifecycle-config').data as Record<string, string>;
     for (const k of Object.keys(data)) expect([k, configVariables().has(k)]).toEqual([k, true]);
-    for (const [app, { url }] of documentedNatsSecret()) {
-      const c = loadConfig({ ...data, ...PROD, NATS_URL: url, INSTANCE_ID: `${app}-7d9f8-abcde` });
+    const redis = documentedSecret(REDIS_SECRET, 'redis_url');
+    for (const [app, { url }] of documentedSecret(NATS_SECRET, 'nats_url')) {
+      const c = loadConfig({ ...data, ...PROD, NATS_URL: url, ...(redis.has(app) ? { REDIS_URL: redis.get(app)!.url } : {}), INSTANCE_ID: `${app}-7d9f8-abcde` });
       expect(c.production).toBe(true);
       expect(c.natsUrl.split(',')).toHaveLength(3);
       expect(c.eventsReplicas).toBe(3);
-      expect(parseRedisUrl(c.redisUrl).kind).toBe('sentinel');
+      // The gateway's REDIS_URL is its default, which it never connects to.
+      expect([app, parseRedisUrl(c.redisUrl).kind]).toEqual([app, redis.has(app) ? 'sentinel' : 'server']);
     }
   });
 
