@@ -77,18 +77,28 @@ export class GatewayRegistry {
 
   /**
    * How many sessions the state holds for the gateway, and the digest of their ids (see
-   * libs/contracts/session-digest.ts): each bucket's pair read in one MULTI, so they agree.
+   * libs/contracts/session-digest.ts): each group of buckets' pairs (bucketGroups) read in one MULTI,
+   * so each count agrees with its digest. Read at every heartbeat of every gateway.
    */
   async held(gatewayId: string): Promise<HeldSessions> {
-    const parts = await Promise.all(
-      BUCKETS.map(async (b) => {
-        const r = await this.redis.multi().scard(this.keys.gatewaySessions(b, gatewayId)).get(this.keys.gatewayDigest(b, gatewayId)).exec();
+    const groups = await Promise.all(
+      bucketGroups(this.redis.isCluster).map(async (g) => {
+        const multi = this.redis.multi();
+        for (const b of g) multi.scard(this.keys.gatewaySessions(b, gatewayId)).get(this.keys.gatewayDigest(b, gatewayId));
+        const r = await multi.exec();
         if (!r) throw new Error(`reading gateway ${gatewayId}'s sessions: transaction aborted`);
         for (const [err] of r) if (err) throw err;
-        return { sessions: Number(r[0][1]), digest: storedDigest(r[1][1] as string | null) };
+        return r;
       }),
     );
-    return parts.reduce((a, p) => ({ sessions: a.sessions + p.sessions, digest: xorDigest(a.digest, p.digest) }), { sessions: 0, digest: 0 });
+    const held: HeldSessions = { sessions: 0, digest: 0 };
+    for (const r of groups) {
+      for (let i = 0; i < r.length; i += 2) {
+        held.sessions += Number(r[i][1]);
+        held.digest = xorDigest(held.digest, storedDigest(r[i + 1][1] as string | null));
+      }
+    }
+    return held;
   }
 
   /** Recomputes the gateway's digest from its index, one bucket at a time (a reconcile's: see REDIGEST). */
